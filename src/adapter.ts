@@ -1,0 +1,39 @@
+/**
+ * The port between latchkey and a Redis client: only what the library needs. Adapters for ioredis
+ * and node-redis live in src/adapters/; a third-party adapter implements this interface and can
+ * prove itself with the conformance suite in `latchkey/testing`.
+ */
+
+/** A Lua script as the adapter needs it: the source, its SHA1, and its number of keys. */
+export interface LuaScriptSource {
+  readonly name: string;
+  readonly lua: string;
+  readonly sha1: string;
+  readonly numberOfKeys: number;
+}
+
+export interface RedisAdapter {
+  /**
+   * Runs `script` with EVALSHA, and once more with EVAL if Redis answers NOSCRIPT (after a restart
+   * or SCRIPT FLUSH). Resolves with the script's reply as the client decodes it (integers as
+   * numbers, bulk strings as strings, nil as null); rejects with the client's error otherwise, its
+   * message starting with Redis's error text (`WRONGTYPE …`).
+   */
+  runScript(
+    script: LuaScriptSource,
+    keys: readonly string[],
+    args: readonly string[],
+  ): Promise<unknown>;
+  /**
+   * Opens a dedicated connection for pub/sub. latchkey opens at most one per locker and closes it
+   * in `close()`. The caller's own connection is never put in subscriber mode.
+   */
+  createSubscriber(): Promise<RedisSubscriber>;
+}
+
+export interface RedisSubscriber {
+  /** Subscribes to `channel`; `onMessage` receives each message's text. Resolves once subscribed. */
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<void>;
+  /** Unsubscribes and closes the connection; afterwards nothing of it keeps the process alive. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,61 @@
+/**
+ * latchkey on ioredis (v5 and later): `import { createLocker } from 'latchkey/ioredis'`.
+ * Importing this module never loads node-redis.
+ */
+import type { Redis } from 'ioredis';
+import type { LuaScriptSource, RedisAdapter, RedisSubscriber } from '../adapter.js';
+import { debug } from '../diagnostics.js';
+import { Locker } from '../locker.js';
+import type { LockerOptions } from '../options.js';
+import { closeWithin, isNoScriptError, SUBSCRIBER_CLOSE_TIMEOUT_MS } from './shared.js';
+
+/** The part of an ioredis client latchkey uses. */
+export type IORedisClient = Pick<Redis, 'evalsha' | 'eval' | 'duplicate'>;
+
+export function fromIORedis(client: IORedisClient): RedisAdapter {
+  return {
+    async runScript(script: LuaScriptSource, keys: readonly string[], args: readonly string[]) {
+      try {
+        return await client.evalsha(script.sha1, script.numberOfKeys, ...keys, ...args);
+      } catch (error) {
+        if (!isNoScriptError(error)) throw error;
+        return await client.eval(script.lua, script.numberOfKeys, ...keys, ...args);
+      }
+    },
+
+    async createSubscriber(): Promise<RedisSubscriber> {
+      // A duplicate keeps the caller's connection settings; it never goes offline-queueing forever
+      // on our account because every wait is bounded by its own timer.
+      const connection = client.duplicate();
+      connection.on('error', (error: unknown) => debug('ioredis subscriber error: %o', error));
+      const listeners = new Map<string, (message: string) => void>();
+      connection.on('message', (channel: string, message: string) =>
+        listeners.get(channel)?.(message),
+      );
+      return {
+        async subscribe(channel, onMessage) {
+          listeners.set(channel, onMessage);
+          await connection.subscribe(channel);
+        },
+        close: () =>
+          closeWithin(
+            SUBSCRIBER_CLOSE_TIMEOUT_MS,
+            () => connection.quit(),
+            () => connection.disconnect(),
+          ),
+      };
+    },
+  };
+}
+
+/**
+ * Makes a locker on an ioredis client you created. The client stays yours: `locker.close()` does
+ * not close it. Works with a `keyPrefix` on the client (applied on top of latchkey's `prefix`).
+ *
+ * @example
+ * const locker = createLocker(new Redis(), { ttlMs: 5_000 });
+ * await locker.withLock('nightly-report', async (signal) => buildReport({ signal }));
+ */
+export function createLocker(client: IORedisClient, options?: LockerOptions): Locker {
+  return new Locker(fromIORedis(client), options);
+}

@@ -1,0 +1,28 @@
+/**
+ * Observability without dependencies: events on `node:diagnostics_channel` and debug text through
+ * `NODE_DEBUG=latchkey`. Subscribing costs nothing when nobody listens.
+ */
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { debuglog } from 'node:util';
+
+export const CHANNELS = {
+  /** `{ name, token, fencingToken, waitedMs }` when a lock is acquired. */
+  acquire: 'latchkey:lock:acquire',
+  /** `{ name, token, outcome }` when a release finished. */
+  release: 'latchkey:lock:release',
+  /** `{ name, token, reason }` when a held lock is known lost. */
+  lost: 'latchkey:lock:lost',
+} as const;
+
+const channels = {
+  acquire: diagnosticsChannel.channel(CHANNELS.acquire),
+  release: diagnosticsChannel.channel(CHANNELS.release),
+  lost: diagnosticsChannel.channel(CHANNELS.lost),
+};
+
+export function publish(event: keyof typeof CHANNELS, message: object): void {
+  const channel = channels[event];
+  if (channel.hasSubscribers) channel.publish(message);
+}
+
+export const debug = debuglog('latchkey');

@@ -1,0 +1,128 @@
+/**
+ * Every error latchkey throws is a {@link LockError} with a stable string `code`. Match on `code`
+ * (or use the `is*` guards); messages may change between versions, codes will not.
+ */
+
+/** Every code latchkey uses, for exhaustive `switch` statements. */
+export const LOCK_ERROR_CODES = {
+  base: 'ERR_LOCK',
+  timeout: 'ERR_LOCK_TIMEOUT',
+  notHeld: 'ERR_LOCK_NOT_HELD',
+  lost: 'ERR_LOCK_LOST',
+  invalidArgument: 'ERR_LOCK_INVALID_ARGUMENT',
+  backend: 'ERR_LOCK_BACKEND',
+  closed: 'ERR_LOCKER_CLOSED',
+  keyConflict: 'ERR_LOCK_KEY_CONFLICT',
+} as const;
+
+export type LockErrorCode = (typeof LOCK_ERROR_CODES)[keyof typeof LOCK_ERROR_CODES];
+
+/** Base class of every latchkey error. */
+export class LockError extends Error {
+  override readonly name: string = 'LockError';
+  readonly code: LockErrorCode = LOCK_ERROR_CODES.base;
+}
+
+/** `acquire` waited `waitMs` (or its attempts ran out) without getting the lock. */
+export class LockTimeoutError extends LockError {
+  override readonly name = 'LockTimeoutError';
+  override readonly code = LOCK_ERROR_CODES.timeout;
+  constructor(
+    readonly lockName: string,
+    readonly waitedMs: number,
+    options?: ErrorOptions,
+  ) {
+    super(`timed out after ${waitedMs} ms waiting for lock "${lockName}"`, options);
+  }
+}
+
+/** Why a held lock stopped being held. */
+export type LockLossReason =
+  /** The local validity deadline passed without a successful extension (includes Redis gone). */
+  | 'expired'
+  /** Redis no longer has the key, or it holds another token (deleted, flushed, evicted, taken). */
+  | 'taken'
+  /** Auto-refresh stopped extending because `maxHoldMs` was reached. */
+  | 'max-hold';
+
+/** The reason of a handle's `signal` once the lock is known lost. */
+export class LockLostError extends LockError {
+  override readonly name = 'LockLostError';
+  override readonly code = LOCK_ERROR_CODES.lost;
+  constructor(
+    readonly lockName: string,
+    readonly reason: LockLossReason,
+    options?: ErrorOptions,
+  ) {
+    super(`lock "${lockName}" was lost (${reason})`, options);
+  }
+}
+
+/** `extend` on a lock that is no longer held (lost, expired, or released). */
+export class LockNotHeldError extends LockError {
+  override readonly name = 'LockNotHeldError';
+  override readonly code = LOCK_ERROR_CODES.notHeld;
+  constructor(
+    readonly lockName: string,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`lock "${lockName}" is not held: ${detail}`, options);
+  }
+}
+
+/** A bad argument or option, detected before anything was sent to Redis. */
+export class InvalidArgumentError extends LockError {
+  override readonly name = 'InvalidArgumentError';
+  override readonly code = LOCK_ERROR_CODES.invalidArgument;
+  constructor(
+    readonly argument: string,
+    rule: string,
+  ) {
+    super(`\`${argument}\` ${rule}`);
+  }
+}
+
+/** Redis failed, timed out or replied something unexpected; the original error is the `cause`. */
+export class LockBackendError extends LockError {
+  override readonly name = 'LockBackendError';
+  override readonly code = LOCK_ERROR_CODES.backend;
+}
+
+/** The locker was closed; no new operations are accepted and pending waits are ended. */
+export class LockerClosedError extends LockError {
+  override readonly name = 'LockerClosedError';
+  override readonly code = LOCK_ERROR_CODES.closed;
+  constructor() {
+    super('the locker is closed');
+  }
+}
+
+/**
+ * The lock's Redis key (or one of its companion keys) already holds data that latchkey did not
+ * write, for example an application key with the same name or a value of another type. Use a
+ * different `prefix` or lock name.
+ */
+export class LockKeyConflictError extends LockError {
+  override readonly name = 'LockKeyConflictError';
+  override readonly code = LOCK_ERROR_CODES.keyConflict;
+  constructor(
+    readonly key: string,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`key "${key}" holds data latchkey did not write (${detail})`, options);
+  }
+}
+
+export function isLockError(value: unknown): value is LockError {
+  return value instanceof LockError;
+}
+
+export function isLockLostError(value: unknown): value is LockLostError {
+  return value instanceof LockLostError;
+}
+
+export function isLockTimeoutError(value: unknown): value is LockTimeoutError {
+  return value instanceof LockTimeoutError;
+}

@@ -1,0 +1,212 @@
+/**
+ * The public entry point: a Locker makes locks on one Redis through an adapter. Create it with
+ * `createLocker` from `latchkey/ioredis` or `latchkey/node-redis`, or with `new Locker(adapter)`.
+ */
+import { randomBytes } from 'node:crypto';
+import type { RedisAdapter } from './adapter.js';
+import { debug, publish } from './diagnostics.js';
+import { InvalidArgumentError, LockerClosedError, LockTimeoutError } from './errors.js';
+import { type MutexKeys, mutexKeys, wakeChannel } from './keys.js';
+import { acquireMutex } from './locks/acquire.js';
+import { ScriptRunner } from './locks/commands.js';
+import { type Lock, RedisLockHandle } from './locks/lock-handle.js';
+import {
+  type AcquireOptions,
+  checkName,
+  checkSignal,
+  type LockerOptions,
+  type ResolvedLockerOptions,
+  resolveLockerOptions,
+  resolveLockOptions,
+} from './options.js';
+import { mutexInspect, mutexRelease } from './scripts/index.js';
+import { monotonicNow } from './time.js';
+import { PubSubWaker } from './wake/pubsub-waker.js';
+
+/** What `inspect` reads about a lock, without changing it. */
+export interface LockState {
+  /** True while some client holds the lock (or it is reserved for a woken waiter). */
+  readonly locked: boolean;
+  /** True while a release has reserved the lock for a woken waiter that has not claimed it yet. */
+  readonly reserved: boolean;
+  /** The holder's token, when held. */
+  readonly token: string | undefined;
+  /** Ms until the lock key expires unless extended; 0 when free. */
+  readonly remainingMs: number;
+  /** The last fencing token issued for this name, 0 if none yet. */
+  readonly lastFencingToken: number;
+  /** Processes' waiters queued for the lock (including ones that may have died recently). */
+  readonly waiters: number;
+}
+
+export type LockedFunction<T> = (signal: AbortSignal, lock: Lock) => Promise<T> | T;
+
+export class Locker {
+  readonly #options: ResolvedLockerOptions;
+  readonly #runner: ScriptRunner;
+  readonly #waker: PubSubWaker;
+  readonly #closeController = new AbortController();
+  readonly #handles = new Set<RedisLockHandle>();
+  readonly #cleanups = new Set<Promise<unknown>>();
+  #closing: Promise<void> | undefined;
+
+  constructor(adapter: RedisAdapter, options?: LockerOptions) {
+    if (
+      typeof adapter !== 'object' ||
+      adapter === null ||
+      typeof adapter.runScript !== 'function' ||
+      typeof adapter.createSubscriber !== 'function'
+    ) {
+      throw new InvalidArgumentError(
+        'adapter',
+        'must implement RedisAdapter (runScript, createSubscriber)',
+      );
+    }
+    this.#options = resolveLockerOptions(options);
+    this.#runner = new ScriptRunner(adapter, this.#options.commandTimeoutMs);
+    this.#waker = new PubSubWaker(
+      adapter,
+      wakeChannel(randomBytes(8).toString('hex')),
+      this.#options.commandTimeoutMs,
+    );
+  }
+
+  /**
+   * Acquires the lock `name`, waiting up to `waitMs` for a holder to release it. Rejects with
+   * `LockTimeoutError` when the wait ends, `signal.reason` when `signal` aborts, `LockerClosedError`
+   * when the locker closes, and `InvalidArgumentError` for bad input (before sending anything).
+   *
+   * @example
+   * await using lock = await locker.acquire('orders:42', { ttlMs: 5_000 });
+   * await charge(order, { fencingToken: lock.fencingToken, signal: lock.signal });
+   */
+  async acquire(name: string, options?: AcquireOptions): Promise<Lock> {
+    this.#assertOpen();
+    checkName(name);
+    const resolved = resolveLockOptions(this.#options, options);
+    const signal = checkSignal(options?.signal);
+    const acquired = await acquireMutex(
+      {
+        runner: this.#runner,
+        waker: this.#waker,
+        locker: this.#options,
+        closed: this.#closeController.signal,
+        cleanUp: (keys, token) => this.#cleanUp(keys, token),
+      },
+      name,
+      resolved,
+      signal,
+    );
+    const handle = new RedisLockHandle(
+      {
+        runner: this.#runner,
+        keys: acquired.keys,
+        options: resolved,
+        onSettled: (settled) => this.#handles.delete(settled),
+      },
+      name,
+      acquired.token,
+      acquired.fencingToken,
+      acquired.sentAt,
+    );
+    if (this.#closing) {
+      await handle.release().catch(() => {});
+      throw new LockerClosedError();
+    }
+    this.#handles.add(handle);
+    publish('acquire', {
+      name,
+      token: handle.token,
+      fencingToken: handle.fencingToken,
+      waitedMs: monotonicNow() - acquired.sentAt,
+    });
+    return handle;
+  }
+
+  /** Acquires `name` if it is free right now; resolves with `null` if it is held. */
+  async tryAcquire(
+    name: string,
+    options?: Omit<AcquireOptions, 'waitMs' | 'retry'>,
+  ): Promise<Lock | null> {
+    if (options && ('waitMs' in options || 'retry' in options)) {
+      throw new InvalidArgumentError(
+        'options',
+        'of tryAcquire take no waitMs or retry: it never waits',
+      );
+    }
+    try {
+      return await this.acquire(name, { ...options, waitMs: 0 });
+    } catch (error) {
+      if (error instanceof LockTimeoutError) return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Runs `fn` while holding `name`: acquires, keeps the lock alive, aborts the `signal` passed to
+   * `fn` if the lock is lost, and releases in `finally`, also when `fn` throws. Resolves with
+   * `fn`'s result; rejects with `fn`'s error, or with `LockLostError` if `fn` succeeded but the
+   * lock was lost while it ran (its work may have overlapped with another holder's).
+   */
+  async withLock<T>(name: string, fn: LockedFunction<T>, options?: AcquireOptions): Promise<T> {
+    if (typeof fn !== 'function') throw new InvalidArgumentError('fn', 'must be a function');
+    const lock = await this.acquire(name, options);
+    let result: T;
+    try {
+      result = await fn(lock.signal, lock);
+    } finally {
+      await lock
+        .release()
+        .catch((error: unknown) => debug('release of %s failed: %o', name, error));
+    }
+    if (lock.signal.aborted) throw lock.signal.reason;
+    return result;
+  }
+
+  /** Reads the state of lock `name` without changing it. */
+  async inspect(name: string): Promise<LockState> {
+    this.#assertOpen();
+    const keys = mutexKeys(this.#options.prefix, checkName(name));
+    const state = await this.#runner.run(mutexInspect, keys, undefined as never);
+    const reserved = state.value?.startsWith('~') ?? false;
+    return {
+      locked: state.value !== null,
+      reserved,
+      token: state.value === null || reserved ? undefined : state.value,
+      remainingMs: Math.max(0, state.pttlMs),
+      lastFencingToken: state.lastFencingToken,
+      waiters: state.queued,
+    };
+  }
+
+  /**
+   * Closes the locker: pending acquires reject with `LockerClosedError`, locks still held are
+   * released, and the subscriber connection is closed. The client you passed in stays open.
+   * Afterwards nothing the locker started keeps the process alive.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#closeNow();
+    return this.#closing;
+  }
+
+  async #closeNow(): Promise<void> {
+    this.#closeController.abort(new LockerClosedError());
+    await Promise.allSettled([...this.#handles].map((handle) => handle.release()));
+    while (this.#cleanups.size > 0) await Promise.allSettled([...this.#cleanups]);
+    await this.#waker
+      .close()
+      .catch((error: unknown) => debug('closing subscriber failed: %o', error));
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new LockerClosedError();
+  }
+
+  #cleanUp(keys: MutexKeys, token: string): void {
+    const cleanup = this.#runner
+      .run(mutexRelease, keys, { token })
+      .catch((error: unknown) => debug('cleanup of %s failed: %o', keys.lock, error))
+      .finally(() => this.#cleanups.delete(cleanup));
+    this.#cleanups.add(cleanup);
+  }
+}

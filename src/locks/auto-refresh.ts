@@ -1,0 +1,59 @@
+/**
+ * The watchdog: extends a held lock every `refreshMs` on an unref'd timer, so it never keeps the
+ * process alive and never throws. A failed extension is retried sooner; a refused one means the
+ * lock is lost (the handle's signal aborts). It stops at `maxHoldMs`, after which the lock runs
+ * out and is reported lost with reason `'max-hold'`.
+ */
+import { debug } from '../diagnostics.js';
+import { LockNotHeldError } from '../errors.js';
+import { MIN_TTL_MS, type ResolvedLockOptions } from '../options.js';
+import { monotonicNow } from '../time.js';
+import type { RedisLockHandle } from './lock-handle.js';
+
+/** After a failed extension, try again after this share of the remaining validity. */
+const RETRY_SHARE = 1 / 4;
+const MIN_RETRY_MS = 10;
+
+export class AutoRefresh {
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(
+    private readonly handle: RedisLockHandle,
+    private readonly options: ResolvedLockOptions,
+    private readonly acquiredAt: number,
+  ) {
+    this.#schedule(options.refreshMs);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => void this.#tick(), delayMs);
+    this.#timer.unref();
+  }
+
+  async #tick(): Promise<void> {
+    const holdLeft = this.acquiredAt + this.options.maxHoldMs - monotonicNow();
+    // An extension shorter than the minimum ttl is not worth a round trip; let the lock run out.
+    if (holdLeft < MIN_TTL_MS) {
+      this.handle.stopExtending('max-hold');
+      return;
+    }
+    const lastExtension = holdLeft <= this.options.ttlMs;
+    try {
+      await this.handle.extend(lastExtension ? Math.floor(holdLeft) : this.options.ttlMs);
+      if (lastExtension) this.handle.stopExtending('max-hold');
+      else this.#schedule(this.options.refreshMs);
+    } catch (error) {
+      if (error instanceof LockNotHeldError) return; // lost or released: the handle has reported it
+      debug('auto-refresh of %s failed, retrying: %o', this.handle.name, error);
+      const retryIn = Math.max(MIN_RETRY_MS, this.handle.remainingMs * RETRY_SHARE);
+      this.#schedule(Math.min(this.options.refreshMs, retryIn));
+    }
+  }
+}

@@ -1,0 +1,232 @@
+/**
+ * A held lock: its identity, its validity on the monotonic clock, a `signal` that aborts the moment
+ * the lock is known lost, manual `extend`, idempotent `release`, and `await using` support.
+ */
+import { publish } from '../diagnostics.js';
+import {
+  InvalidArgumentError,
+  LockBackendError,
+  type LockLossReason,
+  LockLostError,
+  LockNotHeldError,
+} from '../errors.js';
+import type { MutexKeys } from '../keys.js';
+import { MAX_DURATION_MS, MIN_TTL_MS, type ResolvedLockOptions } from '../options.js';
+import { mutexExtend, mutexRelease } from '../scripts/index.js';
+import { monotonicNow } from '../time.js';
+import { AutoRefresh } from './auto-refresh.js';
+import type { ScriptRunner } from './commands.js';
+
+/** What `release()` found. Only `'released'` means this handle still held the lock. */
+export type ReleaseOutcome =
+  /** The lock was held by this handle and is now free (or handed to the next waiter). */
+  | 'released'
+  /** The lock had expired, or its key was deleted, before the release reached Redis. */
+  | 'expired'
+  /** Someone else holds the lock now; nothing was deleted. */
+  | 'taken';
+
+export interface ReleaseResult {
+  readonly outcome: ReleaseOutcome;
+  /** True when this handle still held the lock until the release. */
+  readonly released: boolean;
+}
+
+/** A held lock. Dispose it (`await using`) or call `release()`. */
+export interface Lock extends AsyncDisposable {
+  /** The lock's name, as passed to `acquire`. */
+  readonly name: string;
+  /** Random token unique to this acquisition; the lock key holds it while the lock is ours. */
+  readonly token: string;
+  /**
+   * Fencing token: strictly increases per lock name across all clients, also across expiry of the
+   * lock key. Pass it to storage that should reject writes from a stale holder.
+   */
+  readonly fencingToken: number;
+  /** Aborts with a `LockLostError` the moment the lock is known lost. Not aborted by `release()`. */
+  readonly signal: AbortSignal;
+  /** Ms of validity left, on the monotonic clock; 0 once expired, lost or released. */
+  readonly remainingMs: number;
+  /** True while the lock is held: not released, not lost, validity left. */
+  readonly isHeld: boolean;
+  /**
+   * Pushes the expiry to `ttlMs` (default: the acquire's ttl) from now. Rejects with
+   * `LockNotHeldError` if the lock is no longer held (the signal then aborts if it had not yet),
+   * and with `LockBackendError` if Redis did not answer (the lock stays held until its deadline).
+   */
+  extend(ttlMs?: number): Promise<void>;
+  /**
+   * Releases the lock, waiting for an in-flight extension first. Runs even when the caller's
+   * signal is aborted, bounded by the locker's `commandTimeoutMs`. Calling it again returns the
+   * first call's result.
+   */
+  release(): Promise<ReleaseResult>;
+}
+
+export interface LockHandleContext {
+  readonly runner: ScriptRunner;
+  readonly keys: MutexKeys;
+  readonly options: ResolvedLockOptions;
+  /** Called once when the handle is released or lost, so the locker stops tracking it. */
+  readonly onSettled: (handle: RedisLockHandle) => void;
+}
+
+export class RedisLockHandle implements Lock {
+  readonly #context: LockHandleContext;
+  readonly #controller = new AbortController();
+  readonly #acquiredAt: number;
+  readonly #refresh: AutoRefresh | undefined;
+  #validUntil: number;
+  #deadlineTimer: NodeJS.Timeout | undefined;
+  #expiryReason: LockLossReason = 'expired';
+  #extension: Promise<void> | undefined;
+  #release: Promise<ReleaseResult> | undefined;
+
+  constructor(
+    context: LockHandleContext,
+    readonly name: string,
+    readonly token: string,
+    readonly fencingToken: number,
+    /** Monotonic time at which the successful acquire command was sent. */
+    sentAt: number,
+  ) {
+    this.#context = context;
+    this.#acquiredAt = sentAt;
+    this.#validUntil = sentAt + context.options.ttlMs - context.options.driftMs;
+    this.#armDeadline();
+    if (context.options.autoRefresh) {
+      this.#refresh = new AutoRefresh(this, context.options, sentAt);
+    }
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  get remainingMs(): number {
+    if (!this.isHeld) return 0;
+    return Math.max(0, this.#validUntil - monotonicNow());
+  }
+
+  get isHeld(): boolean {
+    return !this.#release && !this.#controller.signal.aborted && monotonicNow() < this.#validUntil;
+  }
+
+  /** Monotonic time at which the lock was acquired. */
+  get acquiredAt(): number {
+    return this.#acquiredAt;
+  }
+
+  extend(ttlMs: number = this.#context.options.ttlMs): Promise<void> {
+    if (!Number.isSafeInteger(ttlMs) || ttlMs < MIN_TTL_MS || ttlMs > MAX_DURATION_MS) {
+      return Promise.reject(
+        new InvalidArgumentError(
+          'ttlMs',
+          `must be an integer number of milliseconds between ${MIN_TTL_MS} and ${MAX_DURATION_MS} (got ${ttlMs})`,
+        ),
+      );
+    }
+    // Extensions run one at a time, so a slow reply can never overwrite a newer deadline.
+    const previous = this.#extension ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(() => this.#extendNow(ttlMs));
+    this.#extension = next;
+    void next
+      .finally(() => {
+        if (this.#extension === next) this.#extension = undefined;
+      })
+      .catch(() => {});
+    return next;
+  }
+
+  async #extendNow(ttlMs: number): Promise<void> {
+    this.#assertHeld();
+    const sentAt = monotonicNow();
+    const reply = await this.#context.runner.run(mutexExtend, this.#context.keys, {
+      token: this.token,
+      ttlMs,
+    });
+    if (reply !== 'extended') {
+      this.#lose('taken');
+      throw new LockNotHeldError(
+        this.name,
+        reply === 'missing' ? 'its key is gone' : 'another token holds it',
+      );
+    }
+    // The deadline timer fires at the old deadline if the reply came too late: the lock was lost.
+    this.#assertHeld();
+    this.#validUntil = Math.max(this.#validUntil, sentAt + ttlMs - this.#context.options.driftMs);
+    this.#armDeadline();
+  }
+
+  #assertHeld(): void {
+    if (this.#release) throw new LockNotHeldError(this.name, 'it was released');
+    const reason = this.#controller.signal.reason;
+    if (reason instanceof LockLostError) {
+      throw new LockNotHeldError(this.name, `it was lost (${reason.reason})`, { cause: reason });
+    }
+    if (monotonicNow() >= this.#validUntil) {
+      this.#lose(this.#expiryReason);
+      throw new LockNotHeldError(this.name, 'its validity ran out');
+    }
+  }
+
+  /** Lets auto-refresh end the hold at `maxHoldMs`: the lock is reported lost when it expires. */
+  stopExtending(reason: LockLossReason): void {
+    this.#expiryReason = reason;
+  }
+
+  #armDeadline(): void {
+    clearTimeout(this.#deadlineTimer);
+    const delay = Math.max(0, Math.ceil(this.#validUntil - monotonicNow()));
+    this.#deadlineTimer = setTimeout(() => {
+      // A late timer is re-armed rather than trusted; a timer that fired early is re-armed too.
+      if (monotonicNow() >= this.#validUntil) this.#lose(this.#expiryReason);
+      else this.#armDeadline();
+    }, delay);
+    this.#deadlineTimer.unref();
+  }
+
+  #lose(reason: LockLossReason): void {
+    if (this.#controller.signal.aborted || this.#release) return;
+    this.#stopTimers();
+    publish('lost', { name: this.name, token: this.token, reason });
+    this.#controller.abort(new LockLostError(this.name, reason));
+    this.#context.onSettled(this);
+  }
+
+  #stopTimers(): void {
+    clearTimeout(this.#deadlineTimer);
+    this.#refresh?.stop();
+  }
+
+  release(): Promise<ReleaseResult> {
+    this.#release ??= this.#releaseOnce();
+    return this.#release;
+  }
+
+  async #releaseOnce(): Promise<ReleaseResult> {
+    this.#stopTimers();
+    this.#context.onSettled(this);
+    await this.#extension?.catch(() => {});
+    let reply: Awaited<ReturnType<typeof this.releaseCommand>>;
+    try {
+      reply = await this.releaseCommand();
+    } catch (error) {
+      throw error instanceof LockBackendError
+        ? error
+        : new LockBackendError(`release of "${this.name}" failed`, { cause: error });
+    }
+    const outcome: ReleaseOutcome =
+      reply === 'missing' ? 'expired' : reply === 'other-token' ? 'taken' : 'released';
+    publish('release', { name: this.name, token: this.token, outcome });
+    return { outcome, released: outcome === 'released' };
+  }
+
+  private releaseCommand() {
+    return this.#context.runner.run(mutexRelease, this.#context.keys, { token: this.token });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.release();
+  }
+}

@@ -1,0 +1,308 @@
+/**
+ * Every option latchkey takes, its unit, its default, and the rules it must follow. Durations are
+ * integer milliseconds. Options are resolved and validated once, before anything reaches Redis;
+ * a bad value throws {@link InvalidArgumentError} naming the option.
+ */
+import { InvalidArgumentError } from './errors.js';
+import { isRetryStrategy, type RetryStrategy } from './retry.js';
+
+/** Smallest accepted `ttlMs`: below it, drift and one round trip eat most of the validity. */
+export const MIN_TTL_MS = 100;
+/** Largest accepted duration: the longest delay a Node.js timer can represent (about 24.8 days). */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+/** Longest accepted lock name, in UTF-8 bytes. */
+export const MAX_NAME_BYTES = 1024;
+/** Longest accepted key prefix, in UTF-8 bytes. */
+export const MAX_PREFIX_BYTES = 256;
+
+/** Options of a lock: given to a locker as defaults, or to one `acquire` call. */
+export interface LockOptions {
+  /**
+   * How long the lock lives in Redis unless extended, in ms. Integer, ≥ {@link MIN_TTL_MS}.
+   * @default 10_000
+   */
+  ttlMs?: number;
+  /**
+   * How long `acquire` waits for a held lock, in ms, before rejecting with `LockTimeoutError`.
+   * Integer ≥ 0, or `Infinity` to wait until `signal` aborts. `tryAcquire` always uses 0.
+   * @default 10_000
+   */
+  waitMs?: number;
+  /**
+   * Keep the lock alive while it is held by extending it every `refreshMs` (the watchdog).
+   * @default true
+   */
+  autoRefresh?: boolean;
+  /**
+   * Interval of the auto-refresh, in ms. Integer, ≥ 1 and below `ttlMs`.
+   * @default Math.floor(ttlMs / 3)
+   */
+  refreshMs?: number;
+  /**
+   * Longest total hold time, in ms; auto-refresh stops extending beyond it and the lock's `signal`
+   * aborts with `LockLostError` (reason `'max-hold'`) when its validity ends. Integer ≥ `ttlMs`,
+   * or `Infinity` for no cap.
+   * @default Infinity
+   */
+  maxHoldMs?: number;
+  /**
+   * Spin with this schedule instead of waiting for a push wake-up. See `linearBackoff`,
+   * `exponentialBackoff`, `maxAttempts`, `noRetry`. Attempts stop at `waitMs` either way.
+   * @default undefined (wait for the release, without polling)
+   */
+  retry?: RetryStrategy | undefined;
+}
+
+/** Options of one `acquire` call. */
+export interface AcquireOptions extends LockOptions {
+  /** Ends the wait early: `acquire` rejects with `signal.reason`. Not used after the lock is held. */
+  signal?: AbortSignal | undefined;
+}
+
+/** Options of a locker: defaults for its locks, plus settings of the locker itself. */
+export interface LockerOptions extends LockOptions {
+  /**
+   * Prepended to every Redis key latchkey writes, so locks never collide with application data.
+   * A client-level key prefix (ioredis `keyPrefix`) is applied on top of it.
+   * @default 'latchkey:'
+   */
+  prefix?: string;
+  /**
+   * Longest time one Redis command may take, in ms, before it counts as failed. An acquire whose
+   * reply did not arrive in time is cleaned up with a compare-and-delete. Integer ≥ 1.
+   * @default 2_000
+   */
+  commandTimeoutMs?: number;
+  /**
+   * How long a release keeps the lock reserved for the waiter it hands it to, in ms. Only if that
+   * waiter died does this delay the next holder. Integer ≥ 1.
+   * @default 1_000
+   */
+  handoffMs?: number;
+  /**
+   * Share of the ttl (plus 2 ms) taken off the validity for clock-rate differences between client
+   * and server: validity = ttlMs − elapsed − (floor(ttlMs × driftFactor) + 2). In [0, 0.5).
+   * @default 0.01
+   */
+  driftFactor?: number;
+}
+
+export const DEFAULTS = Object.freeze({
+  prefix: 'latchkey:',
+  ttlMs: 10_000,
+  waitMs: 10_000,
+  autoRefresh: true,
+  maxHoldMs: Number.POSITIVE_INFINITY,
+  commandTimeoutMs: 2_000,
+  handoffMs: 1_000,
+  driftFactor: 0.01,
+  /** `refreshMs` defaults to this share of `ttlMs`. */
+  refreshShare: 1 / 3,
+});
+
+export interface ResolvedLockerOptions {
+  readonly prefix: string;
+  readonly commandTimeoutMs: number;
+  readonly handoffMs: number;
+  readonly driftFactor: number;
+  /** Lock defaults, not yet combined with a call's options. */
+  readonly lock: Readonly<LockOptions>;
+}
+
+export interface ResolvedLockOptions {
+  readonly ttlMs: number;
+  readonly waitMs: number;
+  readonly autoRefresh: boolean;
+  readonly refreshMs: number;
+  readonly maxHoldMs: number;
+  readonly retry: RetryStrategy | undefined;
+  readonly driftMs: number;
+}
+
+const LOCK_OPTION_NAMES = ['ttlMs', 'waitMs', 'autoRefresh', 'refreshMs', 'maxHoldMs', 'retry'];
+const ACQUIRE_OPTION_NAMES = [...LOCK_OPTION_NAMES, 'signal'];
+const LOCKER_OPTION_NAMES = [
+  ...LOCK_OPTION_NAMES,
+  'prefix',
+  'commandTimeoutMs',
+  'handoffMs',
+  'driftFactor',
+];
+
+function rejectUnknown(where: string, options: object, known: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new InvalidArgumentError(
+        `${where}.${key}`,
+        `is not an option (known options: ${known.join(', ')})`,
+      );
+    }
+  }
+}
+
+function requireOptionsObject(where: string, value: unknown): object {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new InvalidArgumentError(where, 'must be an object');
+  }
+  return value;
+}
+
+/** An integer number of ms in [min, MAX_DURATION_MS], or Infinity when allowed. */
+function duration(
+  argument: string,
+  value: unknown,
+  { min, allowInfinity = false }: { min: number; allowInfinity?: boolean },
+): number {
+  if (allowInfinity && value === Number.POSITIVE_INFINITY) return value;
+  if (
+    typeof value !== 'number' ||
+    !Number.isSafeInteger(value) ||
+    value < min ||
+    value > MAX_DURATION_MS
+  ) {
+    const range = `between ${min} and ${MAX_DURATION_MS}${allowInfinity ? ', or Infinity' : ''}`;
+    throw new InvalidArgumentError(
+      argument,
+      `must be an integer number of milliseconds ${range} (got ${describe(value)})`,
+    );
+  }
+  return value;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  return String(value);
+}
+
+function byteLength(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
+export function resolveLockerOptions(input: unknown): ResolvedLockerOptions {
+  const options = requireOptionsObject('options', input) as LockerOptions;
+  rejectUnknown('options', options, LOCKER_OPTION_NAMES);
+  const prefix = options.prefix ?? DEFAULTS.prefix;
+  if (typeof prefix !== 'string' || byteLength(prefix) > MAX_PREFIX_BYTES) {
+    throw new InvalidArgumentError(
+      'prefix',
+      `must be a string of at most ${MAX_PREFIX_BYTES} bytes`,
+    );
+  }
+  const driftFactor = options.driftFactor ?? DEFAULTS.driftFactor;
+  if (typeof driftFactor !== 'number' || !(driftFactor >= 0 && driftFactor < 0.5)) {
+    throw new InvalidArgumentError(
+      'driftFactor',
+      `must be a number in [0, 0.5) (got ${describe(driftFactor)})`,
+    );
+  }
+  const resolved: ResolvedLockerOptions = {
+    prefix,
+    driftFactor,
+    commandTimeoutMs: duration(
+      'commandTimeoutMs',
+      options.commandTimeoutMs ?? DEFAULTS.commandTimeoutMs,
+      { min: 1 },
+    ),
+    handoffMs: duration('handoffMs', options.handoffMs ?? DEFAULTS.handoffMs, { min: 1 }),
+    lock: pickLockOptions(options),
+  };
+  // Validate the lock defaults now, so a bad locker option fails at construction, not at first use.
+  resolveLockOptions(resolved, undefined);
+  return resolved;
+}
+
+function pickLockOptions(options: LockOptions): LockOptions {
+  const picked: Record<string, unknown> = {};
+  for (const name of LOCK_OPTION_NAMES) {
+    const value = options[name as keyof LockOptions];
+    if (value !== undefined) picked[name] = value;
+  }
+  return picked as LockOptions;
+}
+
+/** Combines a call's options with the locker's defaults and checks every rule. */
+export function resolveLockOptions(
+  locker: ResolvedLockerOptions,
+  input: unknown,
+  known: readonly string[] = ACQUIRE_OPTION_NAMES,
+): ResolvedLockOptions {
+  const call = requireOptionsObject('options', input) as AcquireOptions;
+  rejectUnknown('options', call, known);
+  const merged: LockOptions = { ...locker.lock, ...pickLockOptions(call) };
+
+  const ttlMs = duration('ttlMs', merged.ttlMs ?? DEFAULTS.ttlMs, { min: MIN_TTL_MS });
+  const waitMs = duration('waitMs', merged.waitMs ?? DEFAULTS.waitMs, {
+    min: 0,
+    allowInfinity: true,
+  });
+  const autoRefresh = merged.autoRefresh ?? DEFAULTS.autoRefresh;
+  if (typeof autoRefresh !== 'boolean') {
+    throw new InvalidArgumentError(
+      'autoRefresh',
+      `must be a boolean (got ${describe(autoRefresh)})`,
+    );
+  }
+  const refreshMs = duration(
+    'refreshMs',
+    merged.refreshMs ?? Math.max(1, Math.floor(ttlMs * DEFAULTS.refreshShare)),
+    { min: 1 },
+  );
+  if (refreshMs >= ttlMs) {
+    throw new InvalidArgumentError(
+      'refreshMs',
+      `must be below ttlMs, or the lock expires before it is refreshed (refreshMs ${refreshMs}, ttlMs ${ttlMs})`,
+    );
+  }
+  const maxHoldMs = duration('maxHoldMs', merged.maxHoldMs ?? DEFAULTS.maxHoldMs, {
+    min: 1,
+    allowInfinity: true,
+  });
+  if (maxHoldMs < ttlMs) {
+    throw new InvalidArgumentError(
+      'maxHoldMs',
+      `must be at least ttlMs, since a lock lives ttlMs even without refresh (maxHoldMs ${maxHoldMs}, ttlMs ${ttlMs})`,
+    );
+  }
+  const retry = merged.retry;
+  if (retry !== undefined && !isRetryStrategy(retry)) {
+    throw new InvalidArgumentError(
+      'retry',
+      'must be a strategy made by linearBackoff, fixedDelay, exponentialBackoff, maxAttempts or noRetry',
+    );
+  }
+  const driftMs = Math.floor(ttlMs * locker.driftFactor) + 2;
+  if (ttlMs - driftMs <= 0) {
+    throw new InvalidArgumentError(
+      'ttlMs',
+      `is too small: validity would be ≤ 0 after ${driftMs} ms of drift`,
+    );
+  }
+  return { ttlMs, waitMs, autoRefresh, refreshMs, maxHoldMs, retry, driftMs };
+}
+
+/** Checks a call's `signal`: it must be an AbortSignal, and an aborted one ends the call at once. */
+export function checkSignal(signal: unknown): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  if (!(signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError('signal', 'must be an AbortSignal');
+  }
+  signal.throwIfAborted();
+  return signal;
+}
+
+/** Checks a lock name: a non-empty string of at most {@link MAX_NAME_BYTES} UTF-8 bytes. */
+export function checkName(name: unknown): string {
+  if (typeof name !== 'string') {
+    throw new InvalidArgumentError('name', `must be a string (got ${typeof name})`);
+  }
+  if (name.length === 0) throw new InvalidArgumentError('name', 'must not be empty');
+  if (!name.isWellFormed()) {
+    throw new InvalidArgumentError('name', 'must be well-formed Unicode (it has a lone surrogate)');
+  }
+  if (byteLength(name) > MAX_NAME_BYTES) {
+    throw new InvalidArgumentError('name', `must be at most ${MAX_NAME_BYTES} bytes of UTF-8`);
+  }
+  return name;
+}

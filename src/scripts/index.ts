@@ -1,0 +1,127 @@
+/**
+ * One typed descriptor per Lua script: the keys it takes, how its arguments are encoded, and how its
+ * reply is decoded. The Lua itself lives in ./lua/*.lua; build-lua turns it into ./generated.ts.
+ */
+import type { LuaScriptSource } from '../adapter.js';
+import type { MutexKeys } from '../keys.js';
+import { LUA_SOURCES } from './generated.js';
+
+export interface LuaScript<Args, Reply> extends LuaScriptSource {
+  keys(keys: MutexKeys): string[];
+  args(args: Args): string[];
+  /** Decodes the raw reply; throws a plain Error on a shape the script cannot produce. */
+  parse(raw: unknown): Reply;
+}
+
+function integer(raw: unknown): number {
+  const value = typeof raw === 'string' ? Number(raw) : raw;
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new Error(`unexpected script reply ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function pair(raw: unknown): [number, number] {
+  if (!Array.isArray(raw) || raw.length !== 2) {
+    throw new Error(`unexpected script reply ${JSON.stringify(raw)}`);
+  }
+  return [integer(raw[0]), integer(raw[1])];
+}
+
+/** How an acquire attempt treats the waiting queue (ARGV[3] of mutex-acquire.lua). */
+export const QUEUE_MODE = { never: '0', join: '1', queued: '2' } as const;
+export type QueueMode = (typeof QUEUE_MODE)[keyof typeof QUEUE_MODE];
+
+export type AcquireReply =
+  | { readonly kind: 'acquired'; readonly fencingToken: number }
+  | { readonly kind: 'held'; readonly pttlMs: number }
+  | { readonly kind: 'conflict'; readonly detail: string };
+
+export const mutexAcquire = {
+  ...LUA_SOURCES['mutex-acquire'],
+  keys: (k: MutexKeys) => [k.lock, k.fence, k.queue, k.waiters],
+  args: (a: {
+    token: string;
+    ttlMs: number;
+    queueMode: QueueMode;
+    sleepCapMs: number;
+    graceMs: number;
+    handoffMs: number;
+    channel: string;
+  }) => [
+    a.token,
+    String(a.ttlMs),
+    a.queueMode,
+    String(a.sleepCapMs),
+    String(a.graceMs),
+    String(a.handoffMs),
+    a.channel,
+  ],
+  parse(raw: unknown): AcquireReply {
+    const [status, value] = pair(raw);
+    if (status === 1) return { kind: 'acquired', fencingToken: value };
+    if (status === 0) return { kind: 'held', pttlMs: value };
+    return {
+      kind: 'conflict',
+      detail: value === 1 ? 'a string without expiry' : 'a string that is not a latchkey token',
+    };
+  },
+} as const satisfies LuaScript<never, AcquireReply>;
+
+/** Outcome of compare-and-delete, from the releasing token's point of view. */
+export type ReleaseReply = 'handed-over' | 'released' | 'missing' | 'other-token';
+
+export const mutexRelease = {
+  ...LUA_SOURCES['mutex-release'],
+  keys: (k: MutexKeys) => [k.lock, k.queue, k.waiters],
+  args: (a: { token: string }) => [a.token],
+  parse(raw: unknown): ReleaseReply {
+    const status = integer(raw);
+    if (status === 2) return 'handed-over';
+    if (status === 1) return 'released';
+    if (status === 0) return 'missing';
+    return 'other-token';
+  },
+} as const satisfies LuaScript<never, ReleaseReply>;
+
+export type ExtendReply = 'extended' | 'missing' | 'other-token';
+
+export const mutexExtend = {
+  ...LUA_SOURCES['mutex-extend'],
+  keys: (k: MutexKeys) => [k.lock],
+  args: (a: { token: string; ttlMs: number }) => [a.token, String(a.ttlMs)],
+  parse(raw: unknown): ExtendReply {
+    const status = integer(raw);
+    if (status === 1) return 'extended';
+    if (status === 0) return 'missing';
+    return 'other-token';
+  },
+} as const satisfies LuaScript<never, ExtendReply>;
+
+export interface InspectReply {
+  /** The holder's token, `~token` while reserved for a woken waiter, or null when free. */
+  readonly value: string | null;
+  /** Remaining ms of the lock key, or -2 when free. */
+  readonly pttlMs: number;
+  /** The last fencing token issued for this name, or 0 if none yet. */
+  readonly lastFencingToken: number;
+  readonly queued: number;
+}
+
+export const mutexInspect = {
+  ...LUA_SOURCES['mutex-inspect'],
+  keys: (k: MutexKeys) => [k.lock, k.fence, k.queue],
+  args: () => [],
+  parse(raw: unknown): InspectReply {
+    if (!Array.isArray(raw) || raw.length !== 4) {
+      throw new Error(`unexpected script reply ${JSON.stringify(raw)}`);
+    }
+    const [value, pttl, fence, queued] = raw;
+    return {
+      value: typeof value === 'string' ? value : null,
+      pttlMs: integer(pttl),
+      lastFencingToken: fence == null ? 0 : integer(fence),
+      queued: integer(queued),
+    };
+  },
+} as const satisfies LuaScript<never, InspectReply>;

@@ -1,0 +1,55 @@
+-- mutex-release: compare-and-delete, then hand the lock to the oldest live waiter and wake only it.
+--
+-- Also used to withdraw a waiter that gives up (timeout, abort) and to clean up an acquire whose
+-- reply was lost: the token's queue entry is removed, and a reservation for it is passed on.
+-- Waiters whose entry is past its live-until time died or left; they are dropped, at most
+-- `maxSkip` per call so the script stays O(1), and the rest rely on their own wake-up timers.
+--
+-- KEYS[1] lock key     string: holder token, or "~" .. waiter token while reserved
+-- KEYS[2] queue key    zset: waiter token -> arrival time in server microseconds
+-- KEYS[3] waiters key  hash: waiter token -> "<live-until server ms> <handoff ms> <wake channel>"
+-- ARGV[1] token        the token to release (or withdraw)
+--
+-- Replies:
+--   2   released and reserved for the next waiter, who was woken
+--   1   released; no live waiter, the key is gone
+--   0   the key did not exist (expired or deleted before this call)
+--   -1  the key holds another token (taken by someone else, or reserved for another waiter)
+
+local lockKey, queueKey, waitersKey = KEYS[1], KEYS[2], KEYS[3]
+local token = ARGV[1]
+local maxSkip = 16
+
+redis.call('ZREM', queueKey, token)
+redis.call('HDEL', waitersKey, token)
+
+local current = redis.call('GET', lockKey)
+if not current then
+  return 0
+end
+if current ~= token and current ~= '~' .. token then
+  return -1
+end
+
+local now = redis.call('TIME')
+local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+for _ = 1, maxSkip do
+  local head = redis.call('ZPOPMIN', queueKey)
+  if #head == 0 then
+    break
+  end
+  local waiter = head[1]
+  local entry = redis.call('HGET', waitersKey, waiter)
+  redis.call('HDEL', waitersKey, waiter)
+  if entry then
+    local liveUntil, handoff, channel = string.match(entry, '^(%d+) (%d+) (.+)$')
+    if liveUntil and tonumber(liveUntil) > nowMs then
+      redis.call('SET', lockKey, '~' .. waiter, 'PX', handoff)
+      redis.call('PUBLISH', channel, waiter)
+      return 2
+    end
+  end
+end
+
+redis.call('DEL', lockKey)
+return 1

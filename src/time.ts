@@ -1,0 +1,41 @@
+/**
+ * Monotonic time and abortable waiting. Lock validity is always measured with {@link monotonicNow},
+ * never with `Date.now()`, so wall-clock steps on the client cannot lengthen a lock.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { MAX_DURATION_MS } from './options.js';
+
+export function monotonicNow(): number {
+  return performance.now();
+}
+
+/** Resolves after `ms` (capped to what a timer can hold), or rejects with `signal.reason`. */
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  await delay(
+    Math.max(0, Math.min(ms, MAX_DURATION_MS)),
+    undefined,
+    signal ? { signal } : {},
+  ).catch((error: unknown) => {
+    throw signal?.aborted ? signal.reason : error;
+  });
+}
+
+/** Thrown by {@link withTimeout} when the operation did not settle in time. */
+export class OperationTimeout extends Error {
+  override readonly name = 'OperationTimeout';
+  constructor(readonly ms: number) {
+    super(`no reply within ${ms} ms`);
+  }
+}
+
+/**
+ * Settles like `operation`, or rejects with {@link OperationTimeout} after `ms`. The operation
+ * itself goes on; callers that care about its late outcome must clean up after it.
+ */
+export function withTimeout<T>(operation: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new OperationTimeout(ms)), ms);
+  });
+  return Promise.race([operation, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,110 @@
+/**
+ * Push wake-ups for waiters. Each locker listens on one channel of its own over one subscriber
+ * connection; a release that hands a lock to one of its waiters publishes that waiter's token there.
+ * So a handoff costs one PUBLISH that reaches one process, however many wait.
+ *
+ * Messages are an accelerator, not the source of truth: a waiter also wakes when the holder's
+ * remaining PTTL runs out, so a lost message (reconnect, dead subscriber) costs time, never safety.
+ */
+import type { RedisAdapter, RedisSubscriber } from '../adapter.js';
+import { debug } from '../diagnostics.js';
+import { sleep, withTimeout } from '../time.js';
+
+export class PubSubWaker {
+  private readonly waiters = new Map<string, WakeSlot>();
+  private subscriber: RedisSubscriber | undefined;
+  private subscribing: Promise<boolean> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly adapter: RedisAdapter,
+    readonly channel: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /**
+   * Subscribes on first use. Resolves true once messages can arrive, false if subscribing failed
+   * (the waiter then relies on its PTTL timer; the next waiter tries to subscribe again).
+   */
+  ready(): Promise<boolean> {
+    if (this.subscriber) return Promise.resolve(true);
+    this.subscribing ??= this.subscribe().finally(() => {
+      this.subscribing = undefined;
+    });
+    return this.subscribing;
+  }
+
+  private async subscribe(): Promise<boolean> {
+    let subscriber: RedisSubscriber | undefined;
+    try {
+      subscriber = await withTimeout(this.adapter.createSubscriber(), this.timeoutMs);
+      await withTimeout(
+        subscriber.subscribe(this.channel, (token) => this.waiters.get(token)?.wake()),
+        this.timeoutMs,
+      );
+    } catch (error) {
+      debug('subscribe to %s failed: %o', this.channel, error);
+      await subscriber?.close().catch(() => {});
+      return false;
+    }
+    if (this.closed) {
+      await subscriber.close();
+      return false;
+    }
+    this.subscriber = subscriber;
+    return true;
+  }
+
+  /** Starts listening for `token`'s wake-up; call `dispose()` on the slot when done. */
+  register(token: string): WakeSlot {
+    const slot = new WakeSlot(() => this.waiters.delete(token));
+    this.waiters.set(token, slot);
+    return slot;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.subscribing;
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    await subscriber?.close();
+  }
+}
+
+/** One waiter's mailbox: remembers a wake-up that arrives while the waiter is not sleeping. */
+export class WakeSlot {
+  private pending = false;
+  private interrupt: AbortController | undefined;
+
+  constructor(readonly dispose: () => void) {}
+
+  wake(): void {
+    this.pending = true;
+    this.interrupt?.abort();
+  }
+
+  /**
+   * Sleeps up to `ms`; returns true if woken (now or by a wake-up that arrived earlier), false when
+   * the time ran out. Rejects with `signal.reason` if `signal` aborts.
+   */
+  async sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+    if (this.consume()) return true;
+    const interrupt = new AbortController();
+    this.interrupt = interrupt;
+    const combined = signal ? AbortSignal.any([signal, interrupt.signal]) : interrupt.signal;
+    try {
+      await sleep(ms, combined);
+    } catch (error) {
+      if (signal?.aborted) throw error;
+    } finally {
+      this.interrupt = undefined;
+    }
+    return this.consume();
+  }
+
+  private consume(): boolean {
+    const woken = this.pending;
+    this.pending = false;
+    return woken;
+  }
+}

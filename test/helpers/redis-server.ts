@@ -1,0 +1,209 @@
+/**
+ * Starts real redis-server processes on free loopback ports, without persistence, and stops them by
+ * pid. Each server gets its own temporary directory, removed when it stops.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface RedisServer {
+  readonly host: string;
+  readonly port: number;
+  readonly url: string;
+  readonly pid: number;
+  /** Sends one command over a fresh connection and returns the decoded reply. */
+  command(...args: (string | number)[]): Promise<RespValue>;
+  /** Stops the server (SIGTERM, then SIGKILL after 2 s) and removes its directory. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Extra `redis-server` arguments, e.g. `['--appendonly', 'yes']`. */
+  readonly args?: readonly string[];
+  readonly port?: number;
+}
+
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+export async function startRedis(options: StartOptions = {}): Promise<RedisServer> {
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port ?? (await freePort());
+    try {
+      return await startOn(port, options.args ?? []);
+    } catch (error) {
+      // Another process may have taken the port between our probe and the server's bind.
+      if (options.port !== undefined || attempt >= 5) throw error;
+    }
+  }
+}
+
+async function startOn(port: number, extraArgs: readonly string[]): Promise<RedisServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-redis-'));
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--enable-debug-command',
+    'local',
+    '--daemonize',
+    'no',
+    '--loglevel',
+    'warning',
+    ...extraArgs,
+  ];
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  let output = '';
+  child.stdout?.on('data', (chunk) => (output += chunk));
+  child.stderr?.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  child.once('exit', () => running.delete(child));
+
+  const server: RedisServer = {
+    host: '127.0.0.1',
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    pid: child.pid ?? -1,
+    command: (...command) => sendCommand(port, command),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 2_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`redis-server on port ${port} exited: ${output.trim()}`);
+    }
+    try {
+      if ((await sendCommand(port, ['PING'])) === 'PONG') return server;
+    } catch {}
+    if (Date.now() > deadline) {
+      await server.stop();
+      throw new Error(`redis-server on port ${port} did not answer PING: ${output.trim()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export type RespValue = string | number | null | RespValue[] | Error;
+
+/** A minimal RESP2 client for admin commands in tests, independent of the adapters under test. */
+export async function sendCommand(
+  port: number,
+  command: readonly (string | number)[],
+  host = '127.0.0.1',
+): Promise<RespValue> {
+  const payload = `*${command.length}\r\n${command
+    .map((part) => {
+      const text = String(part);
+      return `$${Buffer.byteLength(text)}\r\n${text}\r\n`;
+    })
+    .join('')}`;
+  return await new Promise((resolve, reject) => {
+    const socket = createConnection({ port, host });
+    let buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no reply to ${command[0]} within 5 s`));
+    }, 5_000);
+    socket.on('connect', () => socket.write(payload));
+    socket.on('data', (chunk) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      const parsed = parseResp(buffer, 0);
+      if (parsed) {
+        clearTimeout(timer);
+        socket.end();
+        resolve(parsed.value);
+      }
+    });
+    socket.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+function parseResp(buffer: Buffer, offset: number): { value: RespValue; next: number } | undefined {
+  const lineEnd = buffer.indexOf('\r\n', offset);
+  if (lineEnd < 0) return undefined;
+  const type = String.fromCharCode(buffer[offset] ?? 0);
+  const line = buffer.toString('utf8', offset + 1, lineEnd);
+  const next = lineEnd + 2;
+  switch (type) {
+    case '+':
+      return { value: line, next };
+    case '-':
+      return { value: new Error(line), next };
+    case ':':
+      return { value: Number(line), next };
+    case '$': {
+      const length = Number(line);
+      if (length < 0) return { value: null, next };
+      if (buffer.length < next + length + 2) return undefined;
+      return { value: buffer.toString('utf8', next, next + length), next: next + length + 2 };
+    }
+    case '*': {
+      const count = Number(line);
+      if (count < 0) return { value: null, next };
+      const items: RespValue[] = [];
+      let cursor = next;
+      for (let i = 0; i < count; i++) {
+        const item = parseResp(buffer, cursor);
+        if (!item) return undefined;
+        items.push(item.value);
+        cursor = item.next;
+      }
+      return { value: items, next: cursor };
+    }
+    default:
+      throw new Error(`unexpected RESP type ${JSON.stringify(type)}`);
+  }
+}
+
+/** Parses `INFO commandstats` into calls per command name. */
+export async function commandCalls(server: RedisServer): Promise<Map<string, number>> {
+  const info = String(await server.command('INFO', 'commandstats'));
+  const calls = new Map<string, number>();
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    calls.set(match[1] ?? '', Number(match[2]));
+  }
+  return calls;
+}

@@ -85,13 +85,13 @@ export async function acquireMutex(
           channel: waker.channel,
         });
       } catch (error) {
-        if (error instanceof LockKeyConflictError || !(error instanceof LockBackendError))
-          throw error;
-        // The outcome is unknown: the script may have run. Undo whatever it may have done.
+        // Scripts do not roll back: a failure after the SET (e.g. a fence key holding text) can
+        // leave our token behind, and a lost reply hides the outcome. Undo whatever it did.
+        context.cleanUp(keys, token);
+        if (!(error instanceof LockBackendError)) throw error;
         lastError = error;
         failuresInARow++;
         queued = false;
-        context.cleanUp(keys, token);
       }
 
       if (reply?.kind === 'conflict') throw new LockKeyConflictError(keys.lock, reply.detail);

@@ -126,11 +126,14 @@ export class RedisLockHandle implements Lock {
         ),
       );
     }
+    // Whether the lock was released is decided when extend is called: an extension requested
+    // before release() still runs, and release() waits for it.
+    if (this.#release) return Promise.reject(new LockNotHeldError(this.name, 'it was released'));
     // Extensions run one at a time, so a slow reply can never overwrite a newer deadline.
     const previous = this.#extension ?? Promise.resolve();
     const next = previous.catch(() => {}).then(() => this.#extendNow(ttlMs));
     this.#extension = next;
-    void next
+    next
       .finally(() => {
         if (this.#extension === next) this.#extension = undefined;
       })
@@ -139,7 +142,7 @@ export class RedisLockHandle implements Lock {
   }
 
   async #extendNow(ttlMs: number): Promise<void> {
-    this.#assertHeld();
+    this.#assertValid();
     const sentAt = monotonicNow();
     const reply = await this.#context.runner.run(mutexExtend, this.#context.keys, {
       token: this.token,
@@ -152,14 +155,14 @@ export class RedisLockHandle implements Lock {
         reply === 'missing' ? 'its key is gone' : 'another token holds it',
       );
     }
-    // The deadline timer fires at the old deadline if the reply came too late: the lock was lost.
-    this.#assertHeld();
+    // A reply that arrives after the local deadline cannot revive the lock: it was already lost.
+    this.#assertValid();
     this.#validUntil = Math.max(this.#validUntil, sentAt + ttlMs - this.#context.options.driftMs);
     this.#armDeadline();
   }
 
-  #assertHeld(): void {
-    if (this.#release) throw new LockNotHeldError(this.name, 'it was released');
+  /** Throws LockNotHeldError if the lock was lost or its validity ran out (reporting the loss). */
+  #assertValid(): void {
     const reason = this.#controller.signal.reason;
     if (reason instanceof LockLostError) {
       throw new LockNotHeldError(this.name, `it was lost (${reason.reason})`, { cause: reason });

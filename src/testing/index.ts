@@ -1,0 +1,12 @@
+/**
+ * The adapter conformance suite and its worker, for third-party adapters: run the same behavioural
+ * tests latchkey runs for ioredis and node-redis.
+ */
+export {
+  type ConformanceTarget,
+  registerConformanceSuite,
+  type SuiteServer,
+  type TestApi,
+} from './conformance.js';
+export type { ConnectAdapter, ConnectedAdapter } from './types.js';
+export { runWorker, sharedNow, type WorkerEvent, type WorkerTask } from './worker.js';

@@ -1,0 +1,120 @@
+/**
+ * A worker process for the multi-process part of the conformance suite. An adapter's worker file is
+ * three lines: import `runWorker`, import its `connect`, call `runWorker(connect)`. The task comes as
+ * JSON in argv[2]; progress goes to stdout as JSON lines.
+ *
+ * Mutual exclusion is checked outside the library: inside its critical section a worker creates a
+ * marker file with O_EXCL (which fails if another holder is inside) and appends its fencing token to
+ * a shared file with O_APPEND, in acquisition order.
+ */
+import { appendFileSync, closeSync, openSync, unlinkSync } from 'node:fs';
+import { Locker } from '../locker.js';
+import type { ConnectAdapter } from './types.js';
+
+export type WorkerTask =
+  | {
+      readonly kind: 'contend';
+      readonly url: string;
+      readonly name: string;
+      readonly iterations: number;
+      readonly ttlMs: number;
+      readonly markerFile: string;
+      readonly fenceFile: string;
+    }
+  | {
+      readonly kind: 'hold';
+      readonly url: string;
+      readonly name: string;
+      readonly ttlMs: number;
+      readonly holdMs: number;
+    }
+  | {
+      readonly kind: 'wait';
+      readonly url: string;
+      readonly name: string;
+      readonly ttlMs: number;
+      readonly waitMs: number;
+    }
+  | { readonly kind: 'lifecycle'; readonly url: string; readonly name: string };
+
+export type WorkerEvent =
+  | { readonly event: 'ready' }
+  | { readonly event: 'acquired'; readonly fencingToken: number; readonly at: number }
+  | { readonly event: 'released'; readonly outcome: string; readonly at: number }
+  | { readonly event: 'done'; readonly acquisitions: number; readonly violations: number }
+  | { readonly event: 'closed'; readonly at: number }
+  | { readonly event: 'error'; readonly message: string; readonly code?: string };
+
+/** Wall time comparable across processes on one machine, at sub-ms resolution. */
+export function sharedNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function emit(event: WorkerEvent): void {
+  process.stdout.write(`${JSON.stringify(event)}\n`);
+}
+
+export async function runWorker(connect: ConnectAdapter): Promise<void> {
+  const task = JSON.parse(process.argv[2] ?? '{}') as WorkerTask;
+  const connection = await connect(task.url);
+  const locker = new Locker(connection.adapter);
+  try {
+    emit({ event: 'ready' });
+    await runTask(locker, task);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    emit({ event: 'error', message: String(error), ...(typeof code === 'string' ? { code } : {}) });
+    process.exitCode = 1;
+  } finally {
+    await locker.close();
+    await connection.close();
+    emit({ event: 'closed', at: sharedNow() });
+  }
+}
+
+async function runTask(locker: Locker, task: WorkerTask): Promise<void> {
+  switch (task.kind) {
+    case 'contend': {
+      let violations = 0;
+      for (let i = 0; i < task.iterations; i++) {
+        const lock = await locker.acquire(task.name, { ttlMs: task.ttlMs, waitMs: 60_000 });
+        let marker: number | undefined;
+        try {
+          marker = openSync(task.markerFile, 'wx');
+        } catch {
+          violations++;
+        }
+        appendFileSync(task.fenceFile, `${lock.fencingToken} ${process.pid}\n`);
+        // Stay inside for a turn of the event loop so an overlapping holder would find the marker.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (marker !== undefined) {
+          closeSync(marker);
+          unlinkSync(task.markerFile);
+        }
+        await lock.release();
+      }
+      emit({ event: 'done', acquisitions: task.iterations, violations });
+      return;
+    }
+    case 'hold': {
+      const lock = await locker.acquire(task.name, { ttlMs: task.ttlMs });
+      emit({ event: 'acquired', fencingToken: lock.fencingToken, at: sharedNow() });
+      await new Promise((resolve) => setTimeout(resolve, task.holdMs));
+      const { outcome } = await lock.release();
+      emit({ event: 'released', outcome, at: sharedNow() });
+      return;
+    }
+    case 'wait': {
+      const lock = await locker.acquire(task.name, { ttlMs: task.ttlMs, waitMs: task.waitMs });
+      emit({ event: 'acquired', fencingToken: lock.fencingToken, at: sharedNow() });
+      await lock.release();
+      return;
+    }
+    case 'lifecycle': {
+      const lock = await locker.acquire(task.name);
+      emit({ event: 'acquired', fencingToken: lock.fencingToken, at: sharedNow() });
+      await lock.release();
+      return;
+    }
+  }
+}

@@ -15,17 +15,24 @@ export interface MutexKeys {
 }
 
 /**
- * Hash tags cover the text between the first `{` and the next `}`; a name containing braces
- * still gives every key of the lock the same tag, because all keys start with `prefix{name`.
+ * Hash tags cover the text between the first `{` and the next `}`. The name is written inside the
+ * tag with `%`, `{` and `}` percent-encoded, so the tag is never empty or cut short and two names
+ * never share keys; the prefix may not contain braces (checked by the options).
  */
 export function mutexKeys(prefix: string, name: string): MutexKeys {
-  const base = `${prefix}{${name}}`;
+  const base = `${prefix}{${encodeTag(name)}}`;
   return {
     lock: base,
     fence: `${base}:fence`,
     queue: `${base}:queue`,
     waiters: `${base}:waiters`,
   };
+}
+
+function encodeTag(name: string): string {
+  return name.replace(/[%{}]/g, (character) =>
+    character === '%' ? '%25' : character === '{' ? '%7B' : '%7D',
+  );
 }
 
 /**

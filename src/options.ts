@@ -183,14 +183,20 @@ function byteLength(text: string): number {
 export function resolveLockerOptions(input: unknown): ResolvedLockerOptions {
   const options = requireOptionsObject('options', input) as LockerOptions;
   rejectUnknown('options', options, LOCKER_OPTION_NAMES);
-  const prefix = options.prefix ?? DEFAULTS.prefix;
+  const prefix = orDefault(options.prefix, DEFAULTS.prefix);
   if (typeof prefix !== 'string' || byteLength(prefix) > MAX_PREFIX_BYTES) {
     throw new InvalidArgumentError(
       'prefix',
       `must be a string of at most ${MAX_PREFIX_BYTES} bytes`,
     );
   }
-  const driftFactor = options.driftFactor ?? DEFAULTS.driftFactor;
+  if (/[{}]/.test(prefix)) {
+    throw new InvalidArgumentError(
+      'prefix',
+      'must not contain { or }: latchkey puts each lock in its own Redis Cluster hash tag',
+    );
+  }
+  const driftFactor = orDefault(options.driftFactor, DEFAULTS.driftFactor);
   if (typeof driftFactor !== 'number' || !(driftFactor >= 0 && driftFactor < 0.5)) {
     throw new InvalidArgumentError(
       'driftFactor',
@@ -202,15 +208,20 @@ export function resolveLockerOptions(input: unknown): ResolvedLockerOptions {
     driftFactor,
     commandTimeoutMs: duration(
       'commandTimeoutMs',
-      options.commandTimeoutMs ?? DEFAULTS.commandTimeoutMs,
+      orDefault(options.commandTimeoutMs, DEFAULTS.commandTimeoutMs),
       { min: 1 },
     ),
-    handoffMs: duration('handoffMs', options.handoffMs ?? DEFAULTS.handoffMs, { min: 1 }),
+    handoffMs: duration('handoffMs', orDefault(options.handoffMs, DEFAULTS.handoffMs), { min: 1 }),
     lock: pickLockOptions(options),
   };
   // Validate the lock defaults now, so a bad locker option fails at construction, not at first use.
   resolveLockOptions(resolved, undefined);
   return resolved;
+}
+
+/** Only `undefined` selects the default; `null` is checked (and rejected) like any other value. */
+function orDefault<T>(value: T | undefined, fallback: T): T {
+  return value === undefined ? fallback : value;
 }
 
 function pickLockOptions(options: LockOptions): LockOptions {
@@ -232,12 +243,12 @@ export function resolveLockOptions(
   rejectUnknown('options', call, known);
   const merged: LockOptions = { ...locker.lock, ...pickLockOptions(call) };
 
-  const ttlMs = duration('ttlMs', merged.ttlMs ?? DEFAULTS.ttlMs, { min: MIN_TTL_MS });
-  const waitMs = duration('waitMs', merged.waitMs ?? DEFAULTS.waitMs, {
+  const ttlMs = duration('ttlMs', orDefault(merged.ttlMs, DEFAULTS.ttlMs), { min: MIN_TTL_MS });
+  const waitMs = duration('waitMs', orDefault(merged.waitMs, DEFAULTS.waitMs), {
     min: 0,
     allowInfinity: true,
   });
-  const autoRefresh = merged.autoRefresh ?? DEFAULTS.autoRefresh;
+  const autoRefresh = orDefault(merged.autoRefresh, DEFAULTS.autoRefresh);
   if (typeof autoRefresh !== 'boolean') {
     throw new InvalidArgumentError(
       'autoRefresh',
@@ -246,7 +257,7 @@ export function resolveLockOptions(
   }
   const refreshMs = duration(
     'refreshMs',
-    merged.refreshMs ?? Math.max(1, Math.floor(ttlMs * DEFAULTS.refreshShare)),
+    orDefault(merged.refreshMs, Math.max(1, Math.floor(ttlMs * DEFAULTS.refreshShare))),
     { min: 1 },
   );
   if (refreshMs >= ttlMs) {
@@ -255,7 +266,7 @@ export function resolveLockOptions(
       `must be below ttlMs, or the lock expires before it is refreshed (refreshMs ${refreshMs}, ttlMs ${ttlMs})`,
     );
   }
-  const maxHoldMs = duration('maxHoldMs', merged.maxHoldMs ?? DEFAULTS.maxHoldMs, {
+  const maxHoldMs = duration('maxHoldMs', orDefault(merged.maxHoldMs, DEFAULTS.maxHoldMs), {
     min: 1,
     allowInfinity: true,
   });
@@ -273,12 +284,6 @@ export function resolveLockOptions(
     );
   }
   const driftMs = Math.floor(ttlMs * locker.driftFactor) + 2;
-  if (ttlMs - driftMs <= 0) {
-    throw new InvalidArgumentError(
-      'ttlMs',
-      `is too small: validity would be ≤ 0 after ${driftMs} ms of drift`,
-    );
-  }
   return { ttlMs, waitMs, autoRefresh, refreshMs, maxHoldMs, retry, driftMs };
 }
 

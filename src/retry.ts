@@ -79,7 +79,7 @@ export function exponentialBackoff(options: {
 /** Stop after `attempts` attempts in total (the first included), delaying as `inner` says. */
 export function maxAttempts(attempts: number, inner: RetryStrategy): RetryStrategy {
   if (typeof attempts !== 'number' || !Number.isSafeInteger(attempts) || attempts < 1) {
-    throw new InvalidArgumentError('retry attempts', 'must be a positive integer');
+    throw new InvalidArgumentError('retry.attempts', 'must be a positive integer');
   }
   if (!isRetryStrategy(inner)) {
     throw new InvalidArgumentError(

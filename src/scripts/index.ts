@@ -13,10 +13,14 @@ export interface LuaScript<Args, Reply> extends LuaScriptSource {
   parse(raw: unknown): Reply;
 }
 
+function unexpected(raw: unknown): Error {
+  return new Error(`unexpected script reply ${JSON.stringify(raw)}`);
+}
+
 function integer(raw: unknown): number {
-  const value = typeof raw === 'string' ? Number(raw) : raw;
+  const value = typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : raw;
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new Error(`unexpected script reply ${JSON.stringify(raw)}`);
+    throw unexpected(raw);
   }
   return value;
 }
@@ -61,10 +65,13 @@ export const mutexAcquire = {
     const [status, value] = pair(raw);
     if (status === 1) return { kind: 'acquired', fencingToken: value };
     if (status === 0) return { kind: 'held', pttlMs: value };
-    return {
-      kind: 'conflict',
-      detail: value === 1 ? 'a string without expiry' : 'a string that is not a latchkey token',
-    };
+    if (status === -1 && (value === 1 || value === 2)) {
+      return {
+        kind: 'conflict',
+        detail: value === 1 ? 'a string without expiry' : 'a string that is not a latchkey token',
+      };
+    }
+    throw unexpected(raw);
   },
 } as const satisfies LuaScript<never, AcquireReply>;
 
@@ -80,7 +87,8 @@ export const mutexRelease = {
     if (status === 2) return 'handed-over';
     if (status === 1) return 'released';
     if (status === 0) return 'missing';
-    return 'other-token';
+    if (status === -1) return 'other-token';
+    throw unexpected(raw);
   },
 } as const satisfies LuaScript<never, ReleaseReply>;
 
@@ -94,7 +102,8 @@ export const mutexExtend = {
     const status = integer(raw);
     if (status === 1) return 'extended';
     if (status === 0) return 'missing';
-    return 'other-token';
+    if (status === -1) return 'other-token';
+    throw unexpected(raw);
   },
 } as const satisfies LuaScript<never, ExtendReply>;
 

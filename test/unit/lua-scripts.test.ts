@@ -1,0 +1,419 @@
+/**
+ * Every Lua script's contract header agrees with its body, with the generated module and with its
+ * TypeScript descriptor; and each descriptor decodes the replies the script can give (and only
+ * those). No Redis here: the scripts' behaviour is tested against real servers elsewhere.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { type MutexKeys, mutexKeys } from '../../src/keys.js';
+import { LUA_SOURCES } from '../../src/scripts/generated.js';
+import {
+  mutexAcquire,
+  mutexExtend,
+  mutexInspect,
+  mutexRelease,
+  QUEUE_MODE,
+} from '../../src/scripts/index.js';
+
+const luaDir = fileURLToPath(new URL('../../src/scripts/lua/', import.meta.url));
+const files = readdirSync(luaDir)
+  .filter((file) => file.endsWith('.lua'))
+  .sort();
+
+interface Documented {
+  /** Index → the header's text after `KEYS[i]` / `ARGV[i]`. */
+  readonly keys: Map<number, string>;
+  readonly argv: Map<number, string>;
+  /** Entries documented more than once, e.g. `KEYS[2]`. */
+  readonly twice: string[];
+}
+
+interface Script {
+  readonly file: string;
+  readonly name: string;
+  readonly source: string;
+  readonly header: string[];
+  readonly body: string;
+  readonly documented: Documented;
+}
+
+/** The leading run of `--` lines is the contract header; everything after it is the body. */
+function parseScript(file: string, source: string): Script {
+  const lines = source.split('\n');
+  const headerEnd = lines.findIndex((line) => !line.startsWith('--'));
+  const header = headerEnd === -1 ? lines : lines.slice(0, headerEnd);
+  const body = headerEnd === -1 ? '' : lines.slice(headerEnd).join('\n');
+  const documented: Documented = { keys: new Map(), argv: new Map(), twice: [] };
+  for (const line of header) {
+    const entry = /^--\s*(KEYS|ARGV)\[(\d+)\]\s*(.*)$/.exec(line);
+    if (!entry) continue;
+    const table = entry[1] === 'KEYS' ? documented.keys : documented.argv;
+    const index = Number(entry[2]);
+    if (table.has(index)) documented.twice.push(`${entry[1]}[${index}]`);
+    table.set(index, entry[3] ?? '');
+  }
+  return { file, name: file.replace(/\.lua$/, ''), source, header, body, documented };
+}
+
+function readScript(file: string): Script {
+  return parseScript(file, readFileSync(`${luaDir}${file}`, 'utf8'));
+}
+
+/**
+ * Lua code with comments removed and string literals emptied, so that only real uses of KEYS and
+ * ARGV remain. Handles '…' and "…" with escapes, [[…]] / [==[…]==] long strings and --[[…]] comments.
+ */
+function codeOnly(lua: string): string {
+  let out = '';
+  let i = 0;
+  const longBracket = (at: number): number => {
+    const match = /^\[(=*)\[/.exec(lua.slice(at));
+    return match ? (match[1] as string).length : -1;
+  };
+  const skipLong = (at: number, level: number): number => {
+    const close = `]${'='.repeat(level)}]`;
+    const end = lua.indexOf(close, at + level + 2);
+    return end === -1 ? lua.length : end + close.length;
+  };
+  while (i < lua.length) {
+    const char = lua[i] as string;
+    if (lua.startsWith('--', i)) {
+      const level = longBracket(i + 2);
+      if (level >= 0) {
+        i = skipLong(i + 2, level);
+      } else {
+        const newline = lua.indexOf('\n', i);
+        i = newline === -1 ? lua.length : newline;
+      }
+    } else if (char === "'" || char === '"') {
+      let j = i + 1;
+      while (j < lua.length && lua[j] !== char && lua[j] !== '\n') j += lua[j] === '\\' ? 2 : 1;
+      out += `${char}${char}`;
+      i = j + 1;
+    } else if (char === '[' && longBracket(i) >= 0) {
+      i = skipLong(i, longBracket(i));
+      out += '""';
+    } else {
+      out += char;
+      i += 1;
+    }
+  }
+  return out;
+}
+
+/** The indices `code` reads from KEYS or ARGV, in ascending order. */
+function used(code: string, table: 'KEYS' | 'ARGV'): number[] {
+  const indices = new Set<number>();
+  for (const match of code.matchAll(new RegExp(`\\b${table}\\[(\\d+)\\]`, 'g'))) {
+    indices.add(Number(match[1]));
+  }
+  return [...indices].sort((a, b) => a - b);
+}
+
+const scripts = files.map(readScript);
+
+describe('lua › the helpers of this test', () => {
+  it('strip comments and strings but keep code', () => {
+    const lua = [
+      'local a = KEYS[1] -- ARGV[9] in a comment',
+      'local b = \'KEYS[8]\' .. "ARGV[7] \\" still a string" .. ARGV[2]',
+      '--[[ KEYS[6]',
+      'ARGV[5] ]] local c = [==[ KEYS[4] ]==] .. KEYS[3]',
+    ].join('\n');
+    const code = codeOnly(lua);
+    expect(used(code, 'KEYS')).toEqual([1, 3]);
+    expect(used(code, 'ARGV')).toEqual([2]);
+  });
+
+  it('split header from body and see what a drifted header gets wrong', () => {
+    const drifted = parseScript(
+      'drifted.lua',
+      [
+        '-- drifted: a header that no longer matches its body.',
+        '-- KEYS[1] lock key',
+        '-- KEYS[3] queue key',
+        '-- KEYS[3] queue key, again',
+        '-- ARGV[1] token',
+        '-- Reply: 1',
+        "return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])",
+      ].join('\n'),
+    );
+    expect(drifted.header).toHaveLength(6);
+    expect([...drifted.documented.keys.keys()]).toEqual([1, 3]);
+    expect(drifted.documented.twice).toEqual(['KEYS[3]']);
+    expect(used(codeOnly(drifted.body), 'KEYS')).toEqual([1]);
+    expect(used(codeOnly(drifted.body), 'ARGV')).toEqual([1, 2]);
+  });
+});
+
+describe('lua › every script', () => {
+  it('there are scripts to check, and the generated module has exactly these', () => {
+    expect(files.length).toBeGreaterThanOrEqual(4);
+    expect(Object.keys(LUA_SOURCES).sort()).toEqual(scripts.map((script) => script.name));
+  });
+});
+
+describe.each(scripts)('lua › $file', (script) => {
+  const { keys, argv } = script.documented;
+  const code = codeOnly(script.body);
+
+  it('opens with its own name and a summary', () => {
+    expect(script.header[0]).toMatch(new RegExp(`^-- ${script.name}: \\S`));
+  });
+
+  it('documents each KEYS and ARGV entry once', () => {
+    expect(script.documented.twice).toEqual([]);
+  });
+
+  it('documents KEYS[1..n] contiguously, at least one', () => {
+    expect(keys.size).toBeGreaterThan(0);
+    expect([...keys.keys()]).toEqual(Array.from({ length: keys.size }, (_, i) => i + 1));
+  });
+
+  it('documents ARGV[1..m] contiguously', () => {
+    expect([...argv.keys()]).toEqual(Array.from({ length: argv.size }, (_, i) => i + 1));
+  });
+
+  it('mentions no KEYS or ARGV index in its header prose that it does not document', () => {
+    const header = script.header.join('\n');
+    for (const index of used(header, 'KEYS')) expect(keys.has(index)).toBe(true);
+    for (const index of used(header, 'ARGV')) expect(argv.has(index)).toBe(true);
+  });
+
+  it('uses exactly the KEYS indices its header documents', () => {
+    expect(used(code, 'KEYS')).toEqual([...keys.keys()]);
+  });
+
+  it('uses exactly the ARGV indices its header documents', () => {
+    expect(used(code, 'ARGV')).toEqual([...argv.keys()]);
+  });
+
+  it('reads KEYS and ARGV only by literal index', () => {
+    // `#ARGV`, `unpack(KEYS)` or `KEYS[i]` would hide what the script touches from the header.
+    const bare = [...code.matchAll(/\b(KEYS|ARGV)\b(?!\[\d+\])/g)].map((match) => match[0]);
+    expect(bare).toEqual([]);
+  });
+
+  it('documents its replies', () => {
+    const replies = script.header.findIndex((line) => /^--\s*Repl(y|ies)\s*:/.test(line));
+    expect(replies).toBeGreaterThan(-1);
+    const described = script.header
+      .slice(replies)
+      .join('\n')
+      .replace(/^--\s*Repl(y|ies)\s*:/, '');
+    expect(described.replace(/[-\s]/g, '').length).toBeGreaterThan(0);
+  });
+
+  it('is in the generated module unchanged, with its sha1 and key count', () => {
+    const generated = LUA_SOURCES[script.name as keyof typeof LUA_SOURCES];
+    expect(generated.name).toBe(script.name);
+    expect(generated.lua).toBe(script.source);
+    expect(generated.sha1).toBe(createHash('sha1').update(script.source).digest('hex'));
+    expect(generated.sha1).toMatch(/^[0-9a-f]{40}$/);
+    expect(generated.numberOfKeys).toBe(keys.size);
+  });
+});
+
+/** Sample arguments for each descriptor, and what its `args()` must encode them as. */
+const descriptors = [
+  {
+    name: 'mutex-acquire',
+    script: mutexAcquire,
+    args: () =>
+      mutexAcquire.args({
+        token: 'a'.repeat(32),
+        ttlMs: 10_000,
+        queueMode: QUEUE_MODE.join,
+        sleepCapMs: 2500,
+        graceMs: 300,
+        handoffMs: 1000,
+        channel: 'latchkey:wake:l1',
+      }),
+    encoded: ['a'.repeat(32), '10000', '1', '2500', '300', '1000', 'latchkey:wake:l1'],
+  },
+  {
+    name: 'mutex-release',
+    script: mutexRelease,
+    args: () => mutexRelease.args({ token: 'b'.repeat(32) }),
+    encoded: ['b'.repeat(32)],
+  },
+  {
+    name: 'mutex-extend',
+    script: mutexExtend,
+    args: () => mutexExtend.args({ token: 'c'.repeat(32), ttlMs: 777 }),
+    encoded: ['c'.repeat(32), '777'],
+  },
+  {
+    name: 'mutex-inspect',
+    script: mutexInspect,
+    args: () => mutexInspect.args(),
+    encoded: [],
+  },
+] as const;
+
+describe('lua › descriptors', () => {
+  it('cover every script', () => {
+    expect(descriptors.map((d) => d.name).sort()).toEqual(scripts.map((s) => s.name));
+  });
+});
+
+describe.each(descriptors)('lua › descriptor of $name', (descriptor) => {
+  const script = scripts.find((s) => s.name === descriptor.name) as Script;
+  const keys = mutexKeys('p:', 'n');
+
+  it('carries the generated source', () => {
+    const generated = LUA_SOURCES[descriptor.name];
+    expect(descriptor.script.lua).toBe(generated.lua);
+    expect(descriptor.script.sha1).toBe(generated.sha1);
+    expect(descriptor.script.numberOfKeys).toBe(generated.numberOfKeys);
+  });
+
+  it('passes numberOfKeys keys, in the order the header documents them', () => {
+    const passed = descriptor.script.keys(keys);
+    expect(passed).toHaveLength(descriptor.script.numberOfKeys);
+    expect(passed).toHaveLength(script.documented.keys.size);
+    for (const [index, text] of script.documented.keys) {
+      // Each header entry starts with the role: "lock key", "fence key", …
+      const role = /^(\w+) key\b/.exec(text)?.[1] as keyof MutexKeys | undefined;
+      expect(role, `KEYS[${index}] of ${script.file} names its role`).toBeDefined();
+      expect(passed[index - 1]).toBe(keys[role as keyof MutexKeys]);
+    }
+  });
+
+  it('encodes as many ARGV strings as the header documents', () => {
+    const encoded = descriptor.args();
+    expect(encoded).toHaveLength(script.documented.argv.size);
+    expect(encoded).toEqual(descriptor.encoded);
+    for (const value of encoded) expect(typeof value).toBe('string');
+  });
+});
+
+describe('lua › queue modes', () => {
+  it('match the values mutex-acquire.lua documents for ARGV[3]', () => {
+    const acquire = scripts.find((s) => s.name === 'mutex-acquire') as Script;
+    const header = acquire.header.join('\n');
+    expect(acquire.documented.argv.get(3)).toMatch(/^queue mode/);
+    for (const value of Object.values(QUEUE_MODE)) expect(header).toContain(`"${value}":`);
+    expect(new Set(Object.values(QUEUE_MODE)).size).toBe(3);
+  });
+});
+
+/** Replies no script can give: each parse must throw a plain Error on them. */
+const malformedScalars: readonly unknown[] = [
+  null,
+  undefined,
+  'OK',
+  'one',
+  1.5,
+  Number.NaN,
+  true,
+  {},
+  [1],
+  [],
+];
+
+describe('lua › mutexAcquire.parse', () => {
+  it.each([
+    [[1, 7], { kind: 'acquired', fencingToken: 7 }],
+    [['1', '7'], { kind: 'acquired', fencingToken: 7 }],
+    [[1, 9_007_199_254_740_991], { kind: 'acquired', fencingToken: 9_007_199_254_740_991 }],
+    [[0, 1500], { kind: 'held', pttlMs: 1500 }],
+    [[0, 0], { kind: 'held', pttlMs: 0 }],
+    [[-1, 1], { kind: 'conflict', detail: 'a string without expiry' }],
+    [[-1, 2], { kind: 'conflict', detail: 'a string that is not a latchkey token' }],
+  ])('decodes %j', (raw, reply) => {
+    expect(mutexAcquire.parse(raw)).toEqual(reply);
+  });
+
+  it.each([
+    null,
+    undefined,
+    1,
+    'OK',
+    [],
+    [1],
+    [1, 2, 3],
+    [1, 'x'],
+    [1, 1.5],
+    [null, 1],
+    [1, null],
+    ['acquired', 1],
+    { 0: 1, 1: 2, length: 2 },
+  ])('rejects %j', (raw) => {
+    expect(() => mutexAcquire.parse(raw)).toThrow(/unexpected script reply/);
+  });
+
+  it('rejects a status the script cannot return', () => {
+    expect(() => mutexAcquire.parse([5, 1])).toThrow(/unexpected script reply/);
+  });
+});
+
+describe('lua › mutexRelease.parse', () => {
+  it.each([
+    [2, 'handed-over'],
+    [1, 'released'],
+    [0, 'missing'],
+    [-1, 'other-token'],
+    ['2', 'handed-over'],
+  ])('decodes %j', (raw, reply) => {
+    expect(mutexRelease.parse(raw)).toBe(reply);
+  });
+
+  it.each(malformedScalars)('rejects %j', (raw) => {
+    expect(() => mutexRelease.parse(raw)).toThrow(/unexpected script reply/);
+  });
+
+  it('rejects a status the script cannot return', () => {
+    expect(() => mutexRelease.parse(42)).toThrow(/unexpected script reply/);
+  });
+});
+
+describe('lua › mutexExtend.parse', () => {
+  it.each([
+    [1, 'extended'],
+    [0, 'missing'],
+    [-1, 'other-token'],
+    ['1', 'extended'],
+  ])('decodes %j', (raw, reply) => {
+    expect(mutexExtend.parse(raw)).toBe(reply);
+  });
+
+  it.each(malformedScalars)('rejects %j', (raw) => {
+    expect(() => mutexExtend.parse(raw)).toThrow(/unexpected script reply/);
+  });
+});
+
+describe('lua › mutexInspect.parse', () => {
+  const token = 'd'.repeat(32);
+
+  it.each([
+    [[null, -2, null, 0], { value: null, pttlMs: -2, lastFencingToken: 0, queued: 0 }],
+    [[null, -2, '41', 0], { value: null, pttlMs: -2, lastFencingToken: 41, queued: 0 }],
+    [[token, 4500, '12', 3], { value: token, pttlMs: 4500, lastFencingToken: 12, queued: 3 }],
+    [
+      [`~${token}`, 900, 12, '2'],
+      { value: `~${token}`, pttlMs: 900, lastFencingToken: 12, queued: 2 },
+    ],
+    [[undefined, -2, undefined, 0], { value: null, pttlMs: -2, lastFencingToken: 0, queued: 0 }],
+  ])('decodes %j', (raw, reply) => {
+    expect(mutexInspect.parse(raw)).toEqual(reply);
+  });
+
+  it.each([
+    null,
+    'OK',
+    4,
+    [],
+    [null, -2, null],
+    [null, -2, null, 0, 0],
+    [null, 'x', null, 0],
+    [null, -2, 'abc', 0],
+    [null, -2, '1.5', 0],
+    [null, -2, null, null],
+    [token, null, '1', 0],
+  ])('rejects %j', (raw) => {
+    expect(() => mutexInspect.parse(raw)).toThrow(/unexpected script reply/);
+  });
+});

@@ -50,6 +50,19 @@ export function sharedNow(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/** Holds for `ms`, or less if the parent sends SIGUSR2 (so it can release at a moment it picks). */
+async function holdUntilToldOrAfter(ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let onSignal: (() => void) | undefined;
+  await new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    onSignal = resolve;
+    process.once('SIGUSR2', onSignal);
+  });
+  clearTimeout(timer);
+  if (onSignal) process.off('SIGUSR2', onSignal);
+}
+
 function emit(event: WorkerEvent): void {
   process.stdout.write(`${JSON.stringify(event)}\n`);
 }
@@ -99,7 +112,7 @@ async function runTask(locker: Locker, task: WorkerTask): Promise<void> {
     case 'hold': {
       const lock = await locker.acquire(task.name, { ttlMs: task.ttlMs });
       emit({ event: 'acquired', fencingToken: lock.fencingToken, at: sharedNow() });
-      await new Promise((resolve) => setTimeout(resolve, task.holdMs));
+      await holdUntilToldOrAfter(task.holdMs);
       const { outcome } = await lock.release();
       emit({ event: 'released', outcome, at: sharedNow() });
       return;

@@ -34,6 +34,11 @@ export interface RedisAdapter {
 export interface RedisSubscriber {
   /** Subscribes to `channel`; `onMessage` receives each message's text. Resolves once subscribed. */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<void>;
+  /**
+   * Optional: calls `listener` each time the connection is ready again after a reconnect (messages
+   * published meanwhile were lost), so latchkey can have its waiters look again at once.
+   */
+  onReconnect?(listener: () => void): void;
   /** Unsubscribes and closes the connection; afterwards nothing of it keeps the process alive. */
   close(): Promise<void>;
 }

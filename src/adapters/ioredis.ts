@@ -37,6 +37,14 @@ export function fromIORedis(client: IORedisClient): RedisAdapter {
           listeners.set(channel, onMessage);
           await connection.subscribe(channel);
         },
+        onReconnect(listener) {
+          // ioredis re-subscribes by itself (autoResubscribe) before it emits 'ready' again.
+          let connectedOnce = connection.status === 'ready';
+          connection.on('ready', () => {
+            if (connectedOnce) listener();
+            connectedOnce = true;
+          });
+        },
         close: () =>
           closeWithin(
             SUBSCRIBER_CLOSE_TIMEOUT_MS,

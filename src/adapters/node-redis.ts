@@ -17,6 +17,7 @@ interface ScriptOptions {
 export interface NodeRedisSubscriberConnection {
   connect(): Promise<unknown>;
   on(event: 'error', listener: (error: unknown) => void): unknown;
+  on(event: 'ready', listener: () => void): unknown;
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
   /** v5+: `close()`; v4: `quit()`. */
   close?(): Promise<unknown>;
@@ -55,6 +56,11 @@ export function fromNodeRedis(client: NodeRedisClient): RedisAdapter {
       return {
         async subscribe(channel, onMessage) {
           await connection.subscribe(channel, (message) => onMessage(String(message)));
+        },
+        onReconnect(listener) {
+          // node-redis re-subscribes on reconnect; 'ready' follows every (re)connection, and the
+          // first one has already passed because connect() resolved above.
+          connection.on('ready', listener);
         },
         close: () =>
           closeWithin(

@@ -606,6 +606,24 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
         },
         SLOW,
       );
+      it(
+        'Locker › recovery › a hand-over published while the subscriber reconnects is not waited out',
+        async () => {
+          const holderLocker = await newLocker();
+          const waiterLocker = await newLocker();
+          const name = fresh('lost-wake');
+          const holder = await holderLocker.acquire(name, { ttlMs: 30_000 });
+          const waiting = waiterLocker.acquire(name, { ttlMs: 30_000, waitMs: 25_000 });
+          await sleep(100);
+          assert.equal((await holderLocker.inspect(name)).waiters, 1);
+          await server.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+          await holder.release(); // its message finds no subscriber
+          // Without a re-check on reconnect the waiter would sleep out the holder's 30 s PTTL.
+          const next = await settlesWithin(waiting, 5_000, 'acquire after a lost wake-up');
+          await next.release();
+        },
+        SLOW,
+      );
     });
 
     describe('close', () => {

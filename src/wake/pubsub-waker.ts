@@ -51,6 +51,10 @@ export class PubSubWaker {
       await subscriber.close();
       return false;
     }
+    // Hand-overs published while the connection was down are lost: every waiter looks again.
+    subscriber.onReconnect?.(() => {
+      for (const slot of this.waiters.values()) slot.wake();
+    });
     this.subscriber = subscriber;
     return true;
   }

@@ -395,6 +395,30 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
       });
     });
 
+    describe('time', () => {
+      it('Locker › time › a reply that arrives after the validity ran out is not a success, and the key is given back', async () => {
+        const locker = await newLocker();
+        const name = fresh('late-acquire');
+        await server.command('CLIENT', 'PAUSE', 600, 'ALL');
+        // ttl 200 ms: the reply comes ~600 ms after the command was sent.
+        assert.equal(await locker.tryAcquire(name, { ttlMs: 200 }), null);
+        await sleep(100); // the give-back runs in the background
+        assert.equal((await locker.inspect(name)).locked, false);
+      });
+
+      it('Locker › time › an extension whose reply comes after the local deadline fails and the lock is lost', async () => {
+        const locker = await newLocker();
+        const name = fresh('late-extend');
+        const lock = await locker.acquire(name, { ttlMs: 300, autoRefresh: false });
+        await server.command('CLIENT', 'PAUSE', 700, 'ALL');
+        await assert.rejects(lock.extend(5_000), { code: LOCK_ERROR_CODES.notHeld });
+        assert.ok(lock.signal.reason instanceof LockLostError);
+        assert.equal(lock.signal.reason.reason, 'expired');
+        assert.equal(lock.isHeld, false);
+        await lock.release();
+      });
+    });
+
     describe('release', () => {
       it('Locker › release › is idempotent on one handle', async () => {
         const locker = await newLocker();

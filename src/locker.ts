@@ -204,7 +204,7 @@ export class Locker {
 
   #cleanUp(keys: MutexKeys, token: string): void {
     const cleanup = this.#runner
-      .run(mutexRelease, keys, { token })
+      .run(mutexRelease, keys, { token, withdraw: true })
       .catch((error: unknown) => debug('cleanup of %s failed: %o', keys.lock, error))
       .finally(() => this.#cleanups.delete(cleanup));
     this.#cleanups.add(cleanup);

@@ -226,7 +226,10 @@ export class RedisLockHandle implements Lock {
   }
 
   private releaseCommand() {
-    return this.#context.runner.run(mutexRelease, this.#context.keys, { token: this.token });
+    return this.#context.runner.run(mutexRelease, this.#context.keys, {
+      token: this.token,
+      withdraw: false,
+    });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

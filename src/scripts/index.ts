@@ -81,7 +81,7 @@ export type ReleaseReply = 'handed-over' | 'released' | 'missing' | 'other-token
 export const mutexRelease = {
   ...LUA_SOURCES['mutex-release'],
   keys: (k: MutexKeys) => [k.lock, k.queue, k.waiters],
-  args: (a: { token: string }) => [a.token],
+  args: (a: { token: string; withdraw: boolean }) => [a.token, a.withdraw ? '1' : '0'],
   parse(raw: unknown): ReleaseReply {
     const status = integer(raw);
     if (status === 2) return 'handed-over';

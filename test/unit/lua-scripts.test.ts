@@ -236,8 +236,8 @@ const descriptors = [
   {
     name: 'mutex-release',
     script: mutexRelease,
-    args: () => mutexRelease.args({ token: 'b'.repeat(32) }),
-    encoded: ['b'.repeat(32)],
+    args: () => mutexRelease.args({ token: 'b'.repeat(32), withdraw: true }),
+    encoded: ['b'.repeat(32), '1'],
   },
   {
     name: 'mutex-extend',

@@ -28,8 +28,10 @@
 local lockKey, fenceKey, queueKey, waitersKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local token = ARGV[1]
 
-local function won()
-  if ARGV[3] == '2' then
+-- A reservation was popped from the queue by the release that made it; only a queued caller that
+-- found the lock free still has an entry to remove.
+local function won(hasEntry)
+  if hasEntry and ARGV[3] == '2' then
     redis.call('ZREM', queueKey, token)
     redis.call('HDEL', waitersKey, token)
   end
@@ -39,11 +41,11 @@ end
 -- SET NX GET (Redis >= 7.0) tries the lock and tells us who holds it in one call.
 local current = redis.call('SET', lockKey, token, 'NX', 'PX', ARGV[2], 'GET')
 if not current then
-  return won()
+  return won(true)
 end
 if current == '~' .. token then
   redis.call('SET', lockKey, token, 'PX', ARGV[2])
-  return won()
+  return won(false)
 end
 
 local pttl = redis.call('PTTL', lockKey)

@@ -9,6 +9,8 @@
 -- KEYS[2] queue key    zset: waiter token -> arrival time in server microseconds
 -- KEYS[3] waiters key  hash: waiter token -> "<live-until server ms> <handoff ms> <wake channel>"
 -- ARGV[1] token        the token to release (or withdraw)
+-- ARGV[2] withdraw     "1": also remove the token's own queue entry (a waiter leaving); "0": a
+--                      holder's release (a holder has no queue entry: winning removed it)
 --
 -- Replies:
 --   2   released and reserved for the next waiter, who was woken
@@ -20,8 +22,10 @@ local lockKey, queueKey, waitersKey = KEYS[1], KEYS[2], KEYS[3]
 local token = ARGV[1]
 local maxSkip = 16
 
-redis.call('ZREM', queueKey, token)
-redis.call('HDEL', waitersKey, token)
+if ARGV[2] == '1' then
+  redis.call('ZREM', queueKey, token)
+  redis.call('HDEL', waitersKey, token)
+end
 
 local current = redis.call('GET', lockKey)
 if not current then
@@ -31,12 +35,15 @@ if current ~= token and current ~= '~' .. token then
   return -1
 end
 
-local now = redis.call('TIME')
-local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local nowMs
 for _ = 1, maxSkip do
   local head = redis.call('ZPOPMIN', queueKey)
   if #head == 0 then
     break
+  end
+  if not nowMs then
+    local now = redis.call('TIME')
+    nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
   end
   local waiter = head[1]
   local entry = redis.call('HGET', waitersKey, waiter)

@@ -24,9 +24,10 @@ export function fromIORedis(client: IORedisClient): RedisAdapter {
     },
 
     async createSubscriber(): Promise<RedisSubscriber> {
-      // A duplicate keeps the caller's connection settings; it never goes offline-queueing forever
-      // on our account because every wait is bounded by its own timer.
-      const connection = client.duplicate();
+      // A duplicate keeps the caller's connection settings, except that SUBSCRIBE may wait for the
+      // connection (bounded by our own timeout): with the caller's `enableOfflineQueue: false` it
+      // would fail before the new connection is up, and waiters would lose their push wake-ups.
+      const connection = client.duplicate({ enableOfflineQueue: true });
       connection.on('error', (error: unknown) => debug('ioredis subscriber error: %o', error));
       const listeners = new Map<string, (message: string) => void>();
       connection.on('message', (channel: string, message: string) =>

@@ -16,16 +16,26 @@ export class ScriptRunner {
     private readonly timeoutMs: number,
   ) {}
 
+  /** The per-command timeout, for callers that budget several steps against it. */
+  get commandTimeoutMs(): number {
+    return this.timeoutMs;
+  }
+
+  /**
+   * Runs `script`; rejects with LockBackendError after `timeoutMs` (default: the command timeout).
+   * A command that timed out may still run on the server later.
+   */
   async run<Args, Reply>(
     script: LuaScript<Args, Reply>,
     keys: MutexKeys,
     args: Args,
+    timeoutMs: number = this.timeoutMs,
   ): Promise<Reply> {
     let raw: unknown;
     try {
       raw = await withTimeout(
         this.adapter.runScript(script, script.keys(keys), script.args(args)),
-        this.timeoutMs,
+        Math.max(1, timeoutMs),
       );
     } catch (error) {
       throw toLockError(error, script.name, keys);

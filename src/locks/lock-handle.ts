@@ -13,7 +13,7 @@ import {
 import type { MutexKeys } from '../keys.js';
 import { MAX_DURATION_MS, MIN_TTL_MS, type ResolvedLockOptions } from '../options.js';
 import { mutexExtend, mutexRelease } from '../scripts/index.js';
-import { monotonicNow } from '../time.js';
+import { monotonicNow, withTimeout } from '../time.js';
 import { AutoRefresh } from './auto-refresh.js';
 import type { ScriptRunner } from './commands.js';
 
@@ -79,7 +79,8 @@ export class RedisLockHandle implements Lock {
   #validUntil: number;
   #deadlineTimer: NodeJS.Timeout | undefined;
   #expiryReason: LockLossReason = 'expired';
-  #extension: Promise<void> | undefined;
+  /** Extensions sent and not yet answered; release waits for them, within its own budget. */
+  readonly #extensions = new Set<Promise<void>>();
   #release: Promise<ReleaseResult> | undefined;
 
   constructor(
@@ -129,16 +130,12 @@ export class RedisLockHandle implements Lock {
     // Whether the lock was released is decided when extend is called: an extension requested
     // before release() still runs, and release() waits for it.
     if (this.#release) return Promise.reject(new LockNotHeldError(this.name, 'it was released'));
-    // Extensions run one at a time, so a slow reply can never overwrite a newer deadline.
-    const previous = this.#extension ?? Promise.resolve();
-    const next = previous.catch(() => {}).then(() => this.#extendNow(ttlMs));
-    this.#extension = next;
-    next
-      .finally(() => {
-        if (this.#extension === next) this.#extension = undefined;
-      })
-      .catch(() => {});
-    return next;
+    // Extensions may overlap: each moves the deadline only forward (see #extendNow), so a slow
+    // reply can never shorten a newer one, and no extension waits behind another.
+    const extension = this.#extendNow(ttlMs);
+    this.#extensions.add(extension);
+    extension.finally(() => this.#extensions.delete(extension)).catch(() => {});
+    return extension;
   }
 
   async #extendNow(ttlMs: number): Promise<void> {
@@ -210,10 +207,17 @@ export class RedisLockHandle implements Lock {
   async #releaseOnce(): Promise<ReleaseResult> {
     this.#stopTimers();
     this.#context.onSettled(this);
-    await this.#extension?.catch(() => {});
+    // One budget for the whole release, waiting for in-flight extensions included, so a stalled
+    // Redis cannot make release take longer than commandTimeoutMs.
+    const deadline = monotonicNow() + this.#context.runner.commandTimeoutMs;
+    if (this.#extensions.size > 0) {
+      await withTimeout(Promise.allSettled([...this.#extensions]), deadline - monotonicNow()).catch(
+        () => {},
+      );
+    }
     let reply: Awaited<ReturnType<typeof this.releaseCommand>>;
     try {
-      reply = await this.releaseCommand();
+      reply = await this.releaseCommand(deadline - monotonicNow());
     } catch (error) {
       throw error instanceof LockBackendError
         ? error
@@ -225,11 +229,13 @@ export class RedisLockHandle implements Lock {
     return { outcome, released: outcome === 'released' };
   }
 
-  private releaseCommand() {
-    return this.#context.runner.run(mutexRelease, this.#context.keys, {
-      token: this.token,
-      withdraw: false,
-    });
+  private releaseCommand(timeoutMs: number) {
+    return this.#context.runner.run(
+      mutexRelease,
+      this.#context.keys,
+      { token: this.token, withdraw: false },
+      timeoutMs,
+    );
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

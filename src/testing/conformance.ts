@@ -455,6 +455,26 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
         assert.equal((await locker.inspect(name)).locked, false);
       });
 
+      it('Locker › release › stays within commandTimeoutMs while Redis stalls, extensions in flight included', async () => {
+        const locker = await newLocker({ commandTimeoutMs: 300 });
+        const name = fresh('bounded-release');
+        const lock = await locker.acquire(name, { ttlMs: 5_000, autoRefresh: false });
+        await server.command('CLIENT', 'PAUSE', 1_500, 'ALL');
+        const extensions = [lock.extend(), lock.extend(), lock.extend()].map((p) =>
+          p.catch((error) => error),
+        );
+        const started = performance.now();
+        await assert.rejects(lock.release(), { code: LOCK_ERROR_CODES.backend });
+        const tookMs = performance.now() - started;
+        // One 300 ms budget for everything; waiting for each extension in turn would take 1.2 s.
+        assert.ok(tookMs < 900, `release took ${tookMs.toFixed(0)} ms`);
+        for (const outcome of await Promise.all(extensions)) {
+          assert.equal((outcome as { code?: string }).code, LOCK_ERROR_CODES.backend);
+        }
+        await sleep(1_500); // let the pause end and the late release run
+        assert.equal((await locker.inspect(name)).locked, false, 'the late release still ran');
+      });
+
       it('Locker › await using › releases at the end of the scope', async () => {
         const locker = await newLocker();
         const name = fresh('using');

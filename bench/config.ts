@@ -1,0 +1,71 @@
+/** Sizes and durations of a benchmark run: the full run, and `--quick` for a smoke run in CI. */
+
+export interface BenchConfig {
+  readonly mode: 'full' | 'quick';
+  /** Lock ttl for every library, ms (latchkey's default). */
+  readonly ttlMs: number;
+  /** Hold time in the contended and many-waiters scenarios, ms. */
+  readonly holdMs: number;
+  /** Acquire+release pairs each worker runs when it opens a library, before any clock starts. */
+  readonly warmupPairs: number;
+  readonly uncontended: { readonly rounds: number; readonly pairsPerRound: number };
+  readonly contended: {
+    readonly contenders: readonly number[];
+    readonly durationMs: number;
+    /** How long after the window a straggling acquire may take before the worker stops waiting. */
+    readonly drainMs: number;
+  };
+  /** The MONITOR pass that tells client commands from script commands (see command-audit.ts). */
+  readonly audit: { readonly contenders: number; readonly durationMs: number };
+  readonly manyKeys: {
+    readonly tasks: number;
+    readonly rounds: number;
+    readonly durationMs: number;
+  };
+  readonly manyWaiters: {
+    readonly waiters: readonly number[];
+    readonly processes: number;
+    /** Time for waiters to queue up before the window opens, ms. */
+    readonly settleMs: number;
+    readonly windowMs: number;
+    readonly stopTimeoutMs: number;
+  };
+}
+
+export const FULL: BenchConfig = {
+  mode: 'full',
+  ttlMs: 10_000,
+  holdMs: 1,
+  warmupPairs: 50,
+  uncontended: { rounds: 6, pairsPerRound: 500 },
+  contended: { contenders: [2, 8, 32], durationMs: 10_000, drainMs: 4_000 },
+  audit: { contenders: 8, durationMs: 2_000 },
+  manyKeys: { tasks: 256, rounds: 2, durationMs: 2_500 },
+  manyWaiters: {
+    waiters: [100, 1_000, 10_000],
+    processes: 8,
+    settleMs: 2_000,
+    windowMs: 5_000,
+    stopTimeoutMs: 5_000,
+  },
+};
+
+export const QUICK: BenchConfig = {
+  mode: 'quick',
+  ttlMs: 10_000,
+  holdMs: 1,
+  warmupPairs: 5,
+  uncontended: { rounds: 2, pairsPerRound: 100 },
+  // No C = 32 here: loading a client library into 32 fresh processes alone takes longer than
+  // the whole smoke run may on a busy 2-core machine.
+  contended: { contenders: [2, 8], durationMs: 400, drainMs: 300 },
+  audit: { contenders: 4, durationMs: 250 },
+  manyKeys: { tasks: 256, rounds: 1, durationMs: 400 },
+  manyWaiters: {
+    waiters: [100, 1_000],
+    processes: 8,
+    settleMs: 200,
+    windowMs: 400,
+    stopTimeoutMs: 300,
+  },
+};

@@ -1,0 +1,41 @@
+/**
+ * The libraries in the benchmark, in report order. Each adapter module is loaded only by the process
+ * that runs it, so a worker never loads the libraries it does not drive.
+ */
+import type { LockLibrary } from './types.js';
+
+export const LIBRARY_IDS = [
+  'latchkey-ioredis',
+  'latchkey-node-redis',
+  'raw',
+  'redlock4',
+  'redlock5',
+  'sesamecare-redlock',
+  'redis-semaphore',
+  'redlock-universal',
+] as const;
+
+export type LibraryId = (typeof LIBRARY_IDS)[number];
+
+const modules: Record<LibraryId, () => Promise<{ library: LockLibrary }>> = {
+  'latchkey-ioredis': () => import('./latchkey-ioredis.js'),
+  'latchkey-node-redis': () => import('./latchkey-node-redis.js'),
+  raw: () => import('./raw.js'),
+  redlock4: () => import('./redlock4.js'),
+  redlock5: () => import('./redlock5.js'),
+  'sesamecare-redlock': () => import('./sesamecare-redlock.js'),
+  'redis-semaphore': () => import('./redis-semaphore.js'),
+  'redlock-universal': () => import('./redlock-universal.js'),
+};
+
+export function isLibraryId(id: string): id is LibraryId {
+  return (LIBRARY_IDS as readonly string[]).includes(id);
+}
+
+export async function loadLibrary(id: LibraryId): Promise<LockLibrary> {
+  return (await modules[id]()).library;
+}
+
+export function isLatchkey(id: string): boolean {
+  return id.startsWith('latchkey-');
+}

@@ -1,0 +1,18 @@
+import { createLocker } from '../../src/adapters/ioredis.js';
+import { closeIORedis, connectIORedis, installedVersion } from './connections.js';
+import { LATCHKEY_WAITING, latchkeyClient } from './latchkey.js';
+import type { LockLibrary } from './types.js';
+
+export const library: LockLibrary = {
+  id: 'latchkey-ioredis',
+  label: `latchkey (ioredis@${installedVersion('ioredis')})`,
+  waiting: LATCHKEY_WAITING,
+  async open(url) {
+    const client = await connectIORedis(url);
+    return latchkeyClient(
+      createLocker(client),
+      () => client.ping(),
+      () => closeIORedis(client),
+    );
+  },
+};

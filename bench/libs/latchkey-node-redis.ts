@@ -1,0 +1,23 @@
+import { createClient } from 'redis';
+import { createLocker } from '../../src/adapters/node-redis.js';
+import { installedVersion } from './connections.js';
+import { LATCHKEY_WAITING, latchkeyClient } from './latchkey.js';
+import type { LockLibrary } from './types.js';
+
+export const library: LockLibrary = {
+  id: 'latchkey-node-redis',
+  label: `latchkey (redis@${installedVersion('redis')})`,
+  waiting: LATCHKEY_WAITING,
+  async open(url) {
+    const client = createClient({ url });
+    client.on('error', (error: unknown) => console.error(`node-redis: ${String(error)}`));
+    await client.connect();
+    return latchkeyClient(
+      createLocker(client),
+      () => client.ping(),
+      async () => {
+        await client.close().catch(() => client.destroy());
+      },
+    );
+  },
+};

@@ -1,0 +1,15 @@
+// redlock@4 ships no types; this declares the part of its API the benchmark uses.
+declare module 'redlock' {
+  namespace Redlock {
+    interface Lock {
+      unlock(): Promise<void>;
+    }
+    class LockError extends Error {}
+  }
+  class Redlock {
+    constructor(clients: unknown[], options?: Record<string, number>);
+    lock(resource: string, ttl: number): Promise<Redlock.Lock>;
+    on(event: 'clientError', listener: (error: unknown) => void): this;
+  }
+  export = Redlock;
+}

@@ -1,0 +1,37 @@
+/** redlock@5.0.0-beta.2 (node-redlock's main branch) with its default settings. */
+import Redlock, { ExecutionError } from 'redlock5';
+import { closeIORedis, connectIORedis, installedVersion } from './connections.js';
+import type { LockLibrary } from './types.js';
+
+export const library: LockLibrary = {
+  id: 'redlock5',
+  label: `redlock@${installedVersion('redlock5')}`,
+  waiting: 'poll: 10 retries, 200 ± 100 ms apart',
+  async open(url) {
+    const client = await connectIORedis(url);
+    const redlock = new Redlock([client]);
+    // Every failed attempt is emitted as an `error` event (ResourceLockedError); the README tells
+    // users to listen for it, since an EventEmitter without an `error` listener throws.
+    redlock.on('error', () => {});
+    return {
+      async acquire(key, ttlMs) {
+        try {
+          const lock = await redlock.acquire([key], ttlMs);
+          return {
+            fencingToken: undefined,
+            release: async () => {
+              await lock.release();
+            },
+          };
+        } catch (error) {
+          if (error instanceof ExecutionError) return null;
+          throw error;
+        }
+      },
+      ping: async () => {
+        await client.ping();
+      },
+      close: () => closeIORedis(client),
+    };
+  },
+};

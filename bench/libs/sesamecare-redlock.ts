@@ -1,0 +1,35 @@
+/** @sesamecare-oss/redlock (the TypeScript fork of node-redlock on ioredis 5+) with its defaults. */
+import { ExecutionError, Redlock } from '@sesamecare-oss/redlock';
+import { closeIORedis, connectIORedis, installedVersion } from './connections.js';
+import type { LockLibrary } from './types.js';
+
+export const library: LockLibrary = {
+  id: 'sesamecare-redlock',
+  label: `@sesamecare-oss/redlock@${installedVersion('@sesamecare-oss/redlock')}`,
+  waiting: 'poll: 10 retries, 200 ± 100 ms apart',
+  async open(url) {
+    const client = await connectIORedis(url);
+    const redlock = new Redlock([client]);
+    redlock.on('error', () => {}); // each failed attempt is emitted as `error`, as in node-redlock 5
+    return {
+      async acquire(key, ttlMs) {
+        try {
+          const lock = await redlock.acquire([key], ttlMs);
+          return {
+            fencingToken: undefined,
+            release: async () => {
+              await lock.release();
+            },
+          };
+        } catch (error) {
+          if (error instanceof ExecutionError) return null;
+          throw error;
+        }
+      },
+      ping: async () => {
+        await client.ping();
+      },
+      close: () => closeIORedis(client),
+    };
+  },
+};

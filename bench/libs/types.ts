@@ -1,0 +1,34 @@
+/**
+ * The one interface every benchmarked library is driven through, so each scenario runs the same
+ * code for all of them. An adapter module per library (this folder) maps the library's own API
+ * onto it, with the library's documented default waiting settings.
+ */
+
+export interface HeldLock {
+  /** The library's fencing token, when it has one. */
+  readonly fencingToken: number | undefined;
+  release(): Promise<void>;
+}
+
+export interface LockClient {
+  /**
+   * Acquires `key` for `ttlMs`, waiting as the library waits by default. Resolves with `null` when
+   * the library gives up (its retry budget or acquire timeout ran out), and rejects with
+   * `signal.reason` when the library supports cancellation and `signal` aborts. Scenarios that
+   * never cancel pass no signal, so libraries run their plain path.
+   */
+  acquire(key: string, ttlMs: number, signal?: AbortSignal): Promise<HeldLock | null>;
+  /** One PING on the connection the library's commands use. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface LockLibrary {
+  /** Short identifier used on the command line, in the JSON file and in charts. */
+  readonly id: string;
+  /** Package and version as installed, e.g. `redlock@4.2.0`. */
+  readonly label: string;
+  /** How its waiters wait with its defaults, in a few words, for the report. */
+  readonly waiting: string;
+  open(url: string): Promise<LockClient>;
+}

@@ -1,0 +1,157 @@
+/** The markdown report printed on stdout: one table per scenario, the targets, and the method. */
+import type { BenchResults } from './results.js';
+
+function table(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
+  const line = (cells: readonly (string | number)[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function num(value: number | undefined): string {
+  if (value === undefined || Number.isNaN(value)) return '–';
+  return value.toLocaleString('en-US', { maximumFractionDigits: 2 });
+}
+
+export function renderReport(results: BenchResults): string {
+  const label = (id: string) => results.libraries.find((lib) => lib.id === id)?.label ?? id;
+  const m = results.machine;
+  const parts: string[] = [];
+  parts.push(
+    `## latchkey benchmark (${results.config.mode} run, ${results.date})`,
+    '',
+    `Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; redis-server ${m.redis}; load average at start ${m.loadAverageAtStart}. Run took ${results.durationSec} s.`,
+    '',
+    table(
+      ['Library', 'Waits by (defaults)'],
+      results.libraries.map((lib) => [lib.label, lib.waiting]),
+    ),
+  );
+
+  parts.push(
+    '',
+    '### 1. Uncontended: sequential acquire + release, one key',
+    '',
+    table(
+      ['Library', 'pairs', 'pair p50 µs', 'pair p99 µs', 'PING p50 µs', 'pair/PING p50'],
+      Object.entries(results.uncontended).map(([id, r]) => [
+        label(id),
+        r.pairs,
+        num(r.pairP50Us),
+        num(r.pairP99Us),
+        num(r.pingP50Us),
+        num(r.ratioP50),
+      ]),
+    ),
+  );
+
+  const counts = [...new Set(results.contended.map((r) => r.contenders))];
+  for (const contenders of counts) {
+    parts.push(
+      '',
+      `### 2. Contended: C = ${contenders} processes, one key, hold ${results.config.holdMs} ms`,
+      '',
+      table(
+        [
+          'Library',
+          'acq/s',
+          'wait p50 / p99 / max ms',
+          'release→other holder p50 / p99 ms',
+          'self re-acq',
+          'per contender min/max',
+          'cmds/acq (all)',
+          'client cmds/acq',
+          'Redis CPU µs/acq',
+          'max holders',
+          'give-ups',
+        ],
+        results.contended
+          .filter((r) => r.contenders === contenders)
+          .map((r) => [
+            label(r.lib),
+            num(r.acquisitionsPerSec),
+            `${num(r.waitP50Ms)} / ${num(r.waitP99Ms)} / ${num(r.waitMaxMs)}`,
+            `${num(r.handoffP50Ms)} / ${num(r.handoffP99Ms)}`,
+            `${num(r.selfShare * 100)}%`,
+            `${r.perContenderMin}/${r.perContenderMax}`,
+            num(r.commandsPerAcquisition),
+            num(r.topLevelPerAcquisition),
+            num(r.redisCpuUsPerAcquisition),
+            r.maxHolders,
+            r.giveUps + (r.errors > 0 ? ` (+${r.errors} errors)` : ''),
+          ]),
+      ),
+    );
+  }
+
+  const floor = results.manyKeys.raw?.opsPerSec;
+  parts.push(
+    '',
+    `### 3. Many keys: one process, ${results.config.manyKeys.tasks} concurrent tasks, each on its own key`,
+    '',
+    table(
+      ['Library', 'acquire+release /s', '% of raw floor', 'per round'],
+      Object.entries(results.manyKeys).map(([id, r]) => [
+        label(id),
+        num(r.opsPerSec),
+        floor ? `${num((r.opsPerSec / floor) * 100)}%` : '–',
+        r.perRoundOpsPerSec.map(num).join(', '),
+      ]),
+    ),
+  );
+
+  parts.push(
+    '',
+    `### 4. Many waiters: W waiters on one lock over ${results.config.manyWaiters.processes} processes, ${results.config.manyWaiters.windowMs} ms window`,
+    '',
+    table(
+      [
+        'Library',
+        'W',
+        'handoffs/s',
+        'cmds/handoff (all)',
+        'client cmds/handoff',
+        'Redis CPU µs/handoff',
+        'Redis cmds/s',
+        'Redis CPU (1 core = 100%)',
+        'client heap B/waiter',
+        'give-ups',
+      ],
+      [...results.manyWaiters]
+        .sort((a, b) => a.lib.localeCompare(b.lib) || a.waiters - b.waiters)
+        .map((r) => [
+          label(r.lib),
+          r.waiters.toLocaleString('en-US'),
+          num(r.handoffsPerSec),
+          num(r.commandsPerHandoff),
+          num(r.topLevelPerHandoff),
+          num(r.redisCpuUsPerHandoff),
+          num(r.commandsPerSec),
+          `${num(r.redisCpuShare * 100)}%`,
+          num(r.heapBytesPerWaiter),
+          r.giveUps + (r.errors > 0 ? ` (+${r.errors} errors)` : ''),
+        ]),
+    ),
+  );
+
+  parts.push(
+    '',
+    "### Targets (latchkey's default mutex)",
+    '',
+    table(
+      ['Adapter', 'Target', 'Measured', 'Result'],
+      results.targets.map((t) => [
+        label(t.lib),
+        t.target,
+        t.measured,
+        t.pass === undefined ? 'not measured' : t.pass ? 'pass' : '**FAIL**',
+      ]),
+    ),
+  );
+
+  parts.push(
+    '',
+    '### Method',
+    '',
+    ...Object.entries(results.method).map(([name, text]) => `- **${name}:** ${text}`),
+  );
+  return `${parts.join('\n')}\n`;
+}

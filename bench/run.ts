@@ -1,0 +1,182 @@
+/**
+ * `npm run bench [-- --quick] [-- --libs=a,b] [-- --scenarios=uncontended,contended,...]`
+ *
+ * Runs latchkey and the libraries users would pick instead through the same scenarios in one run,
+ * alternating between them, against a redis-server it starts on a free loopback port (plus a
+ * second one that only holds the occupancy counter). Prints a markdown report on stdout and writes
+ * the figures to bench/results/latest.json (`--quick`: latest-quick.json; or `--out=path`).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, loadavg, platform, release, totalmem } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startRedis } from '../test/helpers/redis-server.js';
+import type { CommandOrigins } from './command-audit.js';
+import { FULL, QUICK } from './config.js';
+import type { BenchContext } from './context.js';
+import { isLibraryId, LIBRARY_IDS, loadLibrary } from './libs/index.js';
+import { WorkerPool } from './pool.js';
+import { ServerStats } from './redis-stats.js';
+import { renderReport } from './report.js';
+import type { BenchResults, LibraryInfo } from './results.js';
+import { auditLibraries, type ContendedResult, runContended } from './scenarios/contended.js';
+import { type ManyWaitersResult, runManyWaiters } from './scenarios/many-waiters.js';
+import {
+  type ManyKeysSummary,
+  runSingleProcessScenarios,
+  type UncontendedResult,
+} from './scenarios/single-process.js';
+import { round } from './stats.js';
+import { checkTargets } from './targets.js';
+
+const SCENARIOS = ['uncontended', 'many-keys', 'contended', 'many-waiters'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const METHOD: Record<string, string> = {
+  alternation:
+    'All libraries run in one process tree in one run. Scenarios 1 and 3 interleave rounds between libraries; scenarios 2 and 4 run the libraries one after another for each C or W, rotating the order, each in a fresh window.',
+  processes:
+    'Contenders and waiters are separate OS processes (node --import tsx bench/worker.ts), spawned once and reused; each run opens a fresh client of the library under test.',
+  clock:
+    'Times are CLOCK_MONOTONIC (process.hrtime), one clock for all processes on the machine, so a release in one process and the next acquisition in another are compared directly.',
+  wait: 'Wait = from the moment a contender wants the lock (start of its acquire call) to holding it. A library that gives up (retry budget or acquire timeout spent) is called again at once, and the wait goes on; give-ups are counted.',
+  handoff:
+    'Release→other holder = from the start of a release to the next acquisition when the next holder is another process (acquisitions ordered by time; the same process re-acquiring counts as "self re-acq").',
+  occupancy:
+    'Each holder INCRs a counter on a second redis-server right after acquiring (the reply is awaited after the hold) and DECRs it before releasing; the hold is therefore 1 ms timer + one checker round trip; "max holders" is the highest value seen (1 = never two holders).',
+  commands:
+    'Lock-server counts come from INFO commandstats after CONFIG RESETSTAT, minus the harness\'s own commands. "cmds (all)" includes the commands scripts call (commandstats counts them too). "client cmds" are the commands clients sent: a MONITOR pass per library (C = audit contenders) tells, per command name, the share sent by clients vs called by scripts (`[0 lua]`), and that share is applied to the measured counts.',
+  cpu: 'Redis CPU = used_cpu_sys + used_cpu_user of the lock server over the window.',
+  memory:
+    'Client heap per waiter = growth of the JS heap (after GC) of each waiter process from before its waiters start to after they settle, divided by its waiters, averaged over processes.',
+  'many waiters':
+    'Each waiter acquires, holds, releases and goes back to the end of the line, so W stay waiting; handoffs = acquisitions during the window. Polling libraries run for the same bounded window; their figures are what they did in it.',
+};
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      libs: { type: 'string' },
+      scenarios: { type: 'string' },
+      out: { type: 'string' },
+    },
+  });
+  const config = values.quick ? QUICK : FULL;
+  const libs = parseList(values.libs, LIBRARY_IDS, isLibraryId, 'library');
+  const scenarios = parseList(values.scenarios, SCENARIOS, isScenario, 'scenario');
+  const here = dirname(fileURLToPath(import.meta.url));
+  const outFile = resolve(
+    values.out ?? `${here}/results/${config.mode === 'quick' ? 'latest-quick' : 'latest'}.json`,
+  );
+  const log = (line: string) => process.stderr.write(`[bench ${elapsed()}] ${line}\n`);
+  const started = performance.now();
+  const elapsed = () => `${Math.round((performance.now() - started) / 1000)}s`;
+  const loadAverageAtStart = round(loadavg()[0] ?? 0);
+
+  const lockServer = await startRedis();
+  const checker = await startRedis();
+  const workerCount = Math.max(
+    libs.length,
+    ...(scenarios.includes('contended') ? config.contended.contenders : []),
+    scenarios.includes('contended') ? config.audit.contenders : 0,
+    scenarios.includes('many-waiters') ? config.manyWaiters.processes : 0,
+  );
+  log(`lock server :${lockServer.port}, checker :${checker.port}; starting ${workerCount} workers`);
+  const pool = await WorkerPool.start(workerCount);
+  const stopAll = async () => {
+    pool.stop();
+    await Promise.all([lockServer.stop(), checker.stop()]);
+  };
+  process.once('SIGINT', () => {
+    void stopAll().finally(() => process.exit(130));
+  });
+
+  try {
+    const context: BenchContext = {
+      config,
+      libs,
+      pool,
+      lockServer,
+      stats: new ServerStats(lockServer),
+      checker,
+      log,
+    };
+    let uncontended: Record<string, UncontendedResult> = {};
+    let manyKeys: Record<string, ManyKeysSummary> = {};
+    let contended: ContendedResult[] = [];
+    let manyWaiters: ManyWaitersResult[] = [];
+    let audits: Record<string, CommandOrigins> = {};
+    if (scenarios.includes('uncontended') || scenarios.includes('many-keys')) {
+      ({ uncontended, manyKeys } = await runSingleProcessScenarios(context, {
+        uncontended: scenarios.includes('uncontended'),
+        manyKeys: scenarios.includes('many-keys'),
+      }));
+    }
+    if (scenarios.includes('contended') || scenarios.includes('many-waiters')) {
+      audits = await auditLibraries(context);
+    }
+    if (scenarios.includes('contended')) contended = await runContended(context, audits);
+    if (scenarios.includes('many-waiters')) manyWaiters = await runManyWaiters(context, audits);
+
+    const libraries: LibraryInfo[] = [];
+    for (const id of libs) {
+      const library = await loadLibrary(id);
+      libraries.push({ id, label: library.label, waiting: library.waiting });
+    }
+    const results: BenchResults = {
+      date: new Date().toISOString(),
+      durationSec: Math.round((performance.now() - started) / 1000),
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+        memoryGiB: round(totalmem() / 2 ** 30),
+        os: `${platform()} ${release()}`,
+        node: process.versions.node,
+        redis: await redisVersion(context),
+        loadAverageAtStart,
+      },
+      config,
+      libraries,
+      method: METHOD,
+      uncontended,
+      contended,
+      manyKeys,
+      manyWaiters,
+      commandAudit: audits,
+      targets: checkTargets(libs, { uncontended, contended, manyKeys, manyWaiters }),
+    };
+    mkdirSync(dirname(outFile), { recursive: true });
+    writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);
+    process.stdout.write(renderReport(results));
+    log(`wrote ${outFile} (free memory ${round(freemem() / 2 ** 30)} GiB)`);
+  } finally {
+    await stopAll();
+  }
+}
+
+async function redisVersion(context: BenchContext): Promise<string> {
+  const info = String(await context.lockServer.command('INFO', 'server'));
+  return /^redis_version:(\S+)/m.exec(info)?.[1] ?? 'unknown';
+}
+
+function isScenario(value: string): value is Scenario {
+  return (SCENARIOS as readonly string[]).includes(value);
+}
+
+function parseList<T extends string>(
+  text: string | undefined,
+  all: readonly T[],
+  is: (value: string) => value is T,
+  what: string,
+): T[] {
+  if (text === undefined) return [...all];
+  const picked = text.split(',').map((part) => part.trim());
+  for (const value of picked) {
+    if (!is(value)) throw new Error(`unknown ${what} "${value}"; one of: ${all.join(', ')}`);
+  }
+  return all.filter((value) => picked.includes(value));
+}
+
+await main();

@@ -1,0 +1,147 @@
+/**
+ * The issue's targets for latchkey's default mutex, checked against one run's figures for each
+ * latchkey adapter. Where the issue leaves a threshold open ("flat", "not growing") the threshold
+ * used is written in the target's text.
+ */
+import { isLatchkey } from './libs/index.js';
+import type { ContendedResult } from './scenarios/contended.js';
+import type { ManyWaitersResult } from './scenarios/many-waiters.js';
+import type { ManyKeysSummary, UncontendedResult } from './scenarios/single-process.js';
+import { round } from './stats.js';
+
+export interface TargetResult {
+  readonly lib: string;
+  readonly target: string;
+  readonly measured: string;
+  /** undefined when the run did not measure it (e.g. --quick without that scenario size). */
+  readonly pass: boolean | undefined;
+}
+
+interface Figures {
+  readonly uncontended: Readonly<Record<string, UncontendedResult>>;
+  readonly contended: readonly ContendedResult[];
+  readonly manyKeys: Readonly<Record<string, ManyKeysSummary>>;
+  readonly manyWaiters: readonly ManyWaitersResult[];
+}
+
+/** The issue states the contended targets at this C, and "flat" from FEWEST to MOST waiters. */
+const TARGET_C = 32;
+const FEWEST_WAITERS = 100;
+const MOST_WAITERS = 10_000;
+/** "Not growing with C": the value at the largest C is at most this factor of the smallest C's. */
+const GROWTH_TOLERANCE = 1.1;
+/** "Flat": the per-handoff value at the most waiters is at most this factor of the fewest's. */
+const FLAT_TOLERANCE = 1.25;
+
+export function checkTargets(libs: readonly string[], figures: Figures): TargetResult[] {
+  const out: TargetResult[] = [];
+  for (const lib of libs.filter(isLatchkey)) {
+    const add = (target: string, measured: string, pass: boolean | undefined) =>
+      out.push({ lib, target, measured, pass });
+    const unc = figures.uncontended[lib];
+    add(
+      'uncontended pair/PING p50 ≤ 2.15 (fencing + auto-refresh on)',
+      unc ? `${unc.ratioP50} (pair ${unc.pairP50Us} µs, PING ${unc.pingP50Us} µs)` : 'n/a',
+      unc ? unc.ratioP50 <= 2.15 : undefined,
+    );
+
+    const runs = figures.contended
+      .filter((r) => r.lib === lib)
+      .sort((a, b) => a.contenders - b.contenders);
+    const largest = runs.find((r) => r.contenders === TARGET_C);
+    const smallest = runs[0];
+    const atC = `C = ${TARGET_C}`;
+    const biggestRun = runs[runs.length - 1];
+    const notRun = (pick: (r: ContendedResult) => string) =>
+      biggestRun ? `not run (C = ${biggestRun.contenders}: ${pick(biggestRun)})` : 'not run';
+    add(
+      `${atC}: wait p99 ≤ 60 ms`,
+      largest ? `${largest.waitP99Ms} ms` : notRun((r) => `${r.waitP99Ms} ms`),
+      largest ? largest.waitP99Ms <= 60 : undefined,
+    );
+    add(
+      `${atC}: wait max ≤ 150 ms`,
+      largest ? `${largest.waitMaxMs} ms` : notRun((r) => `${r.waitMaxMs} ms`),
+      largest ? largest.waitMaxMs <= 150 : undefined,
+    );
+    add(
+      `${atC}: per-contender min/max ≥ 0.8`,
+      largest
+        ? `${largest.fairness} (${largest.perContenderMin}/${largest.perContenderMax})`
+        : notRun((r) => `${r.fairness}`),
+      largest ? largest.fairness >= 0.8 : undefined,
+    );
+    add(
+      `${atC}: client (top-level) commands per acquisition ≤ 5`,
+      largest ? `${largest.topLevelPerAcquisition}` : notRun((r) => `${r.topLevelPerAcquisition}`),
+      largest ? largest.topLevelPerAcquisition <= 5 : undefined,
+    );
+    add(
+      `${atC}: all commands per acquisition (incl. inside scripts) ≤ 5`,
+      largest ? `${largest.commandsPerAcquisition}` : notRun((r) => `${r.commandsPerAcquisition}`),
+      largest ? largest.commandsPerAcquisition <= 5 : undefined,
+    );
+    const growth = (pick: (r: ContendedResult) => number) =>
+      runs.map((r) => `C=${r.contenders}: ${pick(r)}`).join(', ');
+    const grows = (pick: (r: ContendedResult) => number) =>
+      largest && smallest && smallest !== largest
+        ? pick(largest) <= pick(smallest) * GROWTH_TOLERANCE
+        : undefined;
+    add(
+      `commands per acquisition not growing with C (C = ${TARGET_C} ≤ ${GROWTH_TOLERANCE} × smallest C), client commands`,
+      growth((r) => r.topLevelPerAcquisition),
+      grows((r) => r.topLevelPerAcquisition),
+    );
+    add(
+      `commands per acquisition not growing with C (C = ${TARGET_C} ≤ ${GROWTH_TOLERANCE} × smallest C), all commands`,
+      growth((r) => r.commandsPerAcquisition),
+      grows((r) => r.commandsPerAcquisition),
+    );
+    add(
+      'max simultaneous holders = 1 (every C)',
+      runs.map((r) => `C=${r.contenders}: ${r.maxHolders}`).join(', ') || 'n/a',
+      runs.length > 0 ? runs.every((r) => r.maxHolders === 1) : undefined,
+    );
+    const ping = unc?.pingP50Us;
+    add(
+      'release-to-other-holder p50 ≤ 2 × PING p50 (every C; from release start)',
+      ping !== undefined && runs.length > 0
+        ? `${runs.map((r) => `C=${r.contenders}: ${round(r.handoffP50Ms * 1000)} µs`).join(', ')}; 2 × PING = ${round(2 * ping)} µs`
+        : 'n/a',
+      ping !== undefined && runs.length > 0
+        ? runs.every((r) => r.handoffP50Ms * 1000 <= 2 * ping)
+        : undefined,
+    );
+
+    const keys = figures.manyKeys[lib];
+    const floor = figures.manyKeys.raw;
+    add(
+      "many keys ≥ 95% of the raw floor's ops/s",
+      keys && floor
+        ? `${round((keys.opsPerSec / floor.opsPerSec) * 100)}% (${keys.opsPerSec} vs ${floor.opsPerSec} ops/s)`
+        : 'n/a',
+      keys && floor ? keys.opsPerSec >= 0.95 * floor.opsPerSec : undefined,
+    );
+
+    const waits = figures.manyWaiters
+      .filter((r) => r.lib === lib)
+      .sort((a, b) => a.waiters - b.waiters);
+    const fewest = waits.find((r) => r.waiters === FEWEST_WAITERS);
+    const most = waits.find((r) => r.waiters === MOST_WAITERS);
+    const flat = (pick: (r: ManyWaitersResult) => number) =>
+      fewest && most ? pick(most) <= pick(fewest) * FLAT_TOLERANCE : undefined;
+    const series = (pick: (r: ManyWaitersResult) => number) =>
+      waits.map((r) => `W=${r.waiters}: ${pick(r)}`).join(', ') || 'n/a';
+    add(
+      `many waiters: all commands per handoff flat (W = ${MOST_WAITERS} ≤ ${FLAT_TOLERANCE} × W = ${FEWEST_WAITERS})`,
+      series((r) => r.commandsPerHandoff),
+      flat((r) => r.commandsPerHandoff),
+    );
+    add(
+      `many waiters: Redis CPU µs per handoff flat (W = ${MOST_WAITERS} ≤ ${FLAT_TOLERANCE} × W = ${FEWEST_WAITERS})`,
+      series((r) => r.redisCpuUsPerHandoff),
+      flat((r) => r.redisCpuUsPerHandoff),
+    );
+  }
+  return out;
+}

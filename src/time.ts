@@ -33,9 +33,17 @@ export class OperationTimeout extends Error {
  * itself goes on; callers that care about its late outcome must clean up after it.
  */
 export function withTimeout<T>(operation: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new OperationTimeout(ms)), ms);
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new OperationTimeout(ms)), ms);
+    operation.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
-  return Promise.race([operation, timeout]).finally(() => clearTimeout(timer));
 }

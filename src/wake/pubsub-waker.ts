@@ -8,7 +8,8 @@
  */
 import type { RedisAdapter, RedisSubscriber } from '../adapter.js';
 import { debug } from '../diagnostics.js';
-import { sleep, withTimeout } from '../time.js';
+import { MAX_DURATION_MS } from '../options.js';
+import { withTimeout } from '../time.js';
 
 export class PubSubWaker {
   private readonly waiters = new Map<string, WakeSlot>();
@@ -78,13 +79,13 @@ export class PubSubWaker {
 /** One waiter's mailbox: remembers a wake-up that arrives while the waiter is not sleeping. */
 export class WakeSlot {
   private pending = false;
-  private interrupt: AbortController | undefined;
+  private resolveSleep: (() => void) | undefined;
 
   constructor(readonly dispose: () => void) {}
 
   wake(): void {
     this.pending = true;
-    this.interrupt?.abort();
+    this.resolveSleep?.();
   }
 
   /**
@@ -93,15 +94,22 @@ export class WakeSlot {
    */
   async sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
     if (this.consume()) return true;
-    const interrupt = new AbortController();
-    this.interrupt = interrupt;
-    const combined = signal ? AbortSignal.any([signal, interrupt.signal]) : interrupt.signal;
+    signal?.throwIfAborted();
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
     try {
-      await sleep(ms, combined);
-    } catch (error) {
-      if (signal?.aborted) throw error;
+      await new Promise<void>((resolve, reject) => {
+        this.resolveSleep = resolve;
+        timer = setTimeout(resolve, Math.max(0, Math.min(ms, MAX_DURATION_MS)));
+        if (signal) {
+          onAbort = () => reject(signal.reason);
+          signal.addEventListener('abort', onAbort, { once: true });
+        }
+      });
     } finally {
-      this.interrupt = undefined;
+      this.resolveSleep = undefined;
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
     return this.consume();
   }

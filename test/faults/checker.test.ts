@@ -1,0 +1,401 @@
+import { describe, expect, it } from 'vitest';
+import type { WorkerHistory } from './attempts.js';
+import { checkRun, type PropertyId, type RunLogs } from './checker.js';
+import type {
+  FaultEvent,
+  HistoryEvent,
+  ResourceEvent,
+  ResourceMode,
+  ResourceOp,
+  WorkerLockSettings,
+} from './events.js';
+
+/** ttl 1000, drift floor(1000 × 0.01) + 2 = 12: a grant sent at t is valid until t + 988. */
+const SETTINGS: WorkerLockSettings = {
+  ttlMs: 1_000,
+  refreshMs: 300,
+  commandTimeoutMs: 500,
+  waitMs: 3_000,
+  handoffMs: 500,
+  driftFactor: 0.01,
+};
+
+/** Builds one worker's history in time order, the way worker.ts writes it. */
+class HistoryBuilder {
+  readonly events: HistoryEvent[] = [];
+  #attempts = 0;
+
+  constructor(readonly worker: string) {
+    this.events.push({ kind: 'start', at: 0, worker, pid: 1, client: 'test', settings: SETTINGS });
+  }
+
+  /** An acquire invoked at `invokeAt` whose granting command was sent at `sentAt`. */
+  acquire(
+    invokeAt: number,
+    sentAt: number,
+    okAt: number,
+    fence: number,
+    { withCommand = true } = {},
+  ): { attempt: string; token: string } {
+    const attempt = `${this.worker}:${++this.#attempts}`;
+    const token = `${this.worker}-token-${this.#attempts}`;
+    this.events.push({ kind: 'acquire-invoke', at: invokeAt, attempt });
+    if (withCommand) {
+      this.events.push({
+        kind: 'command',
+        sentAt,
+        at: okAt,
+        script: 'mutex-acquire',
+        token,
+        ttlMs: SETTINGS.ttlMs,
+        ok: true,
+        reply: [1, fence],
+      });
+    }
+    this.events.push({ kind: 'acquire-ok', at: okAt, attempt, token, fence, remainingMs: 0 });
+    return { attempt, token };
+  }
+
+  failedAcquire(invokeAt: number, failAt: number): string {
+    const attempt = `${this.worker}:${++this.#attempts}`;
+    this.events.push({ kind: 'acquire-invoke', at: invokeAt, attempt });
+    this.events.push({
+      kind: 'acquire-fail',
+      at: failAt,
+      attempt,
+      code: 'ERR_LOCK_TIMEOUT',
+      message: '',
+    });
+    return attempt;
+  }
+
+  /** An extend command (auto or manual) and, when manual, its invoke/ok records. */
+  extend(
+    held: { attempt: string; token: string },
+    sentAt: number,
+    replyAt: number,
+    reply: number,
+    { manual = false } = {},
+  ): this {
+    if (manual) this.events.push({ kind: 'extend-invoke', at: sentAt, attempt: held.attempt });
+    this.events.push({
+      kind: 'command',
+      sentAt,
+      at: replyAt,
+      script: 'mutex-extend',
+      token: held.token,
+      ttlMs: SETTINGS.ttlMs,
+      ok: true,
+      reply,
+    });
+    if (manual) this.events.push({ kind: 'extend-ok', at: replyAt, attempt: held.attempt });
+    return this;
+  }
+
+  lost(attempt: string, at: number, reason = 'expired'): this {
+    this.events.push({ kind: 'lost', at, attempt, reason });
+    return this;
+  }
+
+  check(attempt: string, at: number, held: boolean): this {
+    this.events.push({ kind: 'check', at, attempt, held });
+    return this;
+  }
+
+  release(attempt: string, at: number, doneAt = at + 1, outcome = 'released'): this {
+    this.events.push({ kind: 'release-invoke', at, attempt });
+    this.events.push({ kind: 'release-ok', at: doneAt, attempt, outcome });
+    return this;
+  }
+
+  build(): WorkerHistory {
+    return { worker: this.worker, events: [...this.events].sort((a, b) => a.at - b.at) };
+  }
+}
+
+/** Builds a resource log the way resource-server.ts writes it. */
+class ResourceLog {
+  readonly events: ResourceEvent[] = [];
+  #value = 0;
+  #maxFence = 0;
+
+  constructor(readonly mode: ResourceMode) {}
+
+  call(at: number, op: ResourceOp, attempt: string, fence: number, base?: number): this {
+    const stale = op !== 'exit' && fence < this.#maxFence;
+    const accepted = !(this.mode === 'fenced' && stale);
+    const valueBefore = this.#value;
+    if (accepted && op !== 'exit') {
+      this.#maxFence = Math.max(this.#maxFence, fence);
+      if (op === 'write') this.#value = (base ?? this.#value) + 1;
+    }
+    this.events.push({
+      seq: this.events.length + 1,
+      at,
+      mode: this.mode,
+      op,
+      resource: 'shared',
+      worker: attempt.split(':')[0] ?? '',
+      attempt,
+      fence,
+      sentAt: at,
+      accepted,
+      ...(accepted ? {} : { reason: 'stale-token' as const }),
+      maxFenceBefore: this.#maxFence,
+      valueBefore,
+      valueAfter: this.#value,
+      ...(base === undefined ? {} : { base }),
+    });
+    return this;
+  }
+}
+
+function logs(
+  histories: HistoryBuilder[],
+  { resource = [], faults = [], endedAt = 10_000 }: Partial<Omit<RunLogs, 'histories'>> = {},
+): RunLogs {
+  return { histories: histories.map((history) => history.build()), resource, faults, endedAt };
+}
+
+function properties(result: ReturnType<typeof checkRun>): PropertyId[] {
+  return result.violations.map((violation) => violation.property);
+}
+
+describe('checker › clean histories', () => {
+  it('accepts a release followed by the next holder, with refreshes in between', () => {
+    const a = new HistoryBuilder('a');
+    const b = new HistoryBuilder('b');
+    const held = a.acquire(0, 1, 2, 1);
+    a.extend(held, 300, 302, 1).release(held.attempt, 500);
+    b.failedAcquire(10, 3_600);
+    const next = b.acquire(3_700, 3_701, 3_702, 2);
+    b.release(next.attempt, 3_900);
+    const resource = new ResourceLog('fenced')
+      .call(5, 'enter', held.attempt, 1)
+      .call(400, 'write', held.attempt, 1, 0)
+      .call(401, 'exit', held.attempt, 1)
+      .call(3_705, 'enter', next.attempt, 2)
+      .call(3_800, 'write', next.attempt, 2, 1)
+      .call(3_801, 'exit', next.attempt, 2).events;
+    const result = checkRun(logs([a, b], { resource }));
+    expect(result.violations).toEqual([]);
+    expect(result.operations).toMatchObject({ acquires: 3, acquired: 2, writesAccepted: 2 });
+    expect(result.resource).toMatchObject({ overlaps: 0, staleWritesAccepted: 0, lostUpdates: 0 });
+  });
+
+  it('accepts a lost signal right at the end of validity, and a holder that kept extending', () => {
+    const a = new HistoryBuilder('a');
+    const held = a.acquire(0, 0, 1, 1);
+    // 300 → valid until 1288; 600 → 1588; then nothing more: lost at 1590.
+    a.extend(held, 300, 301, 1).extend(held, 600, 601, 1).lost(held.attempt, 1_590);
+    const result = checkRun(logs([a]));
+    expect(result.violations).toEqual([]);
+    expect(result.signalAfterValidityMs.max).toBe(2);
+  });
+});
+
+describe('checker › histories that must be flagged', () => {
+  it('flags a grant while another claim is still valid (lease-overlap)', () => {
+    const a = new HistoryBuilder('a');
+    const b = new HistoryBuilder('b');
+    const first = a.acquire(0, 0, 1, 1);
+    a.lost(first.attempt, 989);
+    b.acquire(400, 499, 500, 2);
+    expect(properties(checkRun(logs([a, b])))).toContain('lease-overlap');
+  });
+
+  it('flags an acquire that resolved after its validity (acquire-after-validity)', () => {
+    const a = new HistoryBuilder('a');
+    const held = a.acquire(0, 0, 990, 1);
+    a.release(held.attempt, 991);
+    expect(properties(checkRun(logs([a])))).toEqual(['acquire-after-validity']);
+  });
+
+  it('flags an extend that succeeded although its reply came after the validity ended', () => {
+    const a = new HistoryBuilder('a');
+    const held = a.acquire(0, 0, 1, 1);
+    a.extend(held, 900, 995, 1, { manual: true }).release(held.attempt, 1_000);
+    expect(properties(checkRun(logs([a])))).toContain('extend-after-validity');
+  });
+
+  it('flags an extend that succeeded on a refused reply', () => {
+    const a = new HistoryBuilder('a');
+    const held = a.acquire(0, 0, 1, 1);
+    a.extend(held, 100, 101, 0, { manual: true }).release(held.attempt, 200);
+    expect(properties(checkRun(logs([a])))).toContain('extend-after-validity');
+  });
+
+  it('flags isHeld === true after the validity ended, or after the lost signal', () => {
+    const a = new HistoryBuilder('a');
+    const held = a.acquire(0, 0, 1, 1);
+    a.check(held.attempt, 990, true).lost(held.attempt, 989);
+    const b = new HistoryBuilder('b');
+    const other = b.acquire(2_000, 2_000, 2_001, 2);
+    b.lost(other.attempt, 2_100, 'taken').check(other.attempt, 2_101, true);
+    b.release(other.attempt, 2_102);
+    const flagged = checkRun(logs([a, b])).violations.filter(
+      (violation) => violation.property === 'held-after-validity',
+    );
+    expect(flagged.map((violation) => violation.attempt)).toEqual([held.attempt, other.attempt]);
+  });
+
+  it('flags a late lost signal and a missing one', () => {
+    const late = new HistoryBuilder('late');
+    const first = late.acquire(0, 0, 1, 1);
+    late.lost(first.attempt, 988 + 401);
+    const silent = new HistoryBuilder('silent');
+    silent.acquire(5_000, 5_000, 5_001, 2);
+    const result = checkRun(logs([late, silent], { endedAt: 8_000 }));
+    expect(properties(result)).toEqual(['late-signal', 'missing-signal']);
+  });
+
+  it('measures the signal after a key loss from when it became observable', () => {
+    const a = new HistoryBuilder('a');
+    const held = a.acquire(0, 0, 1, 1);
+    a.extend(held, 300, 301, 1).extend(held, 600, 601, 0).lost(held.attempt, 602, 'taken');
+    const faults: FaultEvent[] = [{ kind: 'key-loss', at: 400, observableAt: 400, what: 'DEL' }];
+    const result = checkRun(logs([a], { faults }));
+    expect(result.violations).toEqual([]);
+    expect(result.signalAfterKeyLossMs.max).toBe(202);
+
+    const slow = new HistoryBuilder('a');
+    const again = slow.acquire(0, 0, 1, 1);
+    slow.extend(again, 300, 301, 1).lost(again.attempt, 1_250, 'taken');
+    expect(properties(checkRun(logs([slow], { faults })))).toEqual(['late-signal']);
+  });
+
+  it('measures a frozen holder from its thaw, not from its deadline', () => {
+    const a = new HistoryBuilder('a');
+    const held = a.acquire(0, 0, 1, 1);
+    a.lost(held.attempt, 2_010);
+    const faults: FaultEvent[] = [{ kind: 'worker-freeze', at: 500, until: 2_000, worker: 'a' }];
+    const result = checkRun(logs([a], { faults }));
+    expect(result.violations).toEqual([]);
+    expect(result.signalAfterValidityMs.max).toBe(10);
+  });
+
+  it('flags a stale write accepted after a later grant reached the resource (unfenced)', () => {
+    const a = new HistoryBuilder('a');
+    const b = new HistoryBuilder('b');
+    const old = a.acquire(0, 0, 1, 1);
+    a.lost(old.attempt, 988);
+    const next = b.acquire(900, 1_000, 1_001, 2);
+    b.release(next.attempt, 1_200);
+    const unfenced = new ResourceLog('unfenced')
+      .call(2, 'enter', old.attempt, 1)
+      .call(1_002, 'enter', next.attempt, 2)
+      .call(1_050, 'write', old.attempt, 1, 0)
+      .call(1_051, 'exit', old.attempt, 1)
+      .call(1_100, 'write', next.attempt, 2, 0)
+      .call(1_101, 'exit', next.attempt, 2).events;
+    const result = checkRun(logs([a, b], { resource: unfenced }));
+    expect(properties(result)).toEqual(['resource-overlap', 'stale-write-accepted']);
+    expect(result.resource).toMatchObject({
+      staleWritesAccepted: 1,
+      belowMaxTokenAccepted: 1,
+      lostUpdates: 1,
+      rejected: 0,
+    });
+
+    // The same calls against a fenced resource: the stale write is refused, nothing is lost.
+    const fenced = new ResourceLog('fenced')
+      .call(2, 'enter', old.attempt, 1)
+      .call(1_002, 'enter', next.attempt, 2)
+      .call(1_050, 'write', old.attempt, 1, 0)
+      .call(1_051, 'exit', old.attempt, 1)
+      .call(1_100, 'write', next.attempt, 2, 0)
+      .call(1_101, 'exit', next.attempt, 2).events;
+    const guarded = checkRun(logs([a, b], { resource: fenced }));
+    expect(properties(guarded)).toEqual([]);
+    expect(guarded.resource).toMatchObject({ staleWritesAccepted: 0, rejected: 1, lostUpdates: 0 });
+  });
+
+  it('flags a stale write a fenced resource accepts once the token source was reset', () => {
+    const a = new HistoryBuilder('a');
+    const b = new HistoryBuilder('b');
+    const old = a.acquire(0, 0, 1, 7);
+    a.lost(old.attempt, 988);
+    // The counter was flushed: the next grant gets token 1, below the old holder's 7.
+    const next = b.acquire(500, 1_000, 1_001, 1);
+    b.release(next.attempt, 1_200);
+    const resource = new ResourceLog('fenced')
+      .call(2, 'enter', old.attempt, 7)
+      .call(1_002, 'enter', next.attempt, 1)
+      .call(1_050, 'write', old.attempt, 7, 0)
+      .call(1_051, 'exit', old.attempt, 7)
+      .call(1_100, 'exit', next.attempt, 1).events;
+    const result = checkRun(logs([a, b], { resource }));
+    expect(properties(result)).toEqual([
+      'token-regression',
+      'resource-overlap',
+      'stale-write-accepted',
+    ]);
+    expect(result.resource).toMatchObject({ falseRejections: 1, staleWritesAccepted: 1 });
+  });
+
+  it('flags a duplicate fencing token', () => {
+    const a = new HistoryBuilder('a');
+    const first = a.acquire(0, 0, 1, 3);
+    a.release(first.attempt, 10);
+    const second = a.acquire(20, 20, 21, 3);
+    a.release(second.attempt, 30);
+    expect(properties(checkRun(logs([a])))).toEqual(['duplicate-fence', 'token-regression']);
+  });
+
+  it('measures the takeover after a SIGKILL and flags a slow one', () => {
+    const build = (nextAt: number) => {
+      const a = new HistoryBuilder('a');
+      const b = new HistoryBuilder('b');
+      a.acquire(0, 0, 1, 1);
+      const next = b.acquire(10, nextAt - 1, nextAt, 2);
+      b.release(next.attempt, nextAt + 100);
+      return [a, b];
+    };
+    const faults: FaultEvent[] = [{ kind: 'worker-kill', at: 300, worker: 'a' }];
+    const quick = checkRun(logs(build(1_100), { faults }));
+    expect(quick.takeoverMs).toEqual([800]);
+    expect(quick.violations).toEqual([]);
+    expect(properties(checkRun(logs(build(1_600), { faults })))).toEqual(['slow-takeover']);
+  });
+
+  it('flags an operation that outlived its timeout, but not time spent frozen', () => {
+    const a = new HistoryBuilder('a');
+    a.failedAcquire(0, 3_700);
+    expect(properties(checkRun(logs([a])))).toEqual(['op-timeout']);
+    const faults: FaultEvent[] = [{ kind: 'worker-freeze', at: 100, until: 1_100, worker: 'a' }];
+    expect(checkRun(logs([a], { faults })).violations).toEqual([]);
+  });
+
+  it('flags a release that outlived commandTimeoutMs', () => {
+    const a = new HistoryBuilder('a');
+    const held = a.acquire(0, 0, 1, 1);
+    a.release(held.attempt, 100, 750);
+    expect(properties(checkRun(logs([a])))).toEqual(['op-timeout']);
+  });
+
+  it('flags a success that no recorded command granted', () => {
+    const a = new HistoryBuilder('a');
+    const held = a.acquire(0, 0, 1, 1, { withCommand: false });
+    a.release(held.attempt, 10);
+    expect(properties(checkRun(logs([a])))).toEqual(['unexplained-success']);
+  });
+
+  it('does not count a late exit, or a refused entry, as acting at the resource', () => {
+    const a = new HistoryBuilder('a');
+    const b = new HistoryBuilder('b');
+    const old = a.acquire(0, 0, 1, 1);
+    a.lost(old.attempt, 988);
+    const next = b.acquire(500, 1_000, 1_001, 2);
+    b.release(next.attempt, 1_200);
+    const resource = new ResourceLog('fenced')
+      .call(2, 'enter', old.attempt, 1)
+      .call(1_002, 'enter', next.attempt, 2)
+      .call(1_010, 'exit', old.attempt, 1)
+      .call(1_011, 'enter', old.attempt, 1)
+      .call(1_012, 'exit', old.attempt, 1)
+      .call(1_100, 'exit', next.attempt, 2).events;
+    const result = checkRun(logs([a, b], { resource }));
+    expect(result.violations).toEqual([]);
+    expect(result.resource).toMatchObject({ overlaps: 0, rejected: 1, falseRejections: 0 });
+  });
+});

@@ -1,0 +1,632 @@
+/**
+ * The checker of a fault run: pure functions over the workers' histories, the resource server's
+ * log and the orchestrator's fault timeline. It reports every violation of the properties of
+ * issue 4 / safety.md §5 it can see, and the figures the report prints.
+ *
+ * Properties (ids used in reports):
+ * - lease-overlap (G1): two attempts claimed the lock at once, by the library's own validity.
+ * - resource-overlap (G1 at the resource): the resource accepted a call (enter or write) from an
+ *   attempt after an attempt granted later had already reached it: two holders acted at once.
+ * - stale-write-accepted (G2): the same, for a write.
+ * - token-regression / duplicate-fence (G2): a grant got a token not above every earlier grant's.
+ * - acquire-after-validity, extend-after-validity, held-after-validity (G3): success, or
+ *   `isHeld === true`, at or after the validity rebuilt from the Redis commands ran out.
+ * - late-signal / missing-signal (G4): the lost signal came later than refreshMs + tolerance
+ *   after the validity ended or a key loss became observable, or never came.
+ * - slow-takeover (G5): after a holder's SIGKILL, no other worker held within ttl + 200 ms.
+ * - op-timeout (G6): acquire outlived waitMs + commandTimeoutMs, extend or release outlived
+ *   commandTimeoutMs (time frozen by the harness excluded; tolerance plus the worker's measured
+ *   event-loop lag allowed).
+ * - unexplained-success: an acquire succeeded without a recorded command that granted it.
+ */
+import {
+  type Attempt,
+  claimEnd,
+  deadlineAt,
+  frozenWithin,
+  reconstruct,
+  thawedAt,
+  type WorkerHistory,
+  type WorkerTimeline,
+} from './attempts.js';
+import type { FaultEvent, ResourceEvent } from './events.js';
+import { type Summary, summarize } from './stats.js';
+
+export type PropertyId =
+  | 'lease-overlap'
+  | 'resource-overlap'
+  | 'stale-write-accepted'
+  | 'token-regression'
+  | 'duplicate-fence'
+  | 'acquire-after-validity'
+  | 'extend-after-validity'
+  | 'held-after-validity'
+  | 'late-signal'
+  | 'missing-signal'
+  | 'slow-takeover'
+  | 'op-timeout'
+  | 'unexplained-success';
+
+export interface Violation {
+  readonly property: PropertyId;
+  readonly at: number;
+  readonly worker?: string;
+  readonly attempt?: string;
+  readonly detail: string;
+}
+
+export interface RunLogs {
+  readonly histories: readonly WorkerHistory[];
+  readonly resource: readonly ResourceEvent[];
+  readonly faults: readonly FaultEvent[];
+  /** When the orchestrator stopped injecting and asked the workers to stop. */
+  readonly endedAt: number;
+}
+
+export interface CheckOptions {
+  /** Slack added to every timing bound, ms. */
+  readonly toleranceMs: number;
+  /** Extra slack for the takeover bound after a SIGKILL (issue 4: ttl + 200 ms). */
+  readonly takeoverSlackMs: number;
+}
+
+export const DEFAULT_CHECK_OPTIONS: CheckOptions = { toleranceMs: 100, takeoverSlackMs: 200 };
+
+export interface Operations {
+  readonly acquires: number;
+  readonly acquired: number;
+  readonly acquireFailures: Record<string, number>;
+  readonly manualExtends: number;
+  readonly extendFailures: number;
+  readonly releases: Record<string, number>;
+  readonly losses: Record<string, number>;
+  readonly redisCommands: number;
+  readonly abandonedGrants: number;
+  readonly resourceCalls: number;
+  readonly writesAccepted: number;
+  readonly writesRejected: number;
+}
+
+export interface ResourceFigures {
+  readonly overlaps: number;
+  readonly staleWritesAccepted: number;
+  /** Accepted calls whose token was below the highest seen (possible only when unfenced). */
+  readonly belowMaxTokenAccepted: number;
+  readonly rejected: number;
+  /** Refused calls from the attempt granted last: the true holder was turned away. */
+  readonly falseRejections: number;
+  /** Accepted writes based on a value another write had already replaced. */
+  readonly lostUpdates: number;
+}
+
+export interface LagFigures {
+  readonly p99Max: number | null;
+  readonly max: number | null;
+  /** The same over windows with no injected freeze of that worker. */
+  readonly unfaultedP99Max: number | null;
+  readonly unfaultedMax: number | null;
+}
+
+export interface CheckResult {
+  readonly operations: Operations;
+  readonly violations: readonly Violation[];
+  readonly resource: ResourceFigures;
+  /** Lost signal after the validity ended (ms past the rebuilt deadline, or past the thaw). */
+  readonly signalAfterValidityMs: Summary;
+  /** Lost signal after a key loss became observable. */
+  readonly signalAfterKeyLossMs: Summary;
+  /** Holder SIGKILL to the next holder. */
+  readonly takeoverMs: readonly number[];
+  /** End of each outage, cut or key loss to the next successful acquire. */
+  readonly recoveryMs: readonly { readonly fault: string; readonly ms: number | null }[];
+  readonly opDurationMs: {
+    readonly acquire: Summary;
+    readonly extend: Summary;
+    readonly release: Summary;
+  };
+  readonly lag: LagFigures;
+}
+
+function count(map: Record<string, number>, key: string): void {
+  map[key] = (map[key] ?? 0) + 1;
+}
+
+function workerOf(timelines: Map<string, WorkerTimeline>, attempt: Attempt) {
+  return timelines.get(attempt.worker);
+}
+
+/** G1: claims (grant … end of claim) of different attempts must not overlap. */
+export function leaseOverlaps(
+  attempts: readonly Attempt[],
+  timelines: Map<string, WorkerTimeline>,
+): Violation[] {
+  const claims = attempts
+    .filter((attempt) => attempt.okAt !== undefined)
+    .map((attempt) => ({
+      attempt,
+      from: attempt.okAt as number,
+      to: claimEnd(attempt, workerOf(timelines, attempt)?.killedAt) ?? (attempt.okAt as number),
+    }))
+    .sort((a, b) => a.from - b.from);
+  const violations: Violation[] = [];
+  for (let i = 0; i < claims.length; i++) {
+    const first = claims[i];
+    if (!first) continue;
+    for (let j = i + 1; j < claims.length; j++) {
+      const second = claims[j];
+      if (!second || second.from >= first.to) break;
+      violations.push({
+        property: 'lease-overlap',
+        at: second.from,
+        worker: second.attempt.worker,
+        attempt: second.attempt.attempt,
+        detail: `${second.attempt.attempt} (fence ${second.attempt.fence}) was granted ${(first.to - second.from).toFixed(1)} ms before the claim of ${first.attempt.attempt} (fence ${first.attempt.fence}) ended`,
+      });
+    }
+  }
+  return violations;
+}
+
+/**
+ * G1 and G2 at the resource, judged by grant order (client grant times), not by token values:
+ * once an attempt granted later has reached the resource, an older attempt must not get a call
+ * (enter or write) accepted there. Each such older/newer pair is one resource-overlap; each such
+ * accepted write is also a stale-write-accepted. Refused calls are fencing doing its job.
+ */
+export function resourceAccess(
+  events: readonly ResourceEvent[],
+  attempts: readonly Attempt[],
+): { violations: Violation[]; figures: ResourceFigures } {
+  const grantedAt = new Map<string, number>();
+  for (const attempt of attempts) {
+    if (attempt.okAt !== undefined) grantedAt.set(attempt.attempt, attempt.okAt);
+  }
+  const ordered = [...events].sort((a, b) => a.seq - b.seq);
+  const violations: Violation[] = [];
+  const overlappingPairs = new Set<string>();
+  let latestGrantSeen = Number.NEGATIVE_INFINITY;
+  let latestAttemptSeen = '';
+  let staleWritesAccepted = 0;
+  let belowMaxTokenAccepted = 0;
+  let rejected = 0;
+  let falseRejections = 0;
+  let lostUpdates = 0;
+  for (const event of ordered) {
+    const granted = grantedAt.get(event.attempt) ?? Number.NEGATIVE_INFINITY;
+    const newerSeen = latestGrantSeen > granted;
+    if (event.op !== 'exit') {
+      if (event.accepted && event.fence < event.maxFenceBefore) belowMaxTokenAccepted++;
+      if (!event.accepted) {
+        rejected++;
+        if (!newerSeen) falseRejections++;
+      }
+      const pair = `${event.attempt} ${latestAttemptSeen}`;
+      if (event.accepted && newerSeen && !overlappingPairs.has(pair)) {
+        overlappingPairs.add(pair);
+        violations.push({
+          property: 'resource-overlap',
+          at: event.at,
+          worker: event.worker,
+          attempt: event.attempt,
+          detail: `${event.op} of ${event.attempt} (fence ${event.fence}) accepted after ${latestAttemptSeen}, granted later, had reached the resource`,
+        });
+      }
+    }
+    if (event.op === 'write' && event.accepted) {
+      if (event.base !== undefined && event.base !== event.valueBefore) lostUpdates++;
+      if (newerSeen) {
+        staleWritesAccepted++;
+        violations.push({
+          property: 'stale-write-accepted',
+          at: event.at,
+          worker: event.worker,
+          attempt: event.attempt,
+          detail: `write of ${event.attempt} (fence ${event.fence}) accepted after ${latestAttemptSeen}, granted later, had reached the resource`,
+        });
+      }
+    }
+    if (granted > latestGrantSeen) {
+      latestGrantSeen = granted;
+      latestAttemptSeen = event.attempt;
+    }
+  }
+  return {
+    violations,
+    figures: {
+      overlaps: overlappingPairs.size,
+      staleWritesAccepted,
+      belowMaxTokenAccepted,
+      rejected,
+      falseRejections,
+      lostUpdates,
+    },
+  };
+}
+
+/** G2 at the source: fencing tokens must strictly increase in grant order. */
+export function fenceOrder(attempts: readonly Attempt[]): Violation[] {
+  const grants = attempts
+    .filter((attempt) => attempt.okAt !== undefined && attempt.fence !== undefined)
+    .sort((a, b) => (a.okAt as number) - (b.okAt as number));
+  const violations: Violation[] = [];
+  const seen = new Map<number, string>();
+  let highest = Number.NEGATIVE_INFINITY;
+  let highestAttempt = '';
+  for (const attempt of grants) {
+    const fence = attempt.fence as number;
+    const duplicateOf = seen.get(fence);
+    if (duplicateOf !== undefined) {
+      violations.push({
+        property: 'duplicate-fence',
+        at: attempt.okAt as number,
+        worker: attempt.worker,
+        attempt: attempt.attempt,
+        detail: `fence ${fence} was also issued to ${duplicateOf}`,
+      });
+    }
+    if (fence <= highest) {
+      violations.push({
+        property: 'token-regression',
+        at: attempt.okAt as number,
+        worker: attempt.worker,
+        attempt: attempt.attempt,
+        detail: `fence ${fence} granted after fence ${highest} (${highestAttempt})`,
+      });
+    } else {
+      highest = fence;
+      highestAttempt = attempt.attempt;
+    }
+    seen.set(fence, attempt.attempt);
+  }
+  return violations;
+}
+
+/** G3: no success and no `isHeld === true` at or after the rebuilt validity. */
+export function successAfterValidity(attempts: readonly Attempt[]): Violation[] {
+  const violations: Violation[] = [];
+  for (const attempt of attempts) {
+    if (attempt.okAt === undefined) continue;
+    if (attempt.initialDeadline === undefined) {
+      violations.push({
+        property: 'unexplained-success',
+        at: attempt.okAt,
+        worker: attempt.worker,
+        attempt: attempt.attempt,
+        detail: 'acquire succeeded but no recorded acquire command granted its token',
+      });
+      continue;
+    }
+    if (attempt.okAt >= attempt.initialDeadline) {
+      violations.push({
+        property: 'acquire-after-validity',
+        at: attempt.okAt,
+        worker: attempt.worker,
+        attempt: attempt.attempt,
+        detail: `acquire resolved ${(attempt.okAt - attempt.initialDeadline).toFixed(1)} ms after its validity ended (command sent ${(attempt.okAt - (attempt.grantSentAt ?? 0)).toFixed(1)} ms earlier, ttl ${attempt.settings.ttlMs})`,
+      });
+    }
+    for (const extend of attempt.extends) {
+      if (extend.okAt === undefined) continue;
+      const okAt = extend.okAt;
+      const step = attempt.steps.findLast((candidate) => candidate.replyAt <= okAt);
+      const validUntil = step?.before ?? attempt.initialDeadline;
+      if (!step || step.after === step.before || okAt >= validUntil) {
+        violations.push({
+          property: 'extend-after-validity',
+          at: okAt,
+          worker: attempt.worker,
+          attempt: attempt.attempt,
+          detail: step
+            ? `extend resolved at ${(okAt - validUntil).toFixed(1)} ms relative to the validity it extended`
+            : 'extend resolved without a recorded extend reply',
+        });
+      }
+    }
+    for (const check of attempt.checks) {
+      if (!check.held) continue;
+      const validUntil = deadlineAt(attempt, check.at) ?? attempt.initialDeadline;
+      const lost = attempt.lostAt !== undefined && check.at >= attempt.lostAt;
+      if (check.at >= validUntil || lost) {
+        violations.push({
+          property: 'held-after-validity',
+          at: check.at,
+          worker: attempt.worker,
+          attempt: attempt.attempt,
+          detail: lost
+            ? 'isHeld was true after the lost signal'
+            : `isHeld was true ${(check.at - validUntil).toFixed(1)} ms after the validity ended`,
+        });
+      }
+    }
+  }
+  return violations;
+}
+
+/** G4: the lost signal must follow the end of validity, or an observable key loss, promptly. */
+export function lossSignals(
+  attempts: readonly Attempt[],
+  timelines: Map<string, WorkerTimeline>,
+  faults: readonly FaultEvent[],
+  endedAt: number,
+  options: CheckOptions,
+): { violations: Violation[]; afterValidity: number[]; afterKeyLoss: number[] } {
+  const violations: Violation[] = [];
+  const afterValidity: number[] = [];
+  const afterKeyLoss: number[] = [];
+  for (const attempt of attempts) {
+    if (attempt.okAt === undefined || attempt.deadlineAt === undefined) continue;
+    const okAt = attempt.okAt;
+    const timeline = workerOf(timelines, attempt);
+    const bound = attempt.settings.refreshMs + options.toleranceMs;
+    const releasedAt = attempt.releaseInvokeAt ?? Number.POSITIVE_INFINITY;
+    const stillClaiming = (t: number) => t < releasedAt;
+    const references: { kind: 'validity' | 'key-loss'; at: number }[] = [];
+    if (stillClaiming(attempt.deadlineAt)) {
+      references.push({ kind: 'validity', at: thawedAt(timeline, attempt.deadlineAt) });
+    }
+    for (const fault of faults) {
+      if (fault.kind !== 'key-loss') continue;
+      if (fault.at <= okAt || !stillClaiming(fault.at) || fault.at >= attempt.deadlineAt) continue;
+      references.push({ kind: 'key-loss', at: thawedAt(timeline, fault.observableAt) });
+    }
+    if (references.length === 0) continue;
+    const dueAt = Math.min(...references.map((reference) => reference.at + bound));
+    const lostAt = attempt.lostAt;
+    for (const reference of references) {
+      if (lostAt === undefined || lostAt < reference.at - 1) continue;
+      (reference.kind === 'validity' ? afterValidity : afterKeyLoss).push(lostAt - reference.at);
+    }
+    const killedBefore = timeline?.killedAt !== undefined && timeline.killedAt <= dueAt;
+    if (lostAt === undefined) {
+      if (releasedAt <= dueAt || killedBefore || dueAt > endedAt) continue;
+      violations.push({
+        property: 'missing-signal',
+        at: dueAt,
+        worker: attempt.worker,
+        attempt: attempt.attempt,
+        detail: `no lost signal, and no release, by ${bound} ms after the lock stopped being valid`,
+      });
+    } else if (lostAt > dueAt && !killedBefore) {
+      violations.push({
+        property: 'late-signal',
+        at: lostAt,
+        worker: attempt.worker,
+        attempt: attempt.attempt,
+        detail: `lost signal (${attempt.lostReason}) ${(lostAt - dueAt + bound).toFixed(1)} ms after the lock stopped being valid (bound ${bound} ms)`,
+      });
+    }
+  }
+  return { violations, afterValidity, afterKeyLoss };
+}
+
+/** G5: after a holder's SIGKILL, another worker holds within ttl + slack. */
+export function takeovers(
+  attempts: readonly Attempt[],
+  faults: readonly FaultEvent[],
+  endedAt: number,
+  options: CheckOptions,
+): { violations: Violation[]; takeoverMs: number[] } {
+  const violations: Violation[] = [];
+  const takeoverMs: number[] = [];
+  for (const fault of faults) {
+    if (fault.kind !== 'worker-kill') continue;
+    const victim = attempts.find(
+      (attempt) =>
+        attempt.worker === fault.worker &&
+        attempt.okAt !== undefined &&
+        attempt.okAt <= fault.at &&
+        (claimEnd(attempt, undefined) ?? 0) > fault.at,
+    );
+    if (!victim) continue;
+    const ttlMs = victim.settings.ttlMs;
+    const next = attempts
+      .filter((attempt) => attempt.worker !== fault.worker && (attempt.okAt ?? 0) > fault.at)
+      .sort((a, b) => (a.okAt as number) - (b.okAt as number))[0];
+    const bound = ttlMs + options.takeoverSlackMs;
+    if (next?.okAt === undefined) {
+      if (endedAt - fault.at > bound) {
+        violations.push({
+          property: 'slow-takeover',
+          at: fault.at,
+          worker: fault.worker,
+          detail: `no other worker acquired after ${fault.worker} was killed holding ${victim.attempt}`,
+        });
+      }
+      continue;
+    }
+    const elapsed = next.okAt - fault.at;
+    takeoverMs.push(elapsed);
+    if (elapsed > bound) {
+      violations.push({
+        property: 'slow-takeover',
+        at: next.okAt,
+        worker: next.worker,
+        attempt: next.attempt,
+        detail: `next holder ${elapsed.toFixed(1)} ms after the SIGKILL of ${fault.worker} (bound ${bound} ms)`,
+      });
+    }
+  }
+  return { violations, takeoverMs };
+}
+
+/** Time from the end of each disruptive fault to the next grant (a measure, not a property). */
+export function recoveries(
+  attempts: readonly Attempt[],
+  faults: readonly FaultEvent[],
+): { fault: string; ms: number | null }[] {
+  const grants = attempts
+    .map((attempt) => attempt.okAt)
+    .filter((at): at is number => at !== undefined)
+    .sort((a, b) => a - b);
+  const result: { fault: string; ms: number | null }[] = [];
+  for (const fault of faults) {
+    let from: number;
+    let label: string;
+    if (fault.kind === 'redis-outage' || fault.kind === 'network') {
+      from = fault.until;
+      label = fault.what;
+    } else if (fault.kind === 'key-loss') {
+      from = fault.observableAt;
+      label = fault.what;
+    } else if (fault.kind === 'worker-freeze') {
+      from = fault.at;
+      label = `freeze of ${fault.worker}`;
+    } else continue;
+    const next = grants.find((at) => at > from);
+    result.push({ fault: label, ms: next === undefined ? null : next - from });
+  }
+  return result;
+}
+
+function lagWithin(timeline: WorkerTimeline | undefined, from: number, to: number): number {
+  let worst = 0;
+  for (const window of timeline?.lag ?? []) {
+    if (window.at >= from && window.windowStart <= to) worst = Math.max(worst, window.max);
+  }
+  return worst;
+}
+
+/** G6: every operation settles within its configured time (frozen time excluded). */
+export function operationBounds(
+  attempts: readonly Attempt[],
+  timelines: Map<string, WorkerTimeline>,
+  options: CheckOptions,
+): {
+  violations: Violation[];
+  durations: { acquire: number[]; extend: number[]; release: number[] };
+} {
+  const violations: Violation[] = [];
+  const durations = { acquire: [] as number[], extend: [] as number[], release: [] as number[] };
+  const judge = (
+    attempt: Attempt,
+    op: 'acquire' | 'extend' | 'release',
+    from: number,
+    to: number | undefined,
+    boundMs: number,
+  ) => {
+    const timeline = workerOf(timelines, attempt);
+    if (to === undefined) return;
+    const elapsed = to - from - frozenWithin(timeline, from, to);
+    durations[op].push(elapsed);
+    const allowed = boundMs + options.toleranceMs + lagWithin(timeline, from, to);
+    if (elapsed > allowed) {
+      violations.push({
+        property: 'op-timeout',
+        at: to,
+        worker: attempt.worker,
+        attempt: attempt.attempt,
+        detail: `${op} took ${elapsed.toFixed(1)} ms (bound ${boundMs} ms + ${(allowed - boundMs).toFixed(1)} ms slack)`,
+      });
+    }
+  };
+  for (const attempt of attempts) {
+    const { waitMs, commandTimeoutMs } = attempt.settings;
+    judge(
+      attempt,
+      'acquire',
+      attempt.invokeAt,
+      attempt.okAt ?? attempt.failAt,
+      waitMs + commandTimeoutMs,
+    );
+    for (const extend of attempt.extends) {
+      judge(attempt, 'extend', extend.invokeAt, extend.okAt ?? extend.failAt, commandTimeoutMs);
+    }
+    if (attempt.releaseInvokeAt !== undefined) {
+      judge(attempt, 'release', attempt.releaseInvokeAt, attempt.releaseAt, commandTimeoutMs);
+    }
+  }
+  return { violations, durations };
+}
+
+function lagFigures(timelines: Map<string, WorkerTimeline>): LagFigures {
+  let p99Max: number | null = null;
+  let max: number | null = null;
+  let unfaultedP99Max: number | null = null;
+  let unfaultedMax: number | null = null;
+  for (const timeline of timelines.values()) {
+    for (const window of timeline.lag) {
+      p99Max = Math.max(p99Max ?? 0, window.p99);
+      max = Math.max(max ?? 0, window.max);
+      // The first window after a thaw still holds the sampler's own late tick: skip it too.
+      if (frozenWithin(timeline, window.windowStart - 100, window.at + 100) > 0) continue;
+      unfaultedP99Max = Math.max(unfaultedP99Max ?? 0, window.p99);
+      unfaultedMax = Math.max(unfaultedMax ?? 0, window.max);
+    }
+  }
+  return { p99Max, max, unfaultedP99Max, unfaultedMax };
+}
+
+function operations(
+  attempts: readonly Attempt[],
+  histories: readonly WorkerHistory[],
+  timelines: Map<string, WorkerTimeline>,
+  resource: readonly ResourceEvent[],
+): Operations {
+  const acquireFailures: Record<string, number> = {};
+  const releases: Record<string, number> = {};
+  const losses: Record<string, number> = {};
+  let manualExtends = 0;
+  let extendFailures = 0;
+  for (const attempt of attempts) {
+    if (attempt.failCode !== undefined) count(acquireFailures, attempt.failCode);
+    if (attempt.releaseOutcome !== undefined) count(releases, attempt.releaseOutcome);
+    if (attempt.releaseFailed) count(releases, 'failed');
+    if (attempt.lostReason !== undefined) count(losses, attempt.lostReason);
+    manualExtends += attempt.extends.length;
+    extendFailures += attempt.extends.filter((extend) => extend.failAt !== undefined).length;
+  }
+  const writes = resource.filter((event) => event.op === 'write');
+  return {
+    acquires: attempts.length,
+    acquired: attempts.filter((attempt) => attempt.okAt !== undefined).length,
+    acquireFailures,
+    manualExtends,
+    extendFailures,
+    releases,
+    losses,
+    redisCommands: histories.reduce(
+      (total, history) => total + history.events.filter((event) => event.kind === 'command').length,
+      0,
+    ),
+    abandonedGrants: [...timelines.values()].reduce((total, t) => total + t.abandonedGrants, 0),
+    resourceCalls: resource.length,
+    writesAccepted: writes.filter((event) => event.accepted).length,
+    writesRejected: writes.filter((event) => !event.accepted).length,
+  };
+}
+
+/** Runs every check over one run's logs. */
+export function checkRun(
+  logs: RunLogs,
+  options: CheckOptions = DEFAULT_CHECK_OPTIONS,
+): CheckResult {
+  const { attempts, workers } = reconstruct(logs.histories, logs.faults);
+  const access = resourceAccess(logs.resource, attempts);
+  const signals = lossSignals(attempts, workers, logs.faults, logs.endedAt, options);
+  const takeover = takeovers(attempts, logs.faults, logs.endedAt, options);
+  const bounds = operationBounds(attempts, workers, options);
+  const violations = [
+    ...leaseOverlaps(attempts, workers),
+    ...access.violations,
+    ...fenceOrder(attempts),
+    ...successAfterValidity(attempts),
+    ...signals.violations,
+    ...takeover.violations,
+    ...bounds.violations,
+  ].sort((a, b) => a.at - b.at);
+  return {
+    operations: operations(attempts, logs.histories, workers, logs.resource),
+    violations,
+    resource: access.figures,
+    signalAfterValidityMs: summarize(signals.afterValidity),
+    signalAfterKeyLossMs: summarize(signals.afterKeyLoss),
+    takeoverMs: takeover.takeoverMs,
+    recoveryMs: recoveries(attempts, logs.faults),
+    opDurationMs: {
+      acquire: summarize(bounds.durations.acquire),
+      extend: summarize(bounds.durations.extend),
+      release: summarize(bounds.durations.release),
+    },
+    lag: lagFigures(workers),
+  };
+}

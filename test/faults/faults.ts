@@ -1,0 +1,194 @@
+/**
+ * The faults the harness injects, one function each. Each records in the fault timeline what it
+ * did and when, so the checker can measure signals and recovery against it. All traffic stays on
+ * loopback; every wait is bounded.
+ */
+import { now } from './clock.js';
+import { signal } from './processes.js';
+import { LOCK_KEY, type ScenarioContext, type WorkerHandle } from './scenario.js';
+
+/** SIGKILL the current holder in the middle of its critical section. */
+export async function killHolder(context: ScenarioContext): Promise<WorkerHandle> {
+  const victim = await context.waitForHolder(30);
+  signal(victim.process, 'SIGKILL');
+  const at = now();
+  context.record({ kind: 'worker-kill', at, worker: victim.id });
+  context.injected(`SIGKILL holder ${victim.id}`);
+  await victim.process.exited;
+  return victim;
+}
+
+/** SIGSTOP the next worker that has a write in flight, for `ms`, then SIGCONT. */
+export async function freezeInWriteWindow(context: ScenarioContext, ms: number): Promise<void> {
+  const victim = await context.nextWriteWindow();
+  signal(victim.process, 'SIGSTOP');
+  const at = now();
+  await context.sleep(ms);
+  signal(victim.process, 'SIGCONT');
+  context.record({ kind: 'worker-freeze', at, until: now(), worker: victim.id });
+  context.injected(`SIGSTOP ${victim.id} for ${ms} ms with a write in flight`);
+}
+
+/** Blocks the event loop of the next worker that has a write in flight (Atomics.wait). */
+export async function blockInWriteWindow(context: ScenarioContext, ms: number): Promise<void> {
+  const victim = await context.nextWriteWindow();
+  context.send(victim, { type: 'block', ms });
+  context.injected(`event loop of ${victim.id} blocked ${ms} ms with a write in flight`);
+  await context.sleep(ms);
+}
+
+/** SIGSTOP redis-server for `ms`, then SIGCONT. */
+export async function freezeRedis(context: ScenarioContext, ms: number): Promise<void> {
+  await context.waitForHolder();
+  const at = now();
+  context.redis.freeze();
+  await context.sleep(ms);
+  context.redis.thaw();
+  context.record({ kind: 'redis-outage', at, until: now(), what: `redis SIGSTOP ${ms} ms` });
+  context.injected(`redis SIGSTOP ${ms} ms`);
+}
+
+/** `DEBUG SLEEP` (the server stops serving for `seconds`). */
+export async function debugSleep(context: ScenarioContext, seconds: number): Promise<void> {
+  await context.waitForHolder();
+  const at = now();
+  await context.redis.command('DEBUG', 'SLEEP', String(seconds));
+  context.record({ kind: 'redis-outage', at, until: now(), what: `DEBUG SLEEP ${seconds}` });
+  context.injected(`DEBUG SLEEP ${seconds}`);
+}
+
+/** `CLIENT PAUSE ms ALL`: commands queue up, and keys do not expire, until the pause ends. */
+export async function clientPause(context: ScenarioContext, ms: number): Promise<void> {
+  await context.waitForHolder();
+  const at = now();
+  await context.redis.command('CLIENT', 'PAUSE', String(ms), 'ALL');
+  await context.sleep(ms);
+  context.record({ kind: 'redis-outage', at, until: at + ms, what: `CLIENT PAUSE ${ms} ALL` });
+  context.injected(`CLIENT PAUSE ${ms} ALL`);
+}
+
+/**
+ * kill -9 redis-server and start it again on the same port and directory, after `downMs`.
+ * Without persistence every key is gone (a key loss the holder can observe once Redis is back).
+ */
+export async function restartRedis(
+  context: ScenarioContext,
+  { downMs, persistent }: { downMs: number; persistent: boolean },
+): Promise<void> {
+  await context.waitForHolder();
+  const at = now();
+  await context.redis.kill();
+  if (downMs > 0) await context.sleep(downMs);
+  await context.redis.restart();
+  const until = now();
+  context.record({ kind: 'redis-outage', at, until, what: 'redis kill -9 + restart' });
+  if (!persistent) {
+    context.record({
+      kind: 'key-loss',
+      at,
+      observableAt: until,
+      what: 'restart without persistence',
+    });
+  }
+  const how = persistent ? 'with appendfsync always' : 'without persistence';
+  context.injected(`redis kill -9, restart ${how} after ${Math.round(until - at)} ms`);
+}
+
+/** `CLIENT KILL` every normal and pub/sub connection (the workers'; not the admin one). */
+export async function clientKill(context: ScenarioContext): Promise<void> {
+  await context.waitForHolder();
+  const at = now();
+  const normal = await context.redis.command('CLIENT', 'KILL', 'TYPE', 'normal');
+  const pubsub = await context.redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
+  context.record({ kind: 'network', at, until: now(), what: 'CLIENT KILL' });
+  context.injected(`CLIENT KILL: ${normal} normal, ${pubsub} pub/sub connections`);
+}
+
+/** Every worker's proxy ends its connections with a TCP RST. */
+export async function resetConnections(context: ScenarioContext): Promise<void> {
+  await context.waitForHolder();
+  const at = now();
+  for (const worker of context.workers) worker.proxy?.reset();
+  context.record({ kind: 'network', at, until: now(), what: 'proxy RST' });
+  context.injected('proxy RST of every connection');
+}
+
+/** The holder's proxy stops forwarding for `ms` (half-open connections), then heals. */
+export async function blackholeHolder(context: ScenarioContext, ms: number): Promise<void> {
+  const victim = await context.waitForHolder();
+  if (!victim.proxy) throw new Error('blackhole needs a scenario with proxies');
+  const at = now();
+  victim.proxy.setMode({ kind: 'blackhole' });
+  await context.sleep(ms);
+  victim.proxy.setMode({ kind: 'pass' });
+  context.record({ kind: 'network', at, until: now(), what: `blackhole ${victim.id} ${ms} ms` });
+  context.injected(`blackhole of ${victim.id}'s connections for ${ms} ms`);
+}
+
+/** An admin deletes the held lock key. */
+export async function deleteLockKey(context: ScenarioContext): Promise<void> {
+  await context.waitForHolder();
+  const at = now();
+  const deleted = await context.redis.command('DEL', LOCK_KEY);
+  context.record({ kind: 'key-loss', at, observableAt: at, what: 'DEL lock key' });
+  context.injected(`DEL lock key (${deleted} deleted)`);
+}
+
+/** `FLUSHALL`: the lock key and the fencing counter are gone. */
+export async function flushAll(context: ScenarioContext): Promise<void> {
+  await context.waitForHolder();
+  const at = now();
+  await context.redis.command('FLUSHALL');
+  context.record({ kind: 'key-loss', at, observableAt: at, what: 'FLUSHALL' });
+  context.injected('FLUSHALL');
+}
+
+function infoField(info: string, field: string): number {
+  const match = info.match(new RegExp(`^${field}:(\\d+)`, 'm'));
+  return Number(match?.[1] ?? 0);
+}
+
+/**
+ * Fills Redis past `maxmemory` under `volatile-ttl` until the held lock key is evicted (keys with
+ * the shortest ttl go first, and a lock's ttl is short). The fencing counter has no ttl and stays.
+ */
+export async function evictLockKey(context: ScenarioContext): Promise<void> {
+  await context.waitForHolder();
+  const { redis } = context;
+  const used = infoField(String(await redis.command('INFO', 'memory')), 'used_memory');
+  const evictedBefore = infoField(String(await redis.command('INFO', 'stats')), 'evicted_keys');
+  await redis.command('CONFIG', 'SET', 'maxmemory-policy', 'volatile-ttl');
+  await redis.command('CONFIG', 'SET', 'maxmemory', String(used + 512 * 1024));
+  const filler = 'x'.repeat(16 * 1024);
+  let evictedAt: number | undefined;
+  for (let i = 0; i < 400 && evictedAt === undefined; i++) {
+    await redis.command('SET', `filler:${i}`, filler, 'EX', '60');
+    const at = now();
+    const exists = Number(await redis.command('EXISTS', LOCK_KEY));
+    const evicted = infoField(String(await redis.command('INFO', 'stats')), 'evicted_keys');
+    if (exists === 0 && evicted > evictedBefore) evictedAt = at;
+  }
+  await redis.command('CONFIG', 'SET', 'maxmemory', '0');
+  if (evictedAt === undefined) throw new Error('the lock key was not evicted');
+  context.record({ kind: 'key-loss', at: evictedAt, observableAt: evictedAt, what: 'eviction' });
+  context.injected('lock key evicted under maxmemory (volatile-ttl)');
+}
+
+const BUSY_SCRIPT = `
+local start = redis.call('TIME')
+local from = tonumber(start[1]) * 1000 + tonumber(start[2]) / 1000
+while true do
+  local t = redis.call('TIME')
+  if tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000 - from > tonumber(ARGV[1]) then break end
+end
+return 1`;
+
+/** A script that runs `ms` with `busy-reply-threshold` at 100 ms: everyone else gets BUSY. */
+export async function busyScript(context: ScenarioContext, ms: number): Promise<void> {
+  await context.waitForHolder();
+  await context.redis.command('CONFIG', 'SET', 'busy-reply-threshold', '100');
+  const at = now();
+  await context.redis.command('EVAL', BUSY_SCRIPT, '0', String(ms));
+  context.record({ kind: 'redis-outage', at, until: now(), what: `busy script ${ms} ms` });
+  context.injected(`busy script for ${ms} ms (BUSY replies)`);
+}

@@ -1,0 +1,38 @@
+/**
+ * Wraps a RedisAdapter so that every lock script is recorded with the time it was sent and the time
+ * it settled. The checker rebuilds each lock's validity from these records on its own, without
+ * trusting the library's internal clock arithmetic.
+ */
+import type { LuaScriptSource, RedisAdapter } from '../../src/adapter.js';
+import { now } from './clock.js';
+import type { HistoryEvent, ScriptName } from './events.js';
+
+/** Scripts whose second argument is a ttl in ms. */
+const TTL_SCRIPTS = new Set(['mutex-acquire', 'mutex-extend']);
+
+export function recordingAdapter(
+  inner: RedisAdapter,
+  record: (event: HistoryEvent) => void,
+): RedisAdapter {
+  return {
+    async runScript(script: LuaScriptSource, keys: readonly string[], args: readonly string[]) {
+      const sentAt = now();
+      const base = {
+        kind: 'command' as const,
+        sentAt,
+        script: script.name as ScriptName,
+        token: args[0] ?? '',
+        ...(TTL_SCRIPTS.has(script.name) ? { ttlMs: Number(args[1]) } : {}),
+      };
+      try {
+        const reply = await inner.runScript(script, keys, args);
+        record({ ...base, at: now(), ok: true, reply });
+        return reply;
+      } catch (error) {
+        record({ ...base, at: now(), ok: false, error: String(error).slice(0, 200) });
+        throw error;
+      }
+    },
+    createSubscriber: () => inner.createSubscriber(),
+  };
+}

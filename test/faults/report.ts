@@ -1,0 +1,233 @@
+/**
+ * Writes the fault-injection report: report.json (everything measured, per scenario) and
+ * report.md (the same figures as tables, the expected weaknesses with their reasons, and every
+ * unexpected violation).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import type { PropertyId, Violation } from './checker.js';
+import type { ScenarioResult } from './scenario.js';
+import type { Summary } from './stats.js';
+
+export interface ReportMeta {
+  readonly generatedAt: string;
+  readonly command: string;
+  readonly seed: number;
+  readonly subset: 'full' | 'fast' | 'selected';
+  readonly node: string;
+  readonly redis: string;
+  readonly cpus: number;
+  readonly durationMs: number;
+}
+
+export interface Report {
+  readonly meta: ReportMeta;
+  readonly totals: {
+    readonly scenarios: number;
+    readonly passed: number;
+    readonly faultsInjected: number;
+    readonly acquisitions: number;
+    readonly acquireCalls: number;
+    readonly redisCommands: number;
+    readonly resourceCalls: number;
+    readonly unexpectedViolations: number;
+    readonly expectedViolations: number;
+  };
+  readonly scenarios: readonly ScenarioResult[];
+}
+
+/** At most this many violations per scenario go into the files (all are counted). */
+const VIOLATIONS_LISTED = 40;
+
+export function buildReport(
+  meta: Omit<ReportMeta, 'cpus'>,
+  results: readonly ScenarioResult[],
+): Report {
+  const sum = (pick: (result: ScenarioResult) => number) =>
+    results.reduce((total, result) => total + pick(result), 0);
+  return {
+    meta: { ...meta, cpus: cpus().length },
+    totals: {
+      scenarios: results.length,
+      passed: results.filter((result) => result.passed).length,
+      faultsInjected: sum((result) => result.faultsInjected),
+      acquisitions: sum((result) => result.check.operations.acquired),
+      acquireCalls: sum((result) => result.check.operations.acquires),
+      redisCommands: sum((result) => result.check.operations.redisCommands),
+      resourceCalls: sum((result) => result.check.operations.resourceCalls),
+      unexpectedViolations: sum((result) => result.unexpected.length),
+      expectedViolations: sum((result) => result.expected.length),
+    },
+    scenarios: results.map((result) => ({
+      ...result,
+      expected: result.expected.slice(0, VIOLATIONS_LISTED),
+      unexpected: result.unexpected.slice(0, VIOLATIONS_LISTED),
+      check: { ...result.check, violations: result.check.violations.slice(0, VIOLATIONS_LISTED) },
+    })),
+  };
+}
+
+function ms(value: number | null | undefined): string {
+  return value === null || value === undefined ? '–' : String(Math.round(value));
+}
+
+function summary(value: Summary): string {
+  return value.count === 0 ? '–' : `${ms(value.p50)} / ${ms(value.max)} (n=${value.count})`;
+}
+
+function countBy(violations: readonly Violation[]): string {
+  const counts = new Map<PropertyId, number>();
+  for (const violation of violations) {
+    counts.set(violation.property, (counts.get(violation.property) ?? 0) + 1);
+  }
+  return counts.size === 0
+    ? '0'
+    : [...counts].map(([property, n]) => `${property} ${n}`).join(', ');
+}
+
+function totalOf(
+  results: readonly ScenarioResult[],
+  property: PropertyId,
+  pick: 'unexpected' | 'all',
+) {
+  return results.reduce(
+    (total, result) =>
+      total +
+      (pick === 'all' ? result.check.violations : result.unexpected).filter(
+        (violation) => violation.property === property,
+      ).length,
+    0,
+  );
+}
+
+function goals(report: Report): string[] {
+  const results = report.scenarios;
+  const inModel = results.filter((result) => result.inModel);
+  const fenced = results.filter((result) => result.mode === 'fenced');
+  const sumOver = (list: readonly ScenarioResult[], pick: (r: ScenarioResult) => number) =>
+    list.reduce((total, result) => total + pick(result), 0);
+  const lines = [
+    '| Goal | What must hold | Measured |',
+    '|---|---|---|',
+    `| G1 | in-model faults: 0 overlapping holders | lease overlaps ${sumOver(inModel, (r) => r.check.violations.filter((v) => v.property === 'lease-overlap').length)}, resource overlaps ${sumOver(inModel, (r) => r.check.resource.overlaps)} over ${inModel.length} in-model runs |`,
+    `| G2 | fenced: 0 accepted stale writes | ${sumOver(fenced, (r) => r.check.resource.staleWritesAccepted)} accepted, ${sumOver(fenced, (r) => r.check.resource.rejected)} refused by the fence, over ${fenced.length} fenced runs (token source destroyed: see expected weaknesses) |`,
+    `| G3 | no success after validity | acquire ${totalOf(results, 'acquire-after-validity', 'all')}, extend ${totalOf(results, 'extend-after-validity', 'all')}, isHeld ${totalOf(results, 'held-after-validity', 'all')}, unexplained ${totalOf(results, 'unexplained-success', 'all')} |`,
+    `| G4 | loss signalled ≤ refreshMs + 100 ms | late ${totalOf(results, 'late-signal', 'all')}, missing ${totalOf(results, 'missing-signal', 'all')} |`,
+    `| G5 | next holder ≤ ttl + 200 ms after SIGKILL | slow ${totalOf(results, 'slow-takeover', 'all')}; takeovers ${
+      results
+        .flatMap((r) => r.check.takeoverMs)
+        .map(ms)
+        .join(', ') || '–'
+    } ms |`,
+    `| G6 | every op within its timeout | over-time ops ${totalOf(results, 'op-timeout', 'all')} |`,
+  ];
+  return lines;
+}
+
+export function renderMarkdown(report: Report): string {
+  const { meta, totals } = report;
+  const lines: string[] = [
+    '# latchkey fault-injection report',
+    '',
+    `Generated ${meta.generatedAt} by \`${meta.command}\` (${meta.subset} run, seed ${meta.seed}, ` +
+      `${Math.round(meta.durationMs / 1000)} s) on Node ${meta.node}, ${meta.redis}, ${meta.cpus} CPUs. ` +
+      'Single-node Redis only (safety.md §6.4 R1–R10 and M1); Sentinel, Cluster, Redlock and etcd ' +
+      'are not covered yet.',
+    '',
+    `**${totals.scenarios} scenario runs, ${totals.passed} passed; ${totals.faultsInjected} faults ` +
+      `injected; ${totals.acquisitions} acquisitions (handoffs) out of ${totals.acquireCalls} acquire ` +
+      `calls; ${totals.redisCommands} lock commands; ${totals.resourceCalls} resource calls; ` +
+      `${totals.unexpectedViolations} unexpected and ${totals.expectedViolations} expected violations.**`,
+    '',
+    'Settings: ttl 1000 ms, refresh 300 ms, commandTimeoutMs 500 ms, waitMs 3000 ms, handoffMs 500 ms, ' +
+      'driftFactor 0.01 (drift 12 ms). Workers alternate ioredis and node-redis, with options that ' +
+      'never replay a lock command after a reconnect unless a scenario says "defaults". Times are ms.',
+    '',
+    '## Goals',
+    '',
+    ...goals(report),
+    '',
+    '## Scenarios',
+    '',
+    '| Run | Fault | Resource | Model | Faults | Acquired / calls | Unexpected | Expected | Signal after validity p50 / max | Signal after key loss p50 / max | Next grant after each fault (kill→ = takeover after SIGKILL) | acquire / extend / release max | Lag p99 / max (unfaulted) | Result |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const result of report.scenarios) {
+    const { check } = result;
+    const recovery = [
+      ...check.takeoverMs.map((value) => `kill→${ms(value)}`),
+      ...check.recoveryMs.map((entry) => ms(entry.ms)),
+    ].join(', ');
+    lines.push(
+      `| ${result.id} | ${result.title} | ${result.mode} | ${result.inModel ? 'in' : 'out'} | ` +
+        `${result.faultsInjected} | ${check.operations.acquired} / ${check.operations.acquires} | ` +
+        `${countBy(result.unexpected)} | ${countBy(result.expected)} | ` +
+        `${summary(check.signalAfterValidityMs)} | ${summary(check.signalAfterKeyLossMs)} | ` +
+        `${recovery || '–'} | ${ms(check.opDurationMs.acquire.max)} / ${ms(check.opDurationMs.extend.max)} / ${ms(check.opDurationMs.release.max)} | ` +
+        `${ms(check.lag.unfaultedP99Max)} / ${ms(check.lag.unfaultedMax)} | ${result.passed ? 'pass' : '**FAIL**'} |`,
+    );
+  }
+  lines.push(
+    '',
+    'Resource figures per run (refused = stale calls the fence stopped; false refusals = the latest',
+    'holder turned away, which happens once the token source was reset):',
+    '',
+    '| Run | Resource | Writes accepted | Refused | False refusals | Overlaps | Stale writes accepted | Lost updates | Losses signalled | Releases | Abandoned grants |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const result of report.scenarios) {
+    const { operations, resource } = result.check;
+    const entries = (record: Record<string, number>) =>
+      Object.entries(record)
+        .map(([key, value]) => `${key} ${value}`)
+        .join(', ') || '0';
+    lines.push(
+      `| ${result.id} | ${result.mode} | ${operations.writesAccepted} | ${resource.rejected} | ` +
+        `${resource.falseRejections} | ${resource.overlaps} | ${resource.staleWritesAccepted} | ` +
+        `${resource.lostUpdates} | ${entries(operations.losses)} | ${entries(operations.releases)} | ` +
+        `${operations.abandonedGrants} |`,
+    );
+  }
+  const weaknesses = report.scenarios.filter((result) => result.expectedProperties.length > 0);
+  lines.push('', '## Expected, documented weaknesses', '');
+  for (const result of weaknesses) {
+    lines.push(
+      `- **${result.id} ${result.title} (${result.mode})**: ${countBy(result.expected)}. ${result.expectedBecause ?? ''}`,
+    );
+  }
+  lines.push('', '## Unexpected violations', '');
+  const failing = report.scenarios.filter((result) => !result.passed);
+  if (failing.length === 0) lines.push('None.');
+  for (const result of failing) {
+    lines.push(`### ${result.id} ${result.title} (${result.mode})`, '');
+    if (result.error) lines.push('```', result.error.split('\n').slice(0, 6).join('\n'), '```', '');
+    if (result.check.operations.acquired === 0) lines.push('- no acquisition succeeded');
+    for (const violation of result.unexpected) {
+      lines.push(`- ${violation.property}: ${violation.detail}`);
+    }
+    if (result.logsDir) lines.push('', `Logs: \`${result.logsDir}\``);
+    lines.push('');
+  }
+  lines.push(
+    '',
+    '## How to run',
+    '',
+    '- `npm run test:faults`: the checker unit tests, the bad-input property tests, then every scenario; writes this file and report.json.',
+    "- `FAULTS_ONLY=R2,R7 npm run test:faults`: selected runs; `FAULTS_SEED=<n>`: replay a seed (the M1 schedule and every worker's choices); `FAULTS_KEEP_LOGS=1`: keep the JSONL logs of passing runs under `.tmp/faults/`.",
+    '- `npx vitest run --config vitest.faults.config.ts`: the fast subset (asserts the timing-independent properties only).',
+    '',
+    'Fault timeline per run (in order):',
+    '',
+  );
+  for (const result of report.scenarios) {
+    lines.push(`- ${result.id} (${result.mode}): ${result.faultLog.join('; ') || '–'}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function writeReport(dir: string, report: Report): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(dir, 'report.md'), renderMarkdown(report));
+}

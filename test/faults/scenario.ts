@@ -1,0 +1,347 @@
+/**
+ * Runs one fault scenario end to end: starts Redis, the resource server and the worker processes
+ * (each through its own TCP proxy when asked), lets them contend, injects the scenario's faults,
+ * stops everything, and runs the checker over the logs. Every wait is bounded in time.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CheckResult, PropertyId, Violation } from './checker.js';
+import { checkRun } from './checker.js';
+import { now, pause } from './clock.js';
+import type {
+  FaultEvent,
+  HistoryEvent,
+  OrchestratorMessage,
+  ResourceEvent,
+  ResourceMode,
+  WorkerMessage,
+} from './events.js';
+import { JsonlWriter, readJsonl } from './jsonl.js';
+import { isAlive, repoRoot, type Spawned, spawnTs, terminate, waitForLine } from './processes.js';
+import { FaultProxy } from './proxy.js';
+import { seededRandom } from './random.js';
+import { RedisNode } from './redis-node.js';
+import {
+  type ClientKind,
+  type ClientProfile,
+  DEFAULT_SETTINGS,
+  type WorkerConfig,
+} from './worker-config.js';
+
+const READY_TIMEOUT_MS = 20_000;
+const STOP_TIMEOUT_MS = 6_000;
+const LOCK_NAME = 'faults';
+/** The Redis key of the lock every worker contends for (default prefix `latchkey:`). */
+export const LOCK_KEY = `latchkey:{${LOCK_NAME}}`;
+
+export interface WorkerOptions extends Partial<Omit<WorkerConfig, 'settings'>> {
+  readonly settings?: Partial<WorkerConfig['settings']>;
+}
+
+export interface ScenarioSpec {
+  /** Fault id from safety.md §6.4, with a suffix for variants (R3b, R8c, …). */
+  readonly id: string;
+  readonly title: string;
+  /** Part of the fast subset that runs with the main test command. */
+  readonly fast: boolean;
+  /** Inside the failure model of safety.md §5 G1 (lease safety must hold). */
+  readonly inModel: boolean;
+  readonly mode: ResourceMode;
+  readonly workers?: number;
+  /** Client of each worker, cycled: default ioredis, node-redis, ioredis, … */
+  readonly clients?: readonly ClientKind[];
+  readonly profile?: ClientProfile;
+  readonly redisArgs?: readonly string[];
+  /** Put each worker behind its own FaultProxy. */
+  readonly proxies?: boolean;
+  readonly worker?: WorkerOptions;
+  readonly warmupMs?: number;
+  readonly settleMs?: number;
+  /** Violations of these properties are expected for this fault and documented as such. */
+  readonly expected?: readonly PropertyId[];
+  /** Why the expected violations are expected (printed in the report). */
+  readonly expectedBecause?: string;
+  inject(context: ScenarioContext): Promise<void>;
+}
+
+export interface WorkerHandle {
+  readonly id: string;
+  readonly process: Spawned;
+  readonly config: WorkerConfig;
+  readonly proxy: FaultProxy | undefined;
+}
+
+export interface ScenarioContext {
+  readonly redis: RedisNode;
+  readonly random: () => number;
+  readonly seed: number;
+  readonly workers: readonly WorkerHandle[];
+  readonly settings: WorkerConfig['settings'];
+  record(fault: FaultEvent): void;
+  /** Counts one injected fault for the report. */
+  injected(what: string): void;
+  /** The worker holding the lock for at least `minHeldMs`, waiting up to `timeoutMs`. */
+  waitForHolder(minHeldMs?: number, timeoutMs?: number): Promise<WorkerHandle>;
+  /** The next worker to announce a write window, waiting up to `timeoutMs`. */
+  nextWriteWindow(timeoutMs?: number): Promise<WorkerHandle>;
+  send(worker: WorkerHandle, message: OrchestratorMessage): void;
+  /** Starts one more worker (for example to replace a killed one). */
+  spawnWorker(): Promise<WorkerHandle>;
+  sleep(ms: number): Promise<void>;
+}
+
+export interface ScenarioResult {
+  readonly id: string;
+  readonly title: string;
+  readonly mode: ResourceMode;
+  readonly inModel: boolean;
+  readonly fast: boolean;
+  readonly seed: number;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly faultsInjected: number;
+  readonly faultLog: readonly string[];
+  readonly workers: number;
+  readonly expectedProperties: readonly PropertyId[];
+  readonly expectedBecause: string | undefined;
+  readonly check: CheckResult;
+  readonly expected: readonly Violation[];
+  readonly unexpected: readonly Violation[];
+  readonly passed: boolean;
+  readonly logsDir: string | undefined;
+  readonly error: string | undefined;
+}
+
+export interface RunOptions {
+  readonly seed: number;
+  /** Directory under which each run keeps its logs (a sub-directory per scenario). */
+  readonly logsRoot: string;
+  /** Keep logs of passing scenarios too. */
+  readonly keepLogs: boolean;
+}
+
+class Run implements ScenarioContext {
+  readonly workers: WorkerHandle[] = [];
+  readonly random: () => number;
+  readonly faults: FaultEvent[] = [];
+  readonly faultLog: string[] = [];
+  readonly #holders = new Map<string, { attempt: string; since: number }>();
+  readonly #writeWindowWaiters: ((worker: WorkerHandle) => void)[] = [];
+  readonly #faultWriter: JsonlWriter;
+  #nextWorker = 0;
+  faultsInjected = 0;
+
+  constructor(
+    readonly spec: ScenarioSpec,
+    readonly redis: RedisNode,
+    readonly resourcePort: number,
+    readonly dir: string,
+    readonly seed: number,
+  ) {
+    this.random = seededRandom(seed);
+    this.#faultWriter = new JsonlWriter(join(dir, 'faults.jsonl'));
+  }
+
+  get settings(): WorkerConfig['settings'] {
+    return { ...DEFAULT_SETTINGS, ...this.spec.worker?.settings };
+  }
+
+  record(fault: FaultEvent): void {
+    this.faults.push(fault);
+    this.#faultWriter.append(fault);
+  }
+
+  injected(what: string): void {
+    this.faultsInjected++;
+    this.faultLog.push(what);
+    this.record({ kind: 'note', at: now(), what });
+  }
+
+  sleep(ms: number): Promise<void> {
+    return pause(ms);
+  }
+
+  send(worker: WorkerHandle, message: OrchestratorMessage): void {
+    if (isAlive(worker.process) && worker.process.child.connected)
+      worker.process.child.send(message);
+  }
+
+  async spawnWorker(): Promise<WorkerHandle> {
+    const index = this.#nextWorker++;
+    const id = `w${index + 1}`;
+    const clients = this.spec.clients ?? ['ioredis', 'node-redis'];
+    const proxy = this.spec.proxies ? await FaultProxy.start(this.redis.port) : undefined;
+    const options = this.spec.worker ?? {};
+    const config: WorkerConfig = {
+      id,
+      redisPort: proxy?.port ?? this.redis.port,
+      resourcePort: this.resourcePort,
+      lockName: LOCK_NAME,
+      historyPath: join(this.dir, `history-${id}.jsonl`),
+      client: clients[index % clients.length] ?? 'ioredis',
+      profile: this.spec.profile ?? 'bounded',
+      workMs: [50, 1_200],
+      writeWindowMs: 0,
+      idleMs: [0, 40],
+      manualExtendShare: 0.3,
+      maxCycles: 100_000,
+      maxRunMs: 10 * 60_000,
+      seed: (this.seed + index * 7_919) >>> 0,
+      ...options,
+      settings: this.settings,
+    };
+    const spawned = spawnTs('worker.ts', [JSON.stringify(config)], true);
+    const worker: WorkerHandle = { id, process: spawned, config, proxy };
+    this.workers.push(worker);
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`worker ${id} not ready: ${spawned.stderr()}`)),
+        READY_TIMEOUT_MS,
+      );
+      spawned.child.on('message', (message: WorkerMessage) => {
+        if (message.type === 'ready') {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.#onMessage(worker, message);
+      });
+      spawned.child.once('exit', () => {
+        clearTimeout(timer);
+        this.#holders.delete(id);
+        reject(new Error(`worker ${id} exited before ready: ${spawned.stderr()}`));
+      });
+    });
+    await ready;
+    return worker;
+  }
+
+  #onMessage(worker: WorkerHandle, message: WorkerMessage): void {
+    if (message.type === 'held')
+      this.#holders.set(worker.id, { attempt: message.attempt, since: now() });
+    else if (message.type === 'free') this.#holders.delete(worker.id);
+    else if (message.type === 'write-window') {
+      const waiter = this.#writeWindowWaiters.shift();
+      waiter?.(worker);
+    }
+  }
+
+  async waitForHolder(minHeldMs = 30, timeoutMs = 10_000): Promise<WorkerHandle> {
+    const deadline = now() + timeoutMs;
+    while (now() < deadline) {
+      for (const worker of this.workers) {
+        const held = this.#holders.get(worker.id);
+        if (held && isAlive(worker.process) && now() - held.since >= minHeldMs) return worker;
+      }
+      await pause(5);
+    }
+    throw new Error(`no worker held the lock for ${minHeldMs} ms within ${timeoutMs} ms`);
+  }
+
+  nextWriteWindow(timeoutMs = 10_000): Promise<WorkerHandle> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const index = this.#writeWindowWaiters.indexOf(onWindow);
+        if (index >= 0) this.#writeWindowWaiters.splice(index, 1);
+        reject(new Error(`no write window within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onWindow = (worker: WorkerHandle) => {
+        clearTimeout(timer);
+        resolve(worker);
+      };
+      this.#writeWindowWaiters.push(onWindow);
+    });
+  }
+
+  async stopWorkers(): Promise<void> {
+    for (const worker of this.workers) {
+      if (!isAlive(worker.process)) continue;
+      worker.process.child.kill('SIGCONT');
+      this.send(worker, { type: 'stop' });
+    }
+    await Promise.all(
+      this.workers.map(async (worker) => {
+        const timer = setTimeout(() => void terminate(worker.process), STOP_TIMEOUT_MS);
+        await worker.process.exited;
+        clearTimeout(timer);
+      }),
+    );
+    await Promise.all(this.workers.map((worker) => worker.proxy?.close()));
+    this.#faultWriter.close();
+  }
+
+  histories() {
+    return this.workers.map((worker) => ({
+      worker: worker.id,
+      events: readJsonl<HistoryEvent>(worker.config.historyPath),
+    }));
+  }
+}
+
+export async function runScenario(
+  spec: ScenarioSpec,
+  options: RunOptions,
+): Promise<ScenarioResult> {
+  const startedAt = new Date().toISOString();
+  const started = now();
+  const dir = join(options.logsRoot, `${spec.id}-${spec.mode}-${Date.now()}`);
+  mkdirSync(dir, { recursive: true });
+  const resourceLog = join(dir, 'resource.jsonl');
+  let redis: RedisNode | undefined;
+  let resource: Spawned | undefined;
+  let run: Run | undefined;
+  let error: string | undefined;
+  let endedAt = now();
+  try {
+    redis = await RedisNode.start(spec.redisArgs ?? []);
+    resource = spawnTs('resource-server.ts', [resourceLog, spec.mode], false);
+    const portLine = await waitForLine(resource, /PORT (\d+)/, READY_TIMEOUT_MS);
+    run = new Run(spec, redis, Number(portLine[1]), dir, options.seed);
+    const count = spec.workers ?? 3;
+    await Promise.all(Array.from({ length: count }, () => (run as Run).spawnWorker()));
+    await pause(spec.warmupMs ?? 1_500);
+    await spec.inject(run);
+    await pause(spec.settleMs ?? 2_500);
+  } catch (caught) {
+    error = caught instanceof Error ? (caught.stack ?? caught.message) : String(caught);
+  } finally {
+    endedAt = now();
+    redis?.thaw();
+    await run?.stopWorkers().catch(() => {});
+    if (resource) await terminate(resource);
+    await redis?.stop().catch(() => {});
+  }
+
+  const check = checkRun({
+    histories: run?.histories() ?? [],
+    resource: readJsonl<ResourceEvent>(resourceLog),
+    faults: run?.faults ?? [],
+    endedAt,
+  });
+  const expectedProperties = spec.expected ?? [];
+  const expected = check.violations.filter((v) => expectedProperties.includes(v.property));
+  const unexpected = check.violations.filter((v) => !expectedProperties.includes(v.property));
+  const passed = error === undefined && unexpected.length === 0 && check.operations.acquired > 0;
+  const keep = options.keepLogs || !passed;
+  if (!keep) rmSync(dir, { recursive: true, force: true });
+  return {
+    id: spec.id,
+    title: spec.title,
+    mode: spec.mode,
+    inModel: spec.inModel,
+    fast: spec.fast,
+    seed: options.seed,
+    startedAt,
+    durationMs: Math.round(now() - started),
+    faultsInjected: run?.faultsInjected ?? 0,
+    faultLog: run?.faultLog ?? [],
+    workers: run?.workers.length ?? 0,
+    expectedProperties,
+    expectedBecause: spec.expectedBecause,
+    check,
+    expected,
+    unexpected,
+    passed,
+    logsDir: keep ? dir.replace(`${repoRoot}/`, '') : undefined,
+    error,
+  };
+}

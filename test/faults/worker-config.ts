@@ -1,0 +1,51 @@
+/** What the orchestrator tells a worker process to do; passed as JSON in argv. */
+import type { WorkerLockSettings } from './events.js';
+
+export type ClientKind = 'ioredis' | 'node-redis';
+
+/**
+ * `bounded`: client options that stop a lock command from being replayed long after latchkey gave
+ * up on it (no resend of unanswered commands after a reconnect, offline queue flushed or off, short
+ * connect timeout). `defaults`: the client library's defaults, for comparison.
+ */
+export type ClientProfile = 'bounded' | 'defaults';
+
+export interface WorkerConfig {
+  readonly id: string;
+  readonly redisPort: number;
+  readonly resourcePort: number;
+  readonly lockName: string;
+  readonly historyPath: string;
+  readonly client: ClientKind;
+  readonly profile: ClientProfile;
+  readonly settings: WorkerLockSettings;
+  /** Time spent inside the critical section between `enter` and `write`, ms [min, max]. */
+  readonly workMs: readonly [number, number];
+  /**
+   * When > 0, the write is treated as already in flight for this long after the last `isHeld`
+   * check (a slow network, a long GC): it is sent without another check. The worker announces the
+   * window over IPC so the orchestrator can pause it right there.
+   */
+  readonly writeWindowMs: number;
+  /** Pause between a release and the next acquire, ms [min, max]. */
+  readonly idleMs: readonly [number, number];
+  /** Share of critical sections that also call `lock.extend()` by hand. */
+  readonly manualExtendShare: number;
+  readonly maxCycles: number;
+  readonly maxRunMs: number;
+  readonly seed: number;
+}
+
+export const DEFAULT_SETTINGS: WorkerLockSettings = Object.freeze({
+  ttlMs: 1_000,
+  refreshMs: 300,
+  commandTimeoutMs: 500,
+  waitMs: 3_000,
+  handoffMs: 500,
+  driftFactor: 0.01,
+});
+
+/** Drift latchkey takes off a lock's validity (see `driftFactor` in src/options.ts). */
+export function driftMs(settings: WorkerLockSettings): number {
+  return Math.floor(settings.ttlMs * settings.driftFactor) + 2;
+}

@@ -1,0 +1,290 @@
+/**
+ * A worker process of a fault run: loops acquire → enter → work → write (with the fencing token) →
+ * exit → release on one lock, and appends everything it sees to its history (JSONL, common
+ * timebase). Separate processes so the orchestrator can SIGSTOP and SIGKILL them one by one.
+ *
+ * Run as `node --import tsx worker.ts '<WorkerConfig JSON>'` with an IPC channel.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
+import { createClient } from 'redis';
+import type { RedisAdapter } from '../../src/adapter.js';
+import { fromIORedis } from '../../src/adapters/ioredis.js';
+import { fromNodeRedis } from '../../src/adapters/node-redis.js';
+import { isLockError, type Lock, Locker } from '../../src/index.js';
+import { now, pause } from './clock.js';
+import type { HistoryEvent, OrchestratorMessage, WorkerMessage } from './events.js';
+import { JsonlWriter } from './jsonl.js';
+import { seededRandom } from './random.js';
+import { recordingAdapter } from './recording-adapter.js';
+import { ResourceClient } from './resource-client.js';
+import type { ClientProfile, WorkerConfig } from './worker-config.js';
+
+const LAG_WINDOW_MS = 1_000;
+/** A worker that does not finish within this after `stop` exits anyway. */
+const STOP_GRACE_MS = 4_000;
+
+interface Connection {
+  readonly adapter: RedisAdapter;
+  close(): Promise<void>;
+}
+
+function boundedIORedisOptions(profile: ClientProfile) {
+  if (profile === 'defaults') return {};
+  return {
+    // Never replay a lock command that was in flight when the connection broke…
+    autoResendUnfulfilledCommands: false,
+    // …and fail commands queued while disconnected at the next failed reconnect, not hours later.
+    maxRetriesPerRequest: 0,
+    connectTimeout: 500,
+    retryStrategy: (attempt: number) => Math.min(attempt * 50, 500),
+  };
+}
+
+async function connectIORedis(config: WorkerConfig): Promise<Connection> {
+  const client = new Redis({
+    port: config.redisPort,
+    host: '127.0.0.1',
+    ...boundedIORedisOptions(config.profile),
+  });
+  client.on('error', () => {});
+  await new Promise<void>((resolve) => client.once('ready', () => resolve()));
+  return {
+    adapter: fromIORedis(client),
+    close: async () => client.disconnect(),
+  };
+}
+
+async function connectNodeRedis(config: WorkerConfig): Promise<Connection> {
+  const bounded = config.profile === 'bounded';
+  const client = createClient({
+    url: `redis://127.0.0.1:${config.redisPort}`,
+    ...(bounded
+      ? {
+          disableOfflineQueue: true,
+          socket: {
+            connectTimeout: 500,
+            reconnectStrategy: (attempt: number) => Math.min(attempt * 50, 500),
+          },
+        }
+      : {}),
+  });
+  client.on('error', () => {});
+  await client.connect();
+  return {
+    adapter: fromNodeRedis(client),
+    close: async () => client.destroy(),
+  };
+}
+
+function errorCode(error: unknown): string {
+  if (isLockError(error)) return error.code;
+  if (error instanceof Error) return error.name;
+  return 'unknown';
+}
+
+class Worker {
+  readonly #history: JsonlWriter;
+  readonly #random: () => number;
+  readonly #stop = new AbortController();
+  #cycles = 0;
+
+  constructor(
+    private readonly config: WorkerConfig,
+    private readonly send: (message: WorkerMessage) => void,
+  ) {
+    this.#history = new JsonlWriter(config.historyPath);
+    this.#random = seededRandom(config.seed);
+  }
+
+  record(event: HistoryEvent): void {
+    this.#history.append(event);
+  }
+
+  get cycles(): number {
+    return this.#cycles;
+  }
+
+  stop(): void {
+    this.#stop.abort();
+  }
+
+  block(ms: number): void {
+    const at = now();
+    this.record({ kind: 'block', at, until: at + ms });
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  }
+
+  #between([min, max]: readonly [number, number]): number {
+    return min + Math.floor(this.#random() * (max - min + 1));
+  }
+
+  async run(): Promise<void> {
+    const { config } = this;
+    this.record({
+      kind: 'start',
+      at: now(),
+      worker: config.id,
+      pid: process.pid,
+      client: `${config.client}/${config.profile}`,
+      settings: config.settings,
+    });
+    const lag = this.#monitorLag();
+    const connection =
+      config.client === 'ioredis' ? await connectIORedis(config) : await connectNodeRedis(config);
+    const resource = await ResourceClient.connect(config.resourcePort, config.id, 'shared');
+    const { ttlMs, refreshMs, commandTimeoutMs, waitMs, handoffMs, driftFactor } = config.settings;
+    const locker = new Locker(
+      recordingAdapter(connection.adapter, (event) => this.record(event)),
+      { ttlMs, refreshMs, commandTimeoutMs, waitMs, handoffMs, driftFactor },
+    );
+    this.send({ type: 'ready' });
+    const endAt = now() + config.maxRunMs;
+    try {
+      while (!this.#stop.signal.aborted && this.#cycles < config.maxCycles && now() < endAt) {
+        this.#cycles++;
+        await this.#cycle(locker, resource, `${config.id}:${this.#cycles}`);
+        await pause(this.#between(config.idleMs), this.#stop.signal);
+      }
+    } finally {
+      clearInterval(lag);
+      await locker.close().catch(() => {});
+      resource.close();
+      await connection.close().catch(() => {});
+      this.record({ kind: 'stop', at: now(), cycles: this.#cycles });
+      this.#history.close();
+    }
+  }
+
+  async #cycle(locker: Locker, resource: ResourceClient, attempt: string): Promise<void> {
+    this.record({ kind: 'acquire-invoke', at: now(), attempt });
+    let lock: Lock;
+    try {
+      lock = await locker.acquire(this.config.lockName, { signal: this.#stop.signal });
+    } catch (error) {
+      this.record({
+        kind: 'acquire-fail',
+        at: now(),
+        attempt,
+        code: errorCode(error),
+        message: String(error).slice(0, 200),
+      });
+      return;
+    }
+    this.record({
+      kind: 'acquire-ok',
+      at: now(),
+      attempt,
+      token: lock.token,
+      fence: lock.fencingToken,
+      remainingMs: lock.remainingMs,
+    });
+    lock.signal.addEventListener(
+      'abort',
+      () => {
+        const reason = lock.signal.reason as { reason?: string } | undefined;
+        this.record({ kind: 'lost', at: now(), attempt, reason: reason?.reason ?? 'unknown' });
+      },
+      { once: true },
+    );
+    this.send({ type: 'held', attempt, fence: lock.fencingToken });
+    try {
+      await this.#criticalSection(lock, resource, attempt);
+    } finally {
+      this.send({ type: 'free', attempt });
+      this.record({ kind: 'release-invoke', at: now(), attempt });
+      try {
+        const result = await lock.release();
+        this.record({ kind: 'release-ok', at: now(), attempt, outcome: result.outcome });
+      } catch (error) {
+        this.record({ kind: 'release-fail', at: now(), attempt, code: errorCode(error) });
+      }
+    }
+  }
+
+  #check(lock: Lock, attempt: string): boolean {
+    const held = lock.isHeld;
+    this.record({ kind: 'check', at: now(), attempt, held });
+    return held;
+  }
+
+  async #criticalSection(lock: Lock, resource: ResourceClient, attempt: string): Promise<void> {
+    const fence = lock.fencingToken;
+    if (!this.#check(lock, attempt)) return;
+    const entered = await resource.call({ op: 'enter', attempt, fence });
+    try {
+      if (!entered.accepted) return;
+      const work = this.#between(this.config.workMs);
+      await pause(work / 2, lock.signal);
+      if (this.#random() < this.config.manualExtendShare && !lock.signal.aborted) {
+        await this.#extend(lock, attempt);
+      }
+      await pause(work / 2, lock.signal);
+      if (!this.#check(lock, attempt)) return;
+      if (this.config.writeWindowMs > 0) {
+        // The write is on its way: whatever happens now, it will arrive.
+        this.send({ type: 'write-window', attempt });
+        await pause(this.config.writeWindowMs);
+      }
+      await resource.call({ op: 'write', attempt, fence, base: entered.value });
+    } finally {
+      await resource.call({ op: 'exit', attempt, fence });
+    }
+  }
+
+  async #extend(lock: Lock, attempt: string): Promise<void> {
+    this.record({ kind: 'extend-invoke', at: now(), attempt });
+    try {
+      await lock.extend();
+      this.record({ kind: 'extend-ok', at: now(), attempt });
+    } catch (error) {
+      this.record({ kind: 'extend-fail', at: now(), attempt, code: errorCode(error) });
+    }
+  }
+
+  #monitorLag(): NodeJS.Timeout {
+    const histogram = monitorEventLoopDelay({ resolution: 10 });
+    histogram.enable();
+    let windowStart = now();
+    return setInterval(() => {
+      const at = now();
+      const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+      this.record({
+        kind: 'lag',
+        at,
+        windowStart,
+        p50: ms(histogram.percentile(50)),
+        p99: ms(histogram.percentile(99)),
+        max: ms(histogram.max),
+      });
+      histogram.reset();
+      windowStart = at;
+    }, LAG_WINDOW_MS);
+  }
+}
+
+async function main(): Promise<void> {
+  const config = JSON.parse(process.argv[2] ?? '') as WorkerConfig;
+  const send = (message: WorkerMessage) => {
+    if (process.connected) process.send?.(message);
+  };
+  const worker = new Worker(config, send);
+  const stop = () => {
+    worker.stop();
+    setTimeout(() => process.exit(3), STOP_GRACE_MS).unref();
+  };
+  process.on('message', (message: OrchestratorMessage) => {
+    if (message.type === 'stop') stop();
+    else if (message.type === 'block') worker.block(message.ms);
+  });
+  process.on('disconnect', stop);
+  process.on('SIGTERM', stop);
+  await worker.run();
+  send({ type: 'stopped', cycles: worker.cycles });
+  process.disconnect?.();
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`worker failed: ${String(error)}\n`);
+  process.exit(2);
+});

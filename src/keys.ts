@@ -4,7 +4,7 @@
  */
 
 export interface MutexKeys {
-  /** The lock itself: the holder's token (or a reservation for a woken waiter), with a PX expiry. */
+  /** The lock itself: the holder's token (or a just-granted waiter's), with a PX expiry. */
   readonly lock: string;
   /** Fencing counter, no expiry: survives the lock key so tokens keep growing. */
   readonly fence: string;

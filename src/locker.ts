@@ -25,10 +25,8 @@ import { PubSubWaker } from './wake/pubsub-waker.js';
 
 /** What `inspect` reads about a lock, without changing it. */
 export interface LockState {
-  /** True while some client holds the lock (or it is reserved for a woken waiter). */
+  /** True while some client holds the lock (including a waiter a release just granted it to). */
   readonly locked: boolean;
-  /** True while a release has reserved the lock for a woken waiter that has not claimed it yet. */
-  readonly reserved: boolean;
   /** The holder's token, when held. */
   readonly token: string | undefined;
   /** Ms until the lock key expires unless extended; 0 when free. */
@@ -85,6 +83,7 @@ export class Locker {
     checkName(name);
     const resolved = resolveLockOptions(this.#options, options);
     const signal = checkSignal(options?.signal);
+    const started = monotonicNow();
     const acquired = await acquireMutex(
       {
         runner: this.#runner,
@@ -107,8 +106,11 @@ export class Locker {
       name,
       acquired.token,
       acquired.fencingToken,
-      acquired.sentAt,
+      acquired.validUntil,
     );
+    // A granted lock lives only handoffMs in Redis: extend it to the full ttl right away. If that
+    // fails, the handle reports the loss at its deadline like any other failed extension.
+    if (acquired.granted) handle.extend().catch(() => {});
     if (this.#closing) {
       await handle.release().catch(() => {});
       throw new LockerClosedError();
@@ -118,7 +120,7 @@ export class Locker {
       name,
       token: handle.token,
       fencingToken: handle.fencingToken,
-      waitedMs: monotonicNow() - acquired.sentAt,
+      waitedMs: monotonicNow() - started,
     });
     return handle;
   }
@@ -168,11 +170,9 @@ export class Locker {
     this.#assertOpen();
     const keys = mutexKeys(this.#options.prefix, checkName(name));
     const state = await this.#runner.run(mutexInspect, keys, undefined as never);
-    const reserved = state.value?.startsWith('~') ?? false;
     return {
       locked: state.value !== null,
-      reserved,
-      token: state.value === null || reserved ? undefined : state.value,
+      token: state.value ?? undefined,
       remainingMs: Math.max(0, state.pttlMs),
       lastFencingToken: state.lastFencingToken,
       waiters: state.queued,

@@ -74,8 +74,9 @@ export interface LockerOptions extends LockOptions {
    */
   commandTimeoutMs?: number;
   /**
-   * How long a release keeps the lock reserved for the waiter it hands it to, in ms. Only if that
-   * waiter died does this delay the next holder. Integer ≥ 1.
+   * How long a release grants the lock to the waiter it hands it to, in ms, before that waiter
+   * extends it to its own ttl. Only if that waiter died does this delay the next holder, and a
+   * waiter whose wake-up arrives later than this falls back to one more round trip. Integer ≥ 1.
    * @default 1_000
    */
   handoffMs?: number;

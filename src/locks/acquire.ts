@@ -13,7 +13,7 @@ import {
 } from '../options.js';
 import { type AcquireReply, mutexAcquire, QUEUE_MODE } from '../scripts/index.js';
 import { monotonicNow, sleep } from '../time.js';
-import type { PubSubWaker } from '../wake/pubsub-waker.js';
+import { LOOK_AGAIN, type PubSubWaker } from '../wake/pubsub-waker.js';
 import type { ScriptRunner } from './commands.js';
 
 /**
@@ -38,8 +38,13 @@ export interface Acquired {
   readonly keys: MutexKeys;
   readonly token: string;
   readonly fencingToken: number;
-  /** Monotonic time the successful attempt was sent: validity counts from here. */
-  readonly sentAt: number;
+  /** Monotonic time until which the lock is surely ours (validity, with drift taken off). */
+  readonly validUntil: number;
+  /**
+   * True when a release granted the lock to us for only `handoffMs`: the caller must extend it to
+   * the full ttl at once.
+   */
+  readonly granted: boolean;
 }
 
 const TOKEN_BYTES = 16;
@@ -66,15 +71,29 @@ export async function acquireMutex(
 ): Promise<Acquired> {
   const { runner, waker, locker } = context;
   const keys = mutexKeys(locker.prefix, name);
-  const token = newToken();
+  let token = newToken();
   const startedAt = monotonicNow();
   const deadline = startedAt + options.waitMs;
   const waitSignal = signal ? AbortSignal.any([signal, context.closed]) : context.closed;
   const pushWait = options.waitMs > 0 && options.retry === undefined;
-  const slot = pushWait ? waker.register(token) : undefined;
+  let slot = pushWait ? waker.register(token) : undefined;
 
   let queued = false;
   let acquired = false;
+  /** Send time of each attempt, by attempt number: a grant's validity counts from one of them. */
+  const sentAtByAttempt = new Map<number, number>();
+  /**
+   * Undoes whatever `token` may hold or queue, and goes on with a fresh token. A token whose
+   * outcome is unknown is never reused: the clean-up may run after our next attempt, and finding
+   * its own token in the lock key must only ever mean "a release granted it to me".
+   */
+  const abandonToken = () => {
+    context.cleanUp(keys, token);
+    slot?.dispose();
+    token = newToken();
+    slot = pushWait ? waker.register(token) : undefined;
+    queued = false;
+  };
   let attempts = 0;
   let failuresInARow = 0;
   let lastError: LockBackendError | undefined;
@@ -85,6 +104,7 @@ export async function acquireMutex(
       waitSignal.throwIfAborted();
       attempts++;
       const sentAt = monotonicNow();
+      if (pushWait) sentAtByAttempt.set(attempts, sentAt);
       let reply: AcquireReply | undefined;
       try {
         reply = await runner.run(mutexAcquire, keys, {
@@ -95,26 +115,31 @@ export async function acquireMutex(
           graceMs: QUEUE_GRACE_MS,
           handoffMs: locker.handoffMs,
           channel: waker.channel,
+          attempt: attempts,
         });
       } catch (error) {
         // Scripts do not roll back: a failure after the SET (e.g. a fence key holding text) can
         // leave our token behind, and a lost reply hides the outcome. Undo whatever it did.
-        context.cleanUp(keys, token);
+        abandonToken();
         if (!(error instanceof LockBackendError)) throw error;
         lastError = error;
         failuresInARow++;
-        queued = false;
       }
 
       if (reply?.kind === 'conflict') throw new LockKeyConflictError(keys.lock, reply.detail);
       if (reply?.kind === 'acquired') {
         if (monotonicNow() < sentAt + options.ttlMs - options.driftMs) {
           acquired = true;
-          return { keys, token, fencingToken: reply.fencingToken, sentAt };
+          return {
+            keys,
+            token,
+            fencingToken: reply.fencingToken,
+            validUntil: sentAt + options.ttlMs - options.driftMs,
+            granted: false,
+          };
         }
         // The reply came after the lock's validity ended: it is not ours to use. Give it back.
-        queued = false;
-        context.cleanUp(keys, token);
+        abandonToken();
       }
       if (reply) {
         lastError = undefined;
@@ -126,7 +151,21 @@ export async function acquireMutex(
       if (left <= 0) break;
       if (reply?.kind === 'held' && slot) {
         // +1 so the key has surely expired when the timer (not a wake-up) ends the sleep.
-        await slot.sleep(Math.min(left, reply.pttlMs + 1), waitSignal);
+        const woken = await slot.sleep(Math.min(left, reply.pttlMs + 1), waitSignal);
+        const grantedAfter =
+          woken && woken !== LOOK_AGAIN ? sentAtByAttempt.get(woken.afterAttempt) : undefined;
+        if (woken && woken !== LOOK_AGAIN && grantedAfter !== undefined) {
+          // Granted: the key holds our token for handoffMs from a moment after Redis ran the
+          // attempt the grant names, so after that attempt was sent. A grant that lapsed before a
+          // later attempt still names the old attempt: its validity is simply over.
+          const validUntil = grantedAfter + locker.handoffMs - options.driftMs;
+          if (monotonicNow() < validUntil) {
+            acquired = true;
+            return { keys, token, fencingToken: woken.fencingToken, validUntil, granted: true };
+          }
+          // The message came too late to trust the grant; the next attempt takes the lock if it
+          // is still ours, with validity counted from its own send time.
+        }
         continue;
       }
       let delayMs = 0;
@@ -141,7 +180,7 @@ export async function acquireMutex(
     }
   } finally {
     slot?.dispose();
-    // Leave the queue, and pass on a lock that a release reserved for us meanwhile.
+    // Leave the queue, and pass on a lock that a release granted us meanwhile.
     if (!acquired && queued) context.cleanUp(keys, token);
   }
   if (lastError) throw lastError;

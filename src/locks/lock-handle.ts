@@ -88,15 +88,15 @@ export class RedisLockHandle implements Lock {
     readonly name: string,
     readonly token: string,
     readonly fencingToken: number,
-    /** Monotonic time at which the successful acquire command was sent. */
-    sentAt: number,
+    /** Monotonic time until which the lock is surely held (drift already taken off). */
+    validUntil: number,
   ) {
     this.#context = context;
-    this.#acquiredAt = sentAt;
-    this.#validUntil = sentAt + context.options.ttlMs - context.options.driftMs;
+    this.#acquiredAt = monotonicNow();
+    this.#validUntil = validUntil;
     this.#armDeadline();
     if (context.options.autoRefresh) {
-      this.#refresh = new AutoRefresh(this, context.options, sentAt);
+      this.#refresh = new AutoRefresh(this, context.options, this.#acquiredAt);
     }
   }
 

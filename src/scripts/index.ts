@@ -52,6 +52,7 @@ export const mutexAcquire = {
     graceMs: number;
     handoffMs: number;
     channel: string;
+    attempt: number;
   }) => [
     a.token,
     String(a.ttlMs),
@@ -60,6 +61,7 @@ export const mutexAcquire = {
     String(a.graceMs),
     String(a.handoffMs),
     a.channel,
+    String(a.attempt),
   ],
   parse(raw: unknown): AcquireReply {
     const [status, value] = pair(raw);
@@ -80,7 +82,7 @@ export type ReleaseReply = 'handed-over' | 'released' | 'missing' | 'other-token
 
 export const mutexRelease = {
   ...LUA_SOURCES['mutex-release'],
-  keys: (k: MutexKeys) => [k.lock, k.queue, k.waiters],
+  keys: (k: MutexKeys) => [k.lock, k.fence, k.queue, k.waiters],
   args: (a: { token: string; withdraw: boolean }) => [a.token, a.withdraw ? '1' : '0'],
   parse(raw: unknown): ReleaseReply {
     const status = integer(raw);
@@ -108,7 +110,7 @@ export const mutexExtend = {
 } as const satisfies LuaScript<never, ExtendReply>;
 
 export interface InspectReply {
-  /** The holder's token, `~token` while reserved for a woken waiter, or null when free. */
+  /** The holder's token (or that of a waiter the lock was just granted to), or null when free. */
   readonly value: string | null;
   /** Remaining ms of the lock key, or -2 when free. */
   readonly pttlMs: number;

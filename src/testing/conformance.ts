@@ -197,6 +197,25 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
         await next.release();
       });
 
+      it('Locker › acquire › a waiter granted the lock holds it for its full ttl, with a larger fencing token', async () => {
+        const a = await newLocker();
+        const b = await newLocker();
+        const name = fresh('grant');
+        const holder = await a.acquire(name, { ttlMs: 5_000 });
+        const waiting = b.acquire(name, { ttlMs: 5_000, waitMs: 10_000 });
+        await sleep(50);
+        await holder.release();
+        const next = await settlesWithin(waiting, 3_000, 'grant');
+        assert.ok(next.fencingToken > holder.fencingToken);
+        assert.equal((await a.inspect(name)).lastFencingToken, next.fencingToken);
+        await sleep(100); // the extension to the full ttl runs in the background
+        const state = await a.inspect(name);
+        assert.equal(state.token, next.token);
+        assert.ok(state.remainingMs > 4_000, `remaining ${state.remainingMs} ms`);
+        assert.ok(next.remainingMs > 4_000);
+        await next.release();
+      });
+
       it('Locker › acquire › waiters are served in arrival order', async () => {
         const locker = await newLocker();
         const others = await Promise.all([newLocker(), newLocker(), newLocker()]);
@@ -219,7 +238,7 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
         assert.deepEqual(order, [0, 1, 2]);
       });
 
-      it('Locker › acquire › a reserved hand-over to a waiter that died expires and the lock moves on', async () => {
+      it('Locker › acquire › a grant to a waiter that died lapses after handoffMs and the lock moves on', async () => {
         const locker = await newLocker({ handoffMs: 200 });
         const name = fresh('dead-waiter');
         const keys = mutexKeys(PREFIX, name);
@@ -233,13 +252,13 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
           'HSET',
           keys.waiters,
           ghost,
-          `${nowMs + 60_000} 200 latchkey:wake:nobody`,
+          `${nowMs + 60_000} 200 1 latchkey:wake:nobody`,
         );
         const waiting = locker.acquire(name, { ttlMs: 1_000, waitMs: 10_000 });
         await sleep(50);
         await holder.release();
-        assert.equal((await locker.inspect(name)).reserved, true);
-        // The real waiter gets it after the 200 ms reservation lapses, well within the ttl.
+        assert.equal((await locker.inspect(name)).token, ghost, 'granted to the dead waiter');
+        // The real waiter gets it after the 200 ms grant lapses, well within the ttl.
         const next = await settlesWithin(waiting, 3_000, 'acquire after a dead waiter');
         assert.ok(next.fencingToken > holder.fencingToken);
         await next.release();
@@ -253,11 +272,11 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
         for (let i = 0; i < 5; i++) {
           const ghost = String(i).repeat(32);
           await server.command('ZADD', keys.queue, i, ghost);
-          await server.command('HSET', keys.waiters, ghost, '1 200 latchkey:wake:nobody');
+          await server.command('HSET', keys.waiters, ghost, '1 200 1 latchkey:wake:nobody');
         }
         await holder.release();
         const state = await locker.inspect(name);
-        assert.equal(state.locked, false, 'expired entries must not get a reservation');
+        assert.equal(state.locked, false, 'expired entries must not get a grant');
         assert.equal(state.waiters, 0);
       });
 

@@ -40,7 +40,7 @@ export class PubSubWaker {
     try {
       subscriber = await withTimeout(this.adapter.createSubscriber(), this.timeoutMs);
       await withTimeout(
-        subscriber.subscribe(this.channel, (token) => this.waiters.get(token)?.wake()),
+        subscriber.subscribe(this.channel, (message) => this.deliver(message)),
         this.timeoutMs,
       );
     } catch (error) {
@@ -54,10 +54,20 @@ export class PubSubWaker {
     }
     // Hand-overs published while the connection was down are lost: every waiter looks again.
     subscriber.onReconnect?.(() => {
-      for (const slot of this.waiters.values()) slot.wake();
+      for (const slot of this.waiters.values()) slot.wake(LOOK_AGAIN);
     });
     this.subscriber = subscriber;
     return true;
+  }
+
+  /** A grant message is "<token> <fencing token> <attempt>" (see mutex-release.lua). */
+  private deliver(message: string): void {
+    const [token = '', fence = '', attempt = ''] = message.split(' ');
+    const fencingToken = Number(fence);
+    const afterAttempt = Number(attempt);
+    if (Number.isSafeInteger(fencingToken) && Number.isSafeInteger(afterAttempt)) {
+      this.waiters.get(token)?.wake({ fencingToken, afterAttempt });
+    }
   }
 
   /** Starts listening for `token`'s wake-up; call `dispose()` on the slot when done. */
@@ -76,24 +86,35 @@ export class PubSubWaker {
   }
 }
 
+/** Why a sleeping waiter woke: the lock was granted to it, or it should simply try again. */
+export type WakeReason = Grant | typeof LOOK_AGAIN;
+/** The lock was granted to this waiter after Redis ran its attempt number `afterAttempt`. */
+export interface Grant {
+  readonly fencingToken: number;
+  readonly afterAttempt: number;
+}
+export const LOOK_AGAIN = 'look-again';
+
 /** One waiter's mailbox: remembers a wake-up that arrives while the waiter is not sleeping. */
 export class WakeSlot {
-  private pending = false;
+  private pending: WakeReason | undefined;
   private resolveSleep: (() => void) | undefined;
 
   constructor(readonly dispose: () => void) {}
 
-  wake(): void {
-    this.pending = true;
+  wake(reason: WakeReason): void {
+    // A grant outranks a plain "look again" that may already be waiting.
+    if (this.pending === undefined || this.pending === LOOK_AGAIN) this.pending = reason;
     this.resolveSleep?.();
   }
 
   /**
-   * Sleeps up to `ms`; returns true if woken (now or by a wake-up that arrived earlier), false when
-   * the time ran out. Rejects with `signal.reason` if `signal` aborts.
+   * Sleeps up to `ms`; returns why it was woken (now or by a wake-up that arrived earlier), or
+   * undefined when the time ran out. Rejects with `signal.reason` if `signal` aborts.
    */
-  async sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
-    if (this.consume()) return true;
+  async sleep(ms: number, signal: AbortSignal | undefined): Promise<WakeReason | undefined> {
+    const early = this.consume();
+    if (early) return early;
     signal?.throwIfAborted();
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
@@ -114,9 +135,9 @@ export class WakeSlot {
     return this.consume();
   }
 
-  private consume(): boolean {
-    const woken = this.pending;
-    this.pending = false;
-    return woken;
+  private consume(): WakeReason | undefined {
+    const reason = this.pending;
+    this.pending = undefined;
+    return reason;
   }
 }

@@ -75,6 +75,15 @@ function isGrant(command: CommandEvent): boolean {
   );
 }
 
+function isHeld(command: CommandEvent): boolean {
+  return (
+    command.script === 'mutex-acquire' &&
+    command.ok &&
+    Array.isArray(command.reply) &&
+    Number(command.reply[0]) === 0
+  );
+}
+
 function isExtended(command: CommandEvent): boolean {
   return command.script === 'mutex-extend' && command.ok && Number(command.reply) === 1;
 }
@@ -84,11 +93,21 @@ export function rebuildValidity(attempt: Attempt, commands: readonly CommandEven
   if (attempt.okAt === undefined) return;
   const okAt = attempt.okAt;
   const drift = driftMs(attempt.settings);
-  const grants = commands.filter((command) => isGrant(command) && command.at <= okAt);
-  const grant = grants.at(-1);
+  // The latest acquire reply before the success decides how it was granted: a grant reply means
+  // this attempt took the lock itself (validity from its send time for ttlMs); a "held" reply means
+  // another worker's release granted it afterwards, writing this token into the lock key for
+  // handoffMs after Redis ran that attempt. (An earlier grant reply that arrived too late was given
+  // back by the library and is superseded.) For grants the grant message names the attempt; the
+  // recordings do not, so anchoring on the latest "held" reply is lenient: a stale grant used after
+  // a later attempt passes this check, but not the independent overlap, token-order and fencing
+  // checks.
+  const grant = commands
+    .filter((command) => (isGrant(command) || isHeld(command)) && command.at <= okAt)
+    .at(-1);
   if (!grant) return;
+  let deadline =
+    grant.sentAt + (isGrant(grant) ? attempt.settings.ttlMs : attempt.settings.handoffMs) - drift;
   attempt.grantSentAt = grant.sentAt;
-  let deadline = grant.sentAt + attempt.settings.ttlMs - drift;
   attempt.initialDeadline = deadline;
   const extensions = commands
     .filter((command) => command.script === 'mutex-extend' && command.at > grant.at)

@@ -230,8 +230,9 @@ const descriptors = [
         graceMs: 300,
         handoffMs: 1000,
         channel: 'latchkey:wake:l1',
+        attempt: 3,
       }),
-    encoded: ['a'.repeat(32), '10000', '1', '2500', '300', '1000', 'latchkey:wake:l1'],
+    encoded: ['a'.repeat(32), '10000', '1', '2500', '300', '1000', 'latchkey:wake:l1', '3'],
   },
   {
     name: 'mutex-release',

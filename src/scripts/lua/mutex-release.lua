@@ -1,24 +1,29 @@
--- mutex-release: compare-and-delete, then hand the lock to the oldest live waiter and wake only it.
+-- mutex-release: compare-and-delete, then grant the lock to the oldest live waiter and tell only it.
 --
--- Also used to withdraw a waiter that gives up (timeout, abort) and to clean up an acquire whose
--- reply was lost: the token's queue entry is removed, and a reservation for it is passed on.
+-- The grant writes the waiter's token into the lock key for its `handoff` ms, draws its fencing
+-- token, and publishes "<token> <fence> <attempt>" on its channel, naming the waiter's latest
+-- attempt Redis ran (the grant's validity counts from that attempt's send time): the waiter holds the lock from here on and
+-- extends it to its ttl when the message arrives. A grant to a waiter that died lapses after
+-- `handoff` ms. Also used to withdraw a waiter that gives up (timeout, abort) and to clean up an
+-- acquire whose reply was lost: the token's queue entry is removed, and a grant to it is passed on.
 -- Waiters whose entry is past its live-until time died or left; they are dropped, at most
 -- `maxSkip` per call so the script stays O(1), and the rest rely on their own wake-up timers.
 --
--- KEYS[1] lock key     string: holder token, or "~" .. waiter token while reserved
--- KEYS[2] queue key    zset: waiter token -> arrival time in server microseconds
--- KEYS[3] waiters key  hash: waiter token -> "<live-until server ms> <handoff ms> <wake channel>"
+-- KEYS[1] lock key     string: holder token (or a granted waiter's)
+-- KEYS[2] fence key    integer counter: a grant draws the waiter's fencing token from it
+-- KEYS[3] queue key    zset: waiter token -> arrival time in server microseconds
+-- KEYS[4] waiters key  hash: waiter token -> "<live-until server ms> <handoff ms> <attempt> <wake channel>"
 -- ARGV[1] token        the token to release (or withdraw)
 -- ARGV[2] withdraw     "1": also remove the token's own queue entry (a waiter leaving); "0": a
 --                      holder's release (a holder has no queue entry: winning removed it)
 --
 -- Replies:
---   2   released and reserved for the next waiter, who was woken
+--   2   released and granted to the next waiter, who was told
 --   1   released; no live waiter, the key is gone
 --   0   the key did not exist (expired or deleted before this call)
---   -1  the key holds another token (taken by someone else, or reserved for another waiter)
+--   -1  the key holds another token (taken by someone else)
 
-local lockKey, queueKey, waitersKey = KEYS[1], KEYS[2], KEYS[3]
+local lockKey, fenceKey, queueKey, waitersKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local token = ARGV[1]
 local maxSkip = 16
 
@@ -31,7 +36,7 @@ local current = redis.call('GET', lockKey)
 if not current then
   return 0
 end
-if current ~= token and current ~= '~' .. token then
+if current ~= token then
   return -1
 end
 
@@ -49,10 +54,10 @@ for _ = 1, maxSkip do
   local entry = redis.call('HGET', waitersKey, waiter)
   redis.call('HDEL', waitersKey, waiter)
   if entry then
-    local liveUntil, handoff, channel = string.match(entry, '^(%d+) (%d+) (.+)$')
+    local liveUntil, handoff, attempt, channel = string.match(entry, '^(%d+) (%d+) (%d+) (.+)$')
     if liveUntil and tonumber(liveUntil) > nowMs then
-      redis.call('SET', lockKey, '~' .. waiter, 'PX', handoff)
-      redis.call('PUBLISH', channel, waiter)
+      redis.call('SET', lockKey, waiter, 'PX', handoff)
+      redis.call('PUBLISH', channel, waiter .. ' ' .. redis.call('INCR', fenceKey) .. ' ' .. attempt)
       return 2
     end
   end

@@ -113,11 +113,6 @@ export class RedisLockHandle implements Lock {
     return !this.#release && !this.#controller.signal.aborted && monotonicNow() < this.#validUntil;
   }
 
-  /** Monotonic time at which the lock was acquired. */
-  get acquiredAt(): number {
-    return this.#acquiredAt;
-  }
-
   extend(ttlMs: number = this.#context.options.ttlMs): Promise<void> {
     if (!Number.isSafeInteger(ttlMs) || ttlMs < MIN_TTL_MS || ttlMs > MAX_DURATION_MS) {
       return Promise.reject(

@@ -24,7 +24,6 @@ import { createInterface } from 'node:readline';
 import { LOCK_ERROR_CODES, LockLostError } from '../errors.js';
 import { mutexKeys } from '../keys.js';
 import { Locker } from '../locker.js';
-import type { Lock } from '../locks/lock-handle.js';
 import type { LockerOptions } from '../options.js';
 import { fixedDelay, maxAttempts } from '../retry.js';
 import type { ConnectAdapter, ConnectedAdapter } from './types.js';
@@ -899,5 +898,3 @@ async function scriptRuns(server: SuiteServer): Promise<number> {
     total += Number(match[1]);
   return total;
 }
-
-export type { Lock };

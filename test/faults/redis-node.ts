@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, type RespValue, sendCommand } from '../helpers/redis-server.js';
+import { freePort, type RespValue, redisServerArgs, sendCommand } from '../helpers/redis-server.js';
 import { isAlive, type Spawned, signal, terminate, track } from './processes.js';
 
 const START_TIMEOUT_MS = 5_000;
@@ -44,29 +44,9 @@ export class RedisNode {
   }
 
   async #spawn(): Promise<void> {
-    const child = spawn(
-      'redis-server',
-      [
-        '--port',
-        String(this.port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        this.dir,
-        '--enable-debug-command',
-        'local',
-        '--daemonize',
-        'no',
-        '--loglevel',
-        'warning',
-        ...this.args,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const child = spawn('redis-server', redisServerArgs(this.port, this.dir, this.args), {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     const spawned = track(child);
     this.#process = spawned;
     const deadline = performance.now() + START_TIMEOUT_MS;

@@ -58,9 +58,13 @@ export async function startRedis(options: StartOptions = {}): Promise<RedisServe
   }
 }
 
-async function startOn(port: number, extraArgs: readonly string[]): Promise<RedisServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'latchkey-redis-'));
-  const args = [
+/** Arguments of a test redis-server: loopback only, no persistence, DEBUG allowed, own directory. */
+export function redisServerArgs(
+  port: number,
+  dir: string,
+  extra: readonly string[] = [],
+): string[] {
+  return [
     '--port',
     String(port),
     '--bind',
@@ -77,8 +81,13 @@ async function startOn(port: number, extraArgs: readonly string[]): Promise<Redi
     'no',
     '--loglevel',
     'warning',
-    ...extraArgs,
+    ...extra,
   ];
+}
+
+async function startOn(port: number, extraArgs: readonly string[]): Promise<RedisServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-redis-'));
+  const args = redisServerArgs(port, dir, extraArgs);
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let output = '';

@@ -73,7 +73,11 @@ export interface LockHandleContext {
 
 export class RedisLockHandle implements Lock {
   readonly #context: LockHandleContext;
+  // The signal is made on first use: an AbortSignal costs more to create than the rest of a
+  // handle, and most locks never look at theirs.
   readonly #controller = new AbortController();
+  /** Set once when the lock is known lost; what `signal` aborts with. */
+  #lostWith: LockLostError | undefined;
   readonly #acquiredAt: number;
   readonly #refresh: AutoRefresh | undefined;
   #validUntil: number;
@@ -110,7 +114,7 @@ export class RedisLockHandle implements Lock {
   }
 
   get isHeld(): boolean {
-    return !this.#release && !this.#controller.signal.aborted && monotonicNow() < this.#validUntil;
+    return !this.#release && !this.#lostWith && monotonicNow() < this.#validUntil;
   }
 
   extend(ttlMs: number = this.#context.options.ttlMs): Promise<void> {
@@ -155,9 +159,9 @@ export class RedisLockHandle implements Lock {
 
   /** Throws LockNotHeldError if the lock was lost or its validity ran out (reporting the loss). */
   #assertValid(): void {
-    const reason = this.#controller.signal.reason;
-    if (reason instanceof LockLostError) {
-      throw new LockNotHeldError(this.name, `it was lost (${reason.reason})`, { cause: reason });
+    const lost = this.#lostWith;
+    if (lost) {
+      throw new LockNotHeldError(this.name, `it was lost (${lost.reason})`, { cause: lost });
     }
     if (monotonicNow() >= this.#validUntil) {
       this.#lose(this.#expiryReason);
@@ -182,10 +186,11 @@ export class RedisLockHandle implements Lock {
   }
 
   #lose(reason: LockLossReason): void {
-    if (this.#controller.signal.aborted || this.#release) return;
+    if (this.#lostWith || this.#release) return;
     this.#stopTimers();
     publish('lost', { name: this.name, token: this.token, reason });
-    this.#controller.abort(new LockLostError(this.name, reason));
+    this.#lostWith = new LockLostError(this.name, reason);
+    this.#controller.abort(this.#lostWith);
     this.#context.onSettled(this);
   }
 

@@ -13,7 +13,13 @@ import {
 } from '../options.js';
 import { type AcquireReply, mutexAcquire, QUEUE_MODE } from '../scripts/index.js';
 import { monotonicNow, sleep } from '../time.js';
-import { LOOK_AGAIN, type PubSubWaker } from '../wake/pubsub-waker.js';
+import {
+  LOOK_AGAIN,
+  type PubSubWaker,
+  TAKE_OVER_POLLING,
+  type WakeReason,
+  type WakeSlot,
+} from '../wake/pubsub-waker.js';
 import type { ScriptRunner } from './commands.js';
 
 /**
@@ -76,7 +82,7 @@ export async function acquireMutex(
   const deadline = startedAt + options.waitMs;
   const waitSignal = signal ? AbortSignal.any([signal, context.closed]) : context.closed;
   const pushWait = options.waitMs > 0 && options.retry === undefined;
-  let slot = pushWait ? waker.register(token) : undefined;
+  let slot = pushWait ? waker.register(token, keys.lock) : undefined;
 
   let queued = false;
   let acquired = false;
@@ -91,7 +97,7 @@ export async function acquireMutex(
     context.cleanUp(keys, token);
     slot?.dispose();
     token = newToken();
-    slot = pushWait ? waker.register(token) : undefined;
+    slot = pushWait ? waker.register(token, keys.lock) : undefined;
     queued = false;
   };
   let attempts = 0;
@@ -116,6 +122,7 @@ export async function acquireMutex(
           handoffMs: locker.handoffMs,
           channel: waker.channel,
           attempt: attempts,
+          polls: slot?.polls() ?? true,
         });
       } catch (error) {
         // Scripts do not roll back: a failure after the SET (e.g. a fence key holding text) can
@@ -150,8 +157,8 @@ export async function acquireMutex(
       const left = deadline - monotonicNow();
       if (left <= 0) break;
       if (reply?.kind === 'held' && slot) {
-        // +1 so the key has surely expired when the timer (not a wake-up) ends the sleep.
-        const woken = await slot.sleep(Math.min(left, reply.pttlMs + 1), waitSignal);
+        slot.heldFor(reply.pttlMs);
+        const woken = await sleepUntilWoken(slot, deadline, waitSignal);
         const grantedAfter =
           woken && woken !== LOOK_AGAIN ? sentAtByAttempt.get(woken.afterAttempt) : undefined;
         if (woken && woken !== LOOK_AGAIN && grantedAfter !== undefined) {
@@ -185,4 +192,22 @@ export async function acquireMutex(
   }
   if (lastError) throw lastError;
   throw new LockTimeoutError(name, Math.round(monotonicNow() - startedAt));
+}
+
+/**
+ * A queued waiter's sleep: until the release that grants it the lock wakes it, or until its wait
+ * ends. The waiter that polls for its process (see WakeSlot.polls) also wakes when the holder's
+ * key has expired, in case the holder died; another waiter that takes over the polling meanwhile
+ * goes on sleeping until that same moment.
+ */
+async function sleepUntilWoken(
+  slot: WakeSlot,
+  deadline: number,
+  signal: AbortSignal,
+): Promise<Exclude<WakeReason, typeof TAKE_OVER_POLLING> | undefined> {
+  for (;;) {
+    const left = deadline - monotonicNow();
+    const woken = await slot.sleep(slot.polls() ? Math.min(left, slot.msUntilPoll()) : left, signal);
+    if (woken !== TAKE_OVER_POLLING) return woken;
+  }
 }

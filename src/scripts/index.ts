@@ -53,6 +53,8 @@ export const mutexAcquire = {
     handoffMs: number;
     channel: string;
     attempt: number;
+    /** True when the caller tries again at the holder's expiry (it polls for its process). */
+    polls: boolean;
   }) => [
     a.token,
     String(a.ttlMs),
@@ -62,6 +64,7 @@ export const mutexAcquire = {
     String(a.handoffMs),
     a.channel,
     String(a.attempt),
+    a.polls ? '1' : '0',
   ],
   parse(raw: unknown): AcquireReply {
     const [status, value] = pair(raw);

@@ -21,7 +21,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { LOCK_ERROR_CODES, LockLostError } from '../errors.js';
+import { LOCK_ERROR_CODES, LockLostError, LockTimeoutError } from '../errors.js';
 import { mutexKeys } from '../keys.js';
 import { Locker } from '../locker.js';
 import type { LockerOptions } from '../options.js';
@@ -78,6 +78,11 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
   /** A fresh lock name per test, so tests never see each other's keys. */
   const fresh = (label: string) => `${label}:${process.pid}:${++counter}`;
   const dbsize = async () => Number(await server.command('DBSIZE'));
+  const serverMs = async () => {
+    const [seconds, micros] = (await server.command('TIME')) as [string, string];
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  };
+
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   async function settlesWithin<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -237,30 +242,112 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
         assert.deepEqual(order, [0, 1, 2]);
       });
 
-      it('Locker › acquire › a grant to a waiter that died lapses after handoffMs and the lock moves on', async () => {
-        const locker = await newLocker({ handoffMs: 200 });
+      it('Locker › acquire › a queued waiter whose process is gone (no one on its channel) is skipped at once', async () => {
+        const locker = await newLocker({ handoffMs: 5_000 });
         const name = fresh('dead-waiter');
         const keys = mutexKeys(PREFIX, name);
-        const holder = await locker.acquire(name, { ttlMs: 1_000 });
-        // A waiter that queued and then died: its entry is live but nobody listens on its channel.
+        const holder = await locker.acquire(name, { ttlMs: 10_000 });
+        // A waiter that queued and then died with its process: its entry is live, but nobody
+        // listens on its channel any more, so PUBLISH reaches no one.
         const ghost = 'f'.repeat(32);
-        const time = (await server.command('TIME')) as [string, string];
-        const nowMs = Number(time[0]) * 1000;
+        const nowMs = await serverMs();
         await server.command('ZADD', keys.queue, 1, ghost);
         await server.command(
           'HSET',
           keys.waiters,
           ghost,
-          `${nowMs + 60_000} 200 1 latchkey:wake:nobody`,
+          `${nowMs + 60_000} 5000 1 latchkey:wake:gone`,
         );
-        const waiting = locker.acquire(name, { ttlMs: 1_000, waitMs: 10_000 });
+        const waiting = locker.acquire(name, { ttlMs: 10_000, waitMs: 10_000 });
         await sleep(50);
         await holder.release();
-        assert.equal((await locker.inspect(name)).token, ghost, 'granted to the dead waiter');
-        // The real waiter gets it after the 200 ms grant lapses, well within the ttl.
-        const next = await settlesWithin(waiting, 3_000, 'acquire after a dead waiter');
+        // Without the check the lock would sit granted to the ghost for handoffMs (5 s).
+        const next = await settlesWithin(waiting, 1_000, 'acquire after a dead waiter');
         assert.ok(next.fencingToken > holder.fencingToken);
+        assert.equal((await locker.inspect(name)).waiters, 0, 'the ghost left the queue');
         await next.release();
+      });
+
+      it('Locker › acquire › a grant to a waiter that no longer waits lapses after handoffMs and the lock moves on', async () => {
+        const locker = await newLocker({ handoffMs: 200 });
+        const name = fresh('gone-waiter');
+        const keys = mutexKeys(PREFIX, name);
+        const holder = await locker.acquire(name, { ttlMs: 1_000 });
+        // A waiter whose process still listens, but that left without withdrawing its entry
+        // (the withdrawal failed): the grant reaches a process that ignores it.
+        const connection = await target.connect(server.url);
+        connections.push(connection);
+        const listener = await connection.adapter.createSubscriber();
+        const channel = `latchkey:wake:${fresh('ignored')}`;
+        await listener.subscribe(channel, () => {});
+        try {
+          const ghost = 'e'.repeat(32);
+          const nowMs = await serverMs();
+          await server.command('ZADD', keys.queue, 1, ghost);
+          await server.command('HSET', keys.waiters, ghost, `${nowMs + 60_000} 200 1 ${channel}`);
+          const waiting = locker.acquire(name, { ttlMs: 1_000, waitMs: 10_000 });
+          await sleep(50);
+          await holder.release();
+          assert.equal(
+            (await locker.inspect(name)).token,
+            ghost,
+            'granted to the waiter that left',
+          );
+          // The real waiter polls for its process at the grant's expiry and takes the lock.
+          const next = await settlesWithin(waiting, 3_000, 'acquire after the lapsed grant');
+          assert.ok(next.fencingToken > holder.fencingToken);
+          await next.release();
+        } finally {
+          await listener.close();
+        }
+      });
+
+      it(
+        "Locker › acquire › of one process's waiters for a lock only the oldest polls Redis while they wait",
+        async () => {
+          const locker = await newLocker();
+          const name = fresh('one-poller');
+          // The holder keeps a short key alive (refreshed every 100 ms), so a waiter that polled at
+          // every expiry would send about 5 attempts a second.
+          const holder = await locker.acquire(name, { ttlMs: 300 });
+          const waiters = Array.from({ length: 20 }, () =>
+            locker.acquire(name, { ttlMs: 10_000, waitMs: 20_000 }),
+          );
+          await sleep(200); // all queued
+          await server.command('CONFIG', 'RESETSTAT');
+          await sleep(1_500);
+          const stats = String(await server.command('INFO', 'commandstats'));
+          const scriptRuns = Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+          // About 15 extensions by the holder and about 5 polls by the oldest waiter; 20 polling
+          // waiters would add about 100.
+          assert.ok(scriptRuns < 40, `${scriptRuns} script runs in 1.5 s`);
+          await holder.release();
+          // They still all get the lock, one after another, in the order they queued.
+          let lastFence = holder.fencingToken;
+          for (const waiting of waiters) {
+            const lock = await settlesWithin(waiting, 5_000, 'queued waiter');
+            assert.ok(lock.fencingToken > lastFence, 'granted in queue order');
+            lastFence = lock.fencingToken;
+            await lock.release();
+          }
+        },
+        SLOW,
+      );
+
+      it('Locker › acquire › when the polling waiter gives up, the next one polls and takes over from a crashed holder', async () => {
+        const locker = await newLocker();
+        const name = fresh('poller-leaves');
+        const keys = mutexKeys(PREFIX, name);
+        // A holder that crashed: its key runs out in 600 ms and nobody releases it.
+        await server.command('SET', keys.lock, 'd'.repeat(32), 'PX', 600);
+        const first = locker.acquire(name, { waitMs: 200 });
+        const second = locker.acquire(name, { waitMs: 8_000 });
+        await assert.rejects(first, LockTimeoutError);
+        const started = Date.now();
+        // Without taking over the polling it would sleep until its wait ends, 8 s from now.
+        const lock = await settlesWithin(second, 2_000, 'the waiter that took over the polling');
+        assert.ok(Date.now() - started < 2_000);
+        await lock.release();
       });
 
       it('Locker › acquire › queue entries of waiters that stopped refreshing are skipped at release', async () => {

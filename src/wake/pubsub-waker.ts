@@ -3,16 +3,19 @@
  * connection; a release that hands a lock to one of its waiters publishes that waiter's token there.
  * So a handoff costs one PUBLISH that reaches one process, however many wait.
  *
- * Messages are an accelerator, not the source of truth: a waiter also wakes when the holder's
+ * Messages are an accelerator, not the source of truth: a waiter also looks again when the holder's
  * remaining PTTL runs out, so a lost message (reconnect, dead subscriber) costs time, never safety.
+ * Of one locker's waiters for one lock only the oldest does that (it polls for the process; the
+ * others sleep until granted), so polling grows with processes, not with waiters.
  */
 import type { RedisAdapter, RedisSubscriber } from '../adapter.js';
 import { debug } from '../diagnostics.js';
 import { MAX_DURATION_MS } from '../options.js';
-import { withTimeout } from '../time.js';
+import { monotonicNow, withTimeout } from '../time.js';
 
 export class PubSubWaker {
   private readonly waiters = new Map<string, WakeSlot>();
+  private readonly groups = new Map<string, WaiterGroup>();
   private subscriber: RedisSubscriber | undefined;
   private subscribing: Promise<boolean> | undefined;
   private closed = false;
@@ -70,9 +73,26 @@ export class PubSubWaker {
     }
   }
 
-  /** Starts listening for `token`'s wake-up; call `dispose()` on the slot when done. */
-  register(token: string): WakeSlot {
-    const slot = new WakeSlot(() => this.waiters.delete(token));
+  /**
+   * Starts listening for `token`'s wake-up while it waits for the lock keyed `lockKey`; call
+   * `dispose()` on the slot when done.
+   */
+  register(token: string, lockKey: string): WakeSlot {
+    let group = this.groups.get(lockKey);
+    if (!group) {
+      group = new WaiterGroup();
+      this.groups.set(lockKey, group);
+    }
+    const owner = group;
+    const slot = new WakeSlot(
+      owner,
+      () => this.subscriber !== undefined,
+      () => {
+        this.waiters.delete(token);
+        if (owner.slots.size === 0) this.groups.delete(lockKey);
+      },
+    );
+    owner.slots.add(slot);
     this.waiters.set(token, slot);
     return slot;
   }
@@ -86,26 +106,79 @@ export class PubSubWaker {
   }
 }
 
-/** Why a sleeping waiter woke: the lock was granted to it, or it should simply try again. */
-export type WakeReason = Grant | typeof LOOK_AGAIN;
+/**
+ * Why a sleeping waiter woke: the lock was granted to it, it should simply try again, or it now
+ * polls for its process and should sleep until the group's poll time instead.
+ */
+export type WakeReason = Grant | typeof LOOK_AGAIN | typeof TAKE_OVER_POLLING;
 /** The lock was granted to this waiter after Redis ran its attempt number `afterAttempt`. */
 export interface Grant {
   readonly fencingToken: number;
   readonly afterAttempt: number;
 }
 export const LOOK_AGAIN = 'look-again';
+export const TAKE_OVER_POLLING = 'take-over-polling';
+
+/** One locker's waiters for one lock, oldest first; the oldest polls for all of them. */
+class WaiterGroup {
+  readonly slots = new Set<WakeSlot>();
+  /** Monotonic time at which the holder's key has surely expired, from the latest reply. */
+  pollAt = 0;
+
+  first(): WakeSlot | undefined {
+    return this.slots.values().next().value;
+  }
+}
+
+/** A grant outranks "look again", which outranks taking over the polling. */
+function rank(reason: WakeReason | undefined): number {
+  if (reason === undefined) return 0;
+  if (reason === TAKE_OVER_POLLING) return 1;
+  if (reason === LOOK_AGAIN) return 2;
+  return 3;
+}
 
 /** One waiter's mailbox: remembers a wake-up that arrives while the waiter is not sleeping. */
 export class WakeSlot {
   private pending: WakeReason | undefined;
   private resolveSleep: (() => void) | undefined;
 
-  constructor(readonly dispose: () => void) {}
+  constructor(
+    private readonly group: WaiterGroup,
+    private readonly subscribed: () => boolean,
+    private readonly onDispose: () => void,
+  ) {}
+
+  /**
+   * True when this waiter should look again at the holder's expiry: it is its process's oldest
+   * waiter for the lock, or no wake-up can reach it (no subscription).
+   */
+  polls(): boolean {
+    return !this.subscribed() || this.group.first() === this;
+  }
+
+  /** Ms until the group's next poll is due (negative when overdue). */
+  msUntilPoll(): number {
+    return this.group.pollAt - monotonicNow();
+  }
+
+  /** Records a reply, received just now, saying the lock stays held `pttlMs` more. */
+  heldFor(pttlMs: number): void {
+    // +1 so the key has surely expired when the poll goes out.
+    this.group.pollAt = monotonicNow() + pttlMs + 1;
+  }
 
   wake(reason: WakeReason): void {
-    // A grant outranks a plain "look again" that may already be waiting.
-    if (this.pending === undefined || this.pending === LOOK_AGAIN) this.pending = reason;
+    if (rank(reason) > rank(this.pending)) this.pending = reason;
     this.resolveSleep?.();
+  }
+
+  /** Stops listening; if this waiter polled for its group, the next oldest takes over. */
+  dispose(): void {
+    const wasPolling = this.group.first() === this;
+    if (!this.group.slots.delete(this)) return;
+    this.onDispose();
+    if (wasPolling) this.group.first()?.wake(TAKE_OVER_POLLING);
   }
 
   /**

@@ -231,8 +231,9 @@ const descriptors = [
         handoffMs: 1000,
         channel: 'latchkey:wake:l1',
         attempt: 3,
+        polls: false,
       }),
-    encoded: ['a'.repeat(32), '10000', '1', '2500', '300', '1000', 'latchkey:wake:l1', '3'],
+    encoded: ['a'.repeat(32), '10000', '1', '2500', '300', '1000', 'latchkey:wake:l1', '3', '0'],
   },
   {
     name: 'mutex-release',

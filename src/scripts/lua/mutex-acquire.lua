@@ -6,7 +6,9 @@
 -- the lock. If this attempt finds such a grant, the message is still on its way (or was lost): the
 -- key gets the full ttl from now and the fence issued by the grant is returned. Queue entries keep
 -- FIFO order for waiters and say how long each stays live without a refresh, so a release can skip
--- waiters that died.
+-- waiters that gave up without leaving. Of one process's waiters for a lock only one polls at the
+-- holder's expiry (ARGV[9]); the others sleep until a grant or the end of their wait, and their
+-- entries live that long.
 --
 -- KEYS[1] lock key     string: the holder's token (or a granted waiter's); always has a PX expiry
 -- KEYS[2] fence key    integer counter without expiry; one INCR per successful acquisition
@@ -23,6 +25,9 @@
 -- ARGV[7] channel      pub/sub channel on which this waiter's process listens for its wake-up
 -- ARGV[8] attempt      the caller's attempt number; a grant names the attempt it followed, so the
 --                      waiter counts the grant's validity from that attempt's send time
+-- ARGV[9] polls        "1": the caller tries again when the holder's PTTL runs out (it polls for
+--                      its process), so its entry lives min(pttl, sleep cap) + grace; "0": it sleeps
+--                      until granted or its wait ends, so its entry lives sleep cap + grace
 --
 -- Replies:
 --   {1, fence}  acquired (or found granted to us); fence is this acquisition's fencing token
@@ -64,7 +69,10 @@ end
 
 if ARGV[3] ~= '0' then
   local now = redis.call('TIME')
-  local sleep = math.min(pttl, tonumber(ARGV[4]))
+  local sleep = tonumber(ARGV[4])
+  if ARGV[9] == '1' then
+    sleep = math.min(pttl, sleep)
+  end
   local liveUntil = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + sleep + tonumber(ARGV[5])
   redis.call('ZADD', queueKey, 'NX', tonumber(now[1]) * 1000000 + tonumber(now[2]), token)
   redis.call('HSET', waitersKey, token, liveUntil .. ' ' .. ARGV[6] .. ' ' .. ARGV[8] .. ' ' .. ARGV[7])

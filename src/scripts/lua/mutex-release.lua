@@ -6,8 +6,12 @@
 -- extends it to its ttl when the message arrives. A grant to a waiter that died lapses after
 -- `handoff` ms. Also used to withdraw a waiter that gives up (timeout, abort) and to clean up an
 -- acquire whose reply was lost: the token's queue entry is removed, and a grant to it is passed on.
--- Waiters whose entry is past its live-until time died or left; they are dropped, at most
--- `maxSkip` per call so the script stays O(1), and the rest rely on their own wake-up timers.
+-- Waiters whose entry is past its live-until time gave up without leaving, and waiters whose
+-- channel has no subscriber (PUBLISH reaches nobody: the process died or its connection is down;
+-- the count is exact on one server, a Redis Cluster would need sharded SPUBLISH)
+-- cannot be told; both are dropped, at most `maxSkip` per call so the script stays bounded. If
+-- that many are dropped the lock is left free, and a waiter's poll at the holder's expiry takes
+-- it. A dropped grant still used up a fencing token: tokens grow, but not always by one.
 --
 -- KEYS[1] lock key     string: holder token (or a granted waiter's)
 -- KEYS[2] fence key    integer counter: a grant draws the waiter's fencing token from it
@@ -25,7 +29,7 @@
 
 local lockKey, fenceKey, queueKey, waitersKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local token = ARGV[1]
-local maxSkip = 16
+local maxSkip = 64
 
 if ARGV[2] == '1' then
   redis.call('ZREM', queueKey, token)
@@ -56,9 +60,11 @@ for _ = 1, maxSkip do
   if entry then
     local liveUntil, handoff, attempt, channel = string.match(entry, '^(%d+) (%d+) (%d+) (.+)$')
     if liveUntil and tonumber(liveUntil) > nowMs then
-      redis.call('SET', lockKey, waiter, 'PX', handoff)
-      redis.call('PUBLISH', channel, waiter .. ' ' .. redis.call('INCR', fenceKey) .. ' ' .. attempt)
-      return 2
+      local message = waiter .. ' ' .. redis.call('INCR', fenceKey) .. ' ' .. attempt
+      if redis.call('PUBLISH', channel, message) > 0 then
+        redis.call('SET', lockKey, waiter, 'PX', handoff)
+        return 2
+      end
     end
   end
 end

@@ -74,13 +74,6 @@ export interface LockerOptions extends LockOptions {
    */
   commandTimeoutMs?: number;
   /**
-   * How long a release grants the lock to the waiter it hands it to, in ms, before that waiter
-   * extends it to its own ttl. Only if that waiter died does this delay the next holder, and a
-   * waiter whose wake-up arrives later than this falls back to one more round trip. Integer ≥ 1.
-   * @default 1_000
-   */
-  handoffMs?: number;
-  /**
    * Share of the ttl (plus 2 ms) taken off the validity for clock-rate differences between client
    * and server: validity = ttlMs − elapsed − (floor(ttlMs × driftFactor) + 2). In [0, 0.5).
    * @default 0.01
@@ -95,7 +88,6 @@ export const DEFAULTS = Object.freeze({
   autoRefresh: true,
   maxHoldMs: Number.POSITIVE_INFINITY,
   commandTimeoutMs: 2_000,
-  handoffMs: 1_000,
   driftFactor: 0.01,
   /** `refreshMs` defaults to this share of `ttlMs`. */
   refreshShare: 1 / 3,
@@ -104,7 +96,6 @@ export const DEFAULTS = Object.freeze({
 export interface ResolvedLockerOptions {
   readonly prefix: string;
   readonly commandTimeoutMs: number;
-  readonly handoffMs: number;
   readonly driftFactor: number;
   /** Lock defaults, not yet combined with a call's options. */
   readonly lock: Readonly<LockOptions>;
@@ -122,13 +113,7 @@ export interface ResolvedLockOptions {
 
 const LOCK_OPTION_NAMES = ['ttlMs', 'waitMs', 'autoRefresh', 'refreshMs', 'maxHoldMs', 'retry'];
 const ACQUIRE_OPTION_NAMES = [...LOCK_OPTION_NAMES, 'signal'];
-const LOCKER_OPTION_NAMES = [
-  ...LOCK_OPTION_NAMES,
-  'prefix',
-  'commandTimeoutMs',
-  'handoffMs',
-  'driftFactor',
-];
+const LOCKER_OPTION_NAMES = [...LOCK_OPTION_NAMES, 'prefix', 'commandTimeoutMs', 'driftFactor'];
 
 function rejectUnknown(where: string, options: object, known: readonly string[]): void {
   for (const key of Object.keys(options)) {
@@ -212,7 +197,6 @@ export function resolveLockerOptions(input: unknown): ResolvedLockerOptions {
       orDefault(options.commandTimeoutMs, DEFAULTS.commandTimeoutMs),
       { min: 1 },
     ),
-    handoffMs: duration('handoffMs', orDefault(options.handoffMs, DEFAULTS.handoffMs), { min: 1 }),
     lock: pickLockOptions(options),
   };
   // Validate the lock defaults now, so a bad locker option fails at construction, not at first use.

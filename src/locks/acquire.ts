@@ -47,8 +47,8 @@ export interface Acquired {
   /** Monotonic time until which the lock is surely ours (validity, with drift taken off). */
   readonly validUntil: number;
   /**
-   * True when a release granted the lock to us for only `handoffMs`: the caller must extend it to
-   * the full ttl at once.
+   * True when a release granted the lock to us: its validity counts from the attempt the grant
+   * followed, so it can be well short of a fresh lock's.
    */
   readonly granted: boolean;
 }
@@ -119,7 +119,6 @@ export async function acquireMutex(
           queueMode: !pushWait ? QUEUE_MODE.never : queued ? QUEUE_MODE.queued : QUEUE_MODE.join,
           sleepCapMs: Math.min(MAX_DURATION_MS, Math.max(0, Math.ceil(deadline - sentAt))),
           graceMs: QUEUE_GRACE_MS,
-          handoffMs: locker.handoffMs,
           channel: waker.channel,
           attempt: attempts,
           polls: slot?.polls() ?? true,
@@ -162,10 +161,10 @@ export async function acquireMutex(
         const grantedAfter =
           woken && woken !== LOOK_AGAIN ? sentAtByAttempt.get(woken.afterAttempt) : undefined;
         if (woken && woken !== LOOK_AGAIN && grantedAfter !== undefined) {
-          // Granted: the key holds our token for handoffMs from a moment after Redis ran the
-          // attempt the grant names, so after that attempt was sent. A grant that lapsed before a
-          // later attempt still names the old attempt: its validity is simply over.
-          const validUntil = grantedAfter + locker.handoffMs - options.driftMs;
+          // Granted: the key holds our token for our ttl from a moment after Redis ran the attempt
+          // the grant names, so after that attempt was sent. A grant that lapsed before a later
+          // attempt still names the old attempt: its validity is simply over.
+          const validUntil = grantedAfter + options.ttlMs - options.driftMs;
           if (monotonicNow() < validUntil) {
             acquired = true;
             return { keys, token, fencingToken: woken.fencingToken, validUntil, granted: true };
@@ -207,7 +206,10 @@ async function sleepUntilWoken(
 ): Promise<Exclude<WakeReason, typeof TAKE_OVER_POLLING> | undefined> {
   for (;;) {
     const left = deadline - monotonicNow();
-    const woken = await slot.sleep(slot.polls() ? Math.min(left, slot.msUntilPoll()) : left, signal);
+    const woken = await slot.sleep(
+      slot.polls() ? Math.min(left, slot.msUntilPoll()) : left,
+      signal,
+    );
     if (woken !== TAKE_OVER_POLLING) return woken;
   }
 }

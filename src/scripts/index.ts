@@ -50,7 +50,6 @@ export const mutexAcquire = {
     queueMode: QueueMode;
     sleepCapMs: number;
     graceMs: number;
-    handoffMs: number;
     channel: string;
     attempt: number;
     /** True when the caller tries again at the holder's expiry (it polls for its process). */
@@ -61,7 +60,6 @@ export const mutexAcquire = {
     a.queueMode,
     String(a.sleepCapMs),
     String(a.graceMs),
-    String(a.handoffMs),
     a.channel,
     String(a.attempt),
     a.polls ? '1' : '0',

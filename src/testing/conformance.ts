@@ -242,8 +242,43 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
         assert.deepEqual(order, [0, 1, 2]);
       });
 
+      it('Locker › acquire › a lock granted after a short wait holds for its ttl without another command', async () => {
+        const locker = await newLocker();
+        const name = fresh('grant-ttl');
+        const holder = await locker.acquire(name);
+        const waiting = locker.acquire(name, { ttlMs: 8_000 });
+        await sleep(50);
+        await server.command('CONFIG', 'RESETSTAT');
+        await holder.release();
+        const lock = await settlesWithin(waiting, 2_000, 'granted waiter');
+        await sleep(50);
+        const stats = String(await server.command('INFO', 'commandstats'));
+        assert.equal(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1], '1', 'only the release ran');
+        const pttl = Number(await server.command('PTTL', mutexKeys(PREFIX, name).lock));
+        assert.ok(pttl > 7_500, `the grant gave the waiter its own ttl (PTTL ${pttl})`);
+        assert.ok(lock.remainingMs > 7_000, `remainingMs ${lock.remainingMs}`);
+        await lock.release();
+      });
+
+      it('Locker › acquire › a lock granted after a long wait is extended at once', async () => {
+        const locker = await newLocker();
+        const name = fresh('grant-late');
+        const holder = await locker.acquire(name, { ttlMs: 5_000, autoRefresh: false });
+        // The waiter's only attempt is its first: its grant's validity counts from there.
+        const waiting = locker.acquire(name, { ttlMs: 1_000 });
+        await sleep(750);
+        await holder.release();
+        const lock = await settlesWithin(waiting, 2_000, 'granted waiter');
+        // Counted from the waiter's attempt, ~250 ms were left; without an extension at once
+        // the first refresh (at 333 ms) would come too late.
+        await sleep(400);
+        assert.ok(lock.isHeld, 'still held');
+        assert.ok(lock.remainingMs > 300, `remainingMs ${lock.remainingMs}`);
+        await lock.release();
+      });
+
       it('Locker › acquire › a queued waiter whose process is gone (no one on its channel) is skipped at once', async () => {
-        const locker = await newLocker({ handoffMs: 5_000 });
+        const locker = await newLocker();
         const name = fresh('dead-waiter');
         const keys = mutexKeys(PREFIX, name);
         const holder = await locker.acquire(name, { ttlMs: 10_000 });
@@ -256,23 +291,23 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
           'HSET',
           keys.waiters,
           ghost,
-          `${nowMs + 60_000} 5000 1 latchkey:wake:gone`,
+          `${nowMs + 60_000} 10000 1 latchkey:wake:gone`,
         );
         const waiting = locker.acquire(name, { ttlMs: 10_000, waitMs: 10_000 });
         await sleep(50);
         await holder.release();
-        // Without the check the lock would sit granted to the ghost for handoffMs (5 s).
+        // Without the check the lock would sit granted to the ghost for its ttl (10 s).
         const next = await settlesWithin(waiting, 1_000, 'acquire after a dead waiter');
         assert.ok(next.fencingToken > holder.fencingToken);
         assert.equal((await locker.inspect(name)).waiters, 0, 'the ghost left the queue');
         await next.release();
       });
 
-      it('Locker › acquire › a grant to a waiter that no longer waits lapses after handoffMs and the lock moves on', async () => {
-        const locker = await newLocker({ handoffMs: 200 });
+      it('Locker › acquire › a grant to a waiter that no longer waits lapses after its ttl and the lock moves on', async () => {
+        const locker = await newLocker();
         const name = fresh('gone-waiter');
         const keys = mutexKeys(PREFIX, name);
-        const holder = await locker.acquire(name, { ttlMs: 1_000 });
+        const holder = await locker.acquire(name, { ttlMs: 300 });
         // A waiter whose process still listens, but that left without withdrawing its entry
         // (the withdrawal failed): the grant reaches a process that ignores it.
         const connection = await target.connect(server.url);
@@ -285,7 +320,7 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
           const nowMs = await serverMs();
           await server.command('ZADD', keys.queue, 1, ghost);
           await server.command('HSET', keys.waiters, ghost, `${nowMs + 60_000} 200 1 ${channel}`);
-          const waiting = locker.acquire(name, { ttlMs: 1_000, waitMs: 10_000 });
+          const waiting = locker.acquire(name, { ttlMs: 300, waitMs: 10_000 });
           await sleep(50);
           await holder.release();
           assert.equal(

@@ -96,7 +96,7 @@ export function rebuildValidity(attempt: Attempt, commands: readonly CommandEven
   // The latest acquire reply before the success decides how it was granted: a grant reply means
   // this attempt took the lock itself (validity from its send time for ttlMs); a "held" reply means
   // another worker's release granted it afterwards, writing this token into the lock key for
-  // handoffMs after Redis ran that attempt. (An earlier grant reply that arrived too late was given
+  // ttlMs after Redis ran that attempt. (An earlier grant reply that arrived too late was given
   // back by the library and is superseded.) For grants the grant message names the attempt; the
   // recordings do not, so anchoring on the latest "held" reply is lenient: a stale grant used after
   // a later attempt passes this check, but not the independent overlap, token-order and fencing
@@ -105,8 +105,7 @@ export function rebuildValidity(attempt: Attempt, commands: readonly CommandEven
     .filter((command) => (isGrant(command) || isHeld(command)) && command.at <= okAt)
     .at(-1);
   if (!grant) return;
-  let deadline =
-    grant.sentAt + (isGrant(grant) ? attempt.settings.ttlMs : attempt.settings.handoffMs) - drift;
+  let deadline = grant.sentAt + attempt.settings.ttlMs - drift;
   attempt.grantSentAt = grant.sentAt;
   attempt.initialDeadline = deadline;
   const extensions = commands

@@ -98,7 +98,6 @@ const badLockOption: fc.Arbitrary<{ option: string; options: Record<string, unkn
           'signal',
           'prefix',
           'commandTimeoutMs',
-          'handoffMs',
           'driftFactor',
           '__proto__',
         ].includes(key),
@@ -113,7 +112,6 @@ const badLockerOption: fc.Arbitrary<{ option: string; options: Record<string, un
       option: 'commandTimeoutMs',
       options: { commandTimeoutMs },
     })),
-    badDuration(1).map((handoffMs) => ({ option: 'handoffMs', options: { handoffMs } })),
     fc
       .oneof(
         fc.double({ min: 0.5, max: 1e6 }),

@@ -16,7 +16,6 @@ const SETTINGS: WorkerLockSettings = {
   refreshMs: 300,
   commandTimeoutMs: 500,
   waitMs: 3_000,
-  handoffMs: 500,
   driftFactor: 0.01,
 };
 

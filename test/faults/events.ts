@@ -58,7 +58,6 @@ export interface WorkerLockSettings {
   readonly refreshMs: number;
   readonly commandTimeoutMs: number;
   readonly waitMs: number;
-  readonly handoffMs: number;
   readonly driftFactor: number;
 }
 

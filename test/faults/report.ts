@@ -140,7 +140,7 @@ export function renderMarkdown(report: Report): string {
       `calls; ${totals.redisCommands} lock commands; ${totals.resourceCalls} resource calls; ` +
       `${totals.unexpectedViolations} unexpected and ${totals.expectedViolations} expected violations.**`,
     '',
-    'Settings: ttl 1000 ms, refresh 300 ms, commandTimeoutMs 500 ms, waitMs 3000 ms, handoffMs 500 ms, ' +
+    'Settings: ttl 1000 ms, refresh 300 ms, commandTimeoutMs 500 ms, waitMs 3000 ms, ' +
       'driftFactor 0.01 (drift 12 ms). Workers alternate ioredis and node-redis, with options that ' +
       'never replay a lock command after a reconnect unless a scenario says "defaults". Times are ms.',
     '',

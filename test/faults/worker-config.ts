@@ -41,7 +41,6 @@ export const DEFAULT_SETTINGS: WorkerLockSettings = Object.freeze({
   refreshMs: 300,
   commandTimeoutMs: 500,
   waitMs: 3_000,
-  handoffMs: 500,
   driftFactor: 0.01,
 });
 

@@ -133,10 +133,10 @@ class Worker {
     const connection =
       config.client === 'ioredis' ? await connectIORedis(config) : await connectNodeRedis(config);
     const resource = await ResourceClient.connect(config.resourcePort, config.id, 'shared');
-    const { ttlMs, refreshMs, commandTimeoutMs, waitMs, handoffMs, driftFactor } = config.settings;
+    const { ttlMs, refreshMs, commandTimeoutMs, waitMs, driftFactor } = config.settings;
     const locker = new Locker(
       recordingAdapter(connection.adapter, (event) => this.record(event)),
-      { ttlMs, refreshMs, commandTimeoutMs, waitMs, handoffMs, driftFactor },
+      { ttlMs, refreshMs, commandTimeoutMs, waitMs, driftFactor },
     );
     this.send({ type: 'ready' });
     const endAt = now() + config.maxRunMs;

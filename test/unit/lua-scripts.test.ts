@@ -228,12 +228,11 @@ const descriptors = [
         queueMode: QUEUE_MODE.join,
         sleepCapMs: 2500,
         graceMs: 300,
-        handoffMs: 1000,
         channel: 'latchkey:wake:l1',
         attempt: 3,
         polls: false,
       }),
-    encoded: ['a'.repeat(32), '10000', '1', '2500', '300', '1000', 'latchkey:wake:l1', '3', '0'],
+    encoded: ['a'.repeat(32), '10000', '1', '2500', '300', 'latchkey:wake:l1', '3', '0'],
   },
   {
     name: 'mutex-release',

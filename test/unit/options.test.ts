@@ -87,9 +87,8 @@ describe('resolveLockerOptions › rejects', () => {
       { commandTimeoutMs: Number.POSITIVE_INFINITY },
       'commandTimeoutMs',
     ],
-    ['handoffMs 0', { handoffMs: 0 }, 'handoffMs'],
-    ['handoffMs negative', { handoffMs: -5 }, 'handoffMs'],
-    ['handoffMs string', { handoffMs: '1000' }, 'handoffMs'],
+    // A removed option is rejected like any unknown one, not silently ignored.
+    ['handoffMs (no longer an option)', { handoffMs: 1000 }, 'options.handoffMs'],
     ['driftFactor -0.1', { driftFactor: -0.1 }, 'driftFactor'],
     ['driftFactor 0.5', { driftFactor: 0.5 }, 'driftFactor'],
     ['driftFactor 1', { driftFactor: 1 }, 'driftFactor'],
@@ -172,7 +171,6 @@ describe('resolveLockerOptions › accepts', () => {
       expect(locker).toEqual({
         prefix: DEFAULTS.prefix,
         commandTimeoutMs: DEFAULTS.commandTimeoutMs,
-        handoffMs: DEFAULTS.handoffMs,
         driftFactor: DEFAULTS.driftFactor,
         lock: {},
       });
@@ -187,7 +185,6 @@ describe('resolveLockerOptions › accepts', () => {
       autoRefresh: true,
       maxHoldMs: Number.POSITIVE_INFINITY,
       commandTimeoutMs: 2_000,
-      handoffMs: 1_000,
       driftFactor: 0.01,
     });
     expect(Object.isFrozen(DEFAULTS)).toBe(true);
@@ -202,13 +199,11 @@ describe('resolveLockerOptions › accepts', () => {
       retry,
       driftFactor: 0,
       commandTimeoutMs: 1,
-      handoffMs: 1,
       autoRefresh: undefined,
     });
     expect(locker.prefix).toBe('app:');
     expect(locker.driftFactor).toBe(0);
     expect(locker.commandTimeoutMs).toBe(1);
-    expect(locker.handoffMs).toBe(1);
     expect(locker.lock).toEqual({ ttlMs: 3000, waitMs: 0, retry });
   });
 

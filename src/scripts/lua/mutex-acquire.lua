@@ -2,30 +2,29 @@
 -- stays held.
 --
 -- A release grants the lock to the oldest live waiter by writing that waiter's token into the lock
--- key for `handoff` ms and telling it over pub/sub (see mutex-release.lua); the waiter then holds
--- the lock. If this attempt finds such a grant, the message is still on its way (or was lost): the
--- key gets the full ttl from now and the fence issued by the grant is returned. Queue entries keep
+-- key for the waiter's ttl and telling it over pub/sub (see mutex-release.lua); the waiter then
+-- holds the lock. If this attempt finds such a grant, the message is still on its way (or was
+-- lost): the key gets the full ttl from now and the fence issued by the grant is returned. Queue entries keep
 -- FIFO order for waiters and say how long each stays live without a refresh, so a release can skip
 -- waiters that gave up without leaving. Of one process's waiters for a lock only one polls at the
--- holder's expiry (ARGV[9]); the others sleep until a grant or the end of their wait, and their
+-- holder's expiry (ARGV[8]); the others sleep until a grant or the end of their wait, and their
 -- entries live that long.
 --
 -- KEYS[1] lock key     string: the holder's token (or a granted waiter's); always has a PX expiry
 -- KEYS[2] fence key    integer counter without expiry; one INCR per successful acquisition
 -- KEYS[3] queue key    zset: waiter token -> arrival time in server microseconds (FIFO order)
--- KEYS[4] waiters key  hash: waiter token -> "<live-until server ms> <handoff ms> <attempt> <wake channel>"
+-- KEYS[4] waiters key  hash: waiter token -> "<live-until server ms> <ttl ms> <attempt> <wake channel>"
 -- ARGV[1] token        this acquisition's random token (32 lowercase hex characters)
--- ARGV[2] ttl          lock time to live, ms (positive integer)
+-- ARGV[2] ttl          lock time to live, ms (positive integer); also what a grant to us gets
 -- ARGV[3] queue mode   "0": never queue (try once); "1": join the queue on failure;
 --                      "2": already queued by an earlier attempt: refresh the entry on failure,
 --                      remove it on success
 -- ARGV[4] sleep cap    ms the caller will sleep at most before it tries again (its remaining wait)
 -- ARGV[5] grace        ms a queue entry stays live past the caller's planned retry
--- ARGV[6] handoff      ms a release grants the lock to this waiter for; it extends it on receipt
--- ARGV[7] channel      pub/sub channel on which this waiter's process listens for its wake-up
--- ARGV[8] attempt      the caller's attempt number; a grant names the attempt it followed, so the
+-- ARGV[6] channel      pub/sub channel on which this waiter's process listens for its wake-up
+-- ARGV[7] attempt      the caller's attempt number; a grant names the attempt it followed, so the
 --                      waiter counts the grant's validity from that attempt's send time
--- ARGV[9] polls        "1": the caller tries again when the holder's PTTL runs out (it polls for
+-- ARGV[8] polls        "1": the caller tries again when the holder's PTTL runs out (it polls for
 --                      its process), so its entry lives min(pttl, sleep cap) + grace; "0": it sleeps
 --                      until granted or its wait ends, so its entry lives sleep cap + grace
 --
@@ -70,11 +69,11 @@ end
 if ARGV[3] ~= '0' then
   local now = redis.call('TIME')
   local sleep = tonumber(ARGV[4])
-  if ARGV[9] == '1' then
+  if ARGV[8] == '1' then
     sleep = math.min(pttl, sleep)
   end
   local liveUntil = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + sleep + tonumber(ARGV[5])
   redis.call('ZADD', queueKey, 'NX', tonumber(now[1]) * 1000000 + tonumber(now[2]), token)
-  redis.call('HSET', waitersKey, token, liveUntil .. ' ' .. ARGV[6] .. ' ' .. ARGV[8] .. ' ' .. ARGV[7])
+  redis.call('HSET', waitersKey, token, liveUntil .. ' ' .. ARGV[2] .. ' ' .. ARGV[7] .. ' ' .. ARGV[6])
 end
 return { 0, pttl }

@@ -3,6 +3,7 @@
  * `createLocker` from `latchkey/ioredis` or `latchkey/node-redis`, or with `new Locker(adapter)`.
  */
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { RedisAdapter } from './adapter.js';
 import { debug, publish } from './diagnostics.js';
 import { InvalidArgumentError, LockerClosedError, LockTimeoutError } from './errors.js';
@@ -60,6 +61,9 @@ export class Locker {
         'must implement RedisAdapter (runScript, createSubscriber)',
       );
     }
+    // Every waiting acquire listens on this signal until it stops waiting; thousands may wait at
+    // once, which is no leak (each listener goes when its sleep ends), so lift the warning limit.
+    setMaxListeners(0, this.#closeController.signal);
     this.#options = resolveLockerOptions(options);
     this.#runner = new ScriptRunner(adapter, this.#options.commandTimeoutMs);
     this.#waker = new PubSubWaker(

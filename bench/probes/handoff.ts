@@ -1,9 +1,9 @@
 /**
  * Diagnostic, not part of `npm run bench`: splits one latchkey handoff into its steps, with holder
  * and waiter in one process (so no process switch is measured), on ioredis:
- * release start → the waiter's subscriber sees the wake-up → the waiter sends its claim (EVALSHA)
- * → the claim's reply. Also the floor for a push handoff on the same machine: PUBLISH from one
- * connection, and the receiving side sends one command on another connection.
+ * release start → the waiter's subscriber sees the grant → the waiter's acquire resolves. Also the
+ * floor for a push handoff on the same machine: PUBLISH from one connection, and the receiving side
+ * sends one command on another connection.
  *
  *   npx tsx bench/probes/handoff.ts [iterations]
  */
@@ -19,8 +19,8 @@ const server = await startRedis();
 const holderClient = new Redis(server.url);
 const waiterClient = new Redis(server.url);
 
-// Observe the waiter's subscriber connection (latchkey opens it with duplicate()) and the
-// EVALSHA calls of the waiter's client, without touching latchkey itself.
+// Observe the waiter's subscriber connection (latchkey opens it with duplicate()) without touching
+// latchkey itself.
 let wakeSeenAt = 0;
 const duplicate = waiterClient.duplicate.bind(waiterClient);
 Object.assign(waiterClient, {
@@ -32,22 +32,13 @@ Object.assign(waiterClient, {
     return connection;
   },
 });
-const evalshaSentAt: number[] = [];
-const evalsha = waiterClient.evalsha.bind(waiterClient) as (...args: unknown[]) => unknown;
-Object.assign(waiterClient, {
-  evalsha: (...args: unknown[]) => {
-    evalshaSentAt.push(nowUs());
-    return evalsha(...args);
-  },
-});
 
 const holder = createLocker(holderClient);
 const waiter = createLocker(waiterClient);
 const steps = {
   ping: [],
   toWake: [],
-  wakeToClaim: [],
-  claim: [],
+  wakeToHeld: [],
   total: [],
   fromReply: [],
 } as Record<string, number[]>;
@@ -64,12 +55,10 @@ try {
     const next = await waiting;
     const acquired = nowUs();
     await next.release();
-    const claimSent = evalshaSentAt.find((at) => at > releaseStart) ?? Number.NaN;
     if (i < 20) continue; // warm-up
     steps.ping?.push(releaseStart - pingStart);
     steps.toWake?.push(wakeSeenAt - releaseStart);
-    steps.wakeToClaim?.push(claimSent - wakeSeenAt);
-    steps.claim?.push(acquired - claimSent);
+    steps.wakeToHeld?.push(acquired - wakeSeenAt);
     steps.total?.push(acquired - releaseStart);
     steps.fromReply?.push(acquired - releaseReply);
   }

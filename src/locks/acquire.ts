@@ -157,6 +157,9 @@ export async function acquireMutex(
       if (left <= 0) break;
       if (reply?.kind === 'held' && slot) {
         slot.heldFor(reply.pttlMs);
+        // Our entry had vanished, so the entries of this process's other waiters for the lock
+        // (which do not poll) may have too: have them look again and get back in line.
+        if (reply.requeued) slot.wakeOthers(LOOK_AGAIN);
         const woken = await sleepUntilWoken(slot, deadline, waitSignal);
         const grantedAfter =
           woken && woken !== LOOK_AGAIN ? sentAtByAttempt.get(woken.afterAttempt) : undefined;

@@ -38,7 +38,12 @@ export type QueueMode = (typeof QUEUE_MODE)[keyof typeof QUEUE_MODE];
 
 export type AcquireReply =
   | { readonly kind: 'acquired'; readonly fencingToken: number }
-  | { readonly kind: 'held'; readonly pttlMs: number }
+  | {
+      readonly kind: 'held';
+      readonly pttlMs: number;
+      /** The caller's queue entry had vanished and was added again, at the end of the line. */
+      readonly requeued: boolean;
+    }
   | { readonly kind: 'conflict'; readonly detail: string };
 
 export const mutexAcquire = {
@@ -65,9 +70,12 @@ export const mutexAcquire = {
     a.polls ? '1' : '0',
   ],
   parse(raw: unknown): AcquireReply {
+    if (Array.isArray(raw) && raw.length === 3 && integer(raw[0]) === 0 && integer(raw[2]) === 1) {
+      return { kind: 'held', pttlMs: integer(raw[1]), requeued: true };
+    }
     const [status, value] = pair(raw);
     if (status === 1) return { kind: 'acquired', fencingToken: value };
-    if (status === 0) return { kind: 'held', pttlMs: value };
+    if (status === 0) return { kind: 'held', pttlMs: value, requeued: false };
     if (status === -1 && (value === 1 || value === 2)) {
       return {
         kind: 'conflict',

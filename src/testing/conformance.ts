@@ -385,6 +385,24 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
         await lock.release();
       });
 
+      it('Locker › acquire › waiters that do not poll get back in line after the queue is lost (FLUSHALL)', async () => {
+        const locker = await newLocker();
+        const name = fresh('queue-lost');
+        const holder = await locker.acquire(name, { ttlMs: 400, autoRefresh: false });
+        const waiters = [0, 1, 2].map(() => locker.acquire(name, { waitMs: 10_000 }));
+        await sleep(100);
+        await server.command('FLUSHALL'); // the lock, the queue and every entry are gone
+        assert.equal((await holder.release()).outcome, 'expired');
+        // The oldest waiter polls at the old holder's expiry and takes the free lock; the next
+        // polls while it holds, finds its entry gone and has the last one look again, so each
+        // is granted in turn and nobody sleeps out the 10 s holder's PTTL or waitMs.
+        for (const waiting of waiters) {
+          const lock = await settlesWithin(waiting, 3_000, 'waiter after the queue was lost');
+          await sleep(300);
+          assert.equal((await lock.release()).outcome, 'released');
+        }
+      });
+
       it('Locker › acquire › queue entries of waiters that stopped refreshing are skipped at release', async () => {
         const locker = await newLocker();
         const name = fresh('stale-entry');

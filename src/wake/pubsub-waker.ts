@@ -173,6 +173,11 @@ export class WakeSlot {
     this.resolveSleep?.();
   }
 
+  /** Wakes this process's other waiters for the same lock. */
+  wakeOthers(reason: WakeReason): void {
+    for (const slot of this.group.slots) if (slot !== this) slot.wake(reason);
+  }
+
   /** Stops listening; if this waiter polled for its group, the next oldest takes over. */
   dispose(): void {
     const wasPolling = this.group.first() === this;

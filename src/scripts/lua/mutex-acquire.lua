@@ -31,6 +31,9 @@
 -- Replies:
 --   {1, fence}  acquired (or found granted to us); fence is this acquisition's fencing token
 --   {0, pttl}   held by someone else for pttl more ms
+--   {0, pttl, 1} the same, and the caller's queue entry (ARGV[3] = "2") was gone: the queue was
+--               lost (restart, FLUSHALL) or a release dropped it while its process could not be
+--               told; it is back, at the end of the line
 --   {-1, code}  the key holds data latchkey did not write: code 1 = a string without expiry,
 --               code 2 = a string that is not a latchkey token
 -- Errors: WRONGTYPE from SET/ZADD/HSET, and "not an integer" from INCR, when keys hold other types.
@@ -73,7 +76,10 @@ if ARGV[3] ~= '0' then
     sleep = math.min(pttl, sleep)
   end
   local liveUntil = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + sleep + tonumber(ARGV[5])
-  redis.call('ZADD', queueKey, 'NX', tonumber(now[1]) * 1000000 + tonumber(now[2]), token)
+  local added = redis.call('ZADD', queueKey, 'NX', tonumber(now[1]) * 1000000 + tonumber(now[2]), token)
   redis.call('HSET', waitersKey, token, liveUntil .. ' ' .. ARGV[2] .. ' ' .. ARGV[7] .. ' ' .. ARGV[6])
+  if ARGV[3] == '2' and added == 1 then
+    return { 0, pttl, 1 }
+  end
 end
 return { 0, pttl }

@@ -20,6 +20,11 @@ const channels = {
   lost: diagnosticsChannel.channel(CHANNELS.lost),
 };
 
+/** True when someone listens to `event`; check it before building a message on a hot path. */
+export function observed(event: keyof typeof CHANNELS): boolean {
+  return channels[event].hasSubscribers;
+}
+
 export function publish(event: keyof typeof CHANNELS, message: object): void {
   const channel = channels[event];
   if (channel.hasSubscribers) channel.publish(message);

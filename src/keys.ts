@@ -29,6 +29,32 @@ export function mutexKeys(prefix: string, name: string): MutexKeys {
   };
 }
 
+/**
+ * The keys of recently used names, so a busy lock does not rebuild its key strings on every call.
+ * Bounded: past `capacity` names the oldest entry goes.
+ */
+export class MutexKeyCache {
+  readonly #byName = new Map<string, MutexKeys>();
+
+  constructor(
+    private readonly prefix: string,
+    private readonly capacity = 1_024,
+  ) {}
+
+  get(name: string): MutexKeys {
+    let keys = this.#byName.get(name);
+    if (!keys) {
+      keys = mutexKeys(this.prefix, name);
+      if (this.#byName.size >= this.capacity) {
+        const oldest = this.#byName.keys().next().value;
+        if (oldest !== undefined) this.#byName.delete(oldest);
+      }
+      this.#byName.set(name, keys);
+    }
+    return keys;
+  }
+}
+
 function encodeTag(name: string): string {
   return name.replace(/[%{}]/g, (character) =>
     character === '%' ? '%25' : character === '{' ? '%7B' : '%7D',

@@ -5,9 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { RedisAdapter } from './adapter.js';
-import { debug, publish } from './diagnostics.js';
+import { debug, observed, publish } from './diagnostics.js';
 import { InvalidArgumentError, LockerClosedError, LockTimeoutError } from './errors.js';
-import { type MutexKeys, mutexKeys, wakeChannel } from './keys.js';
+import { MutexKeyCache, type MutexKeys, wakeChannel } from './keys.js';
 import { acquireMutex } from './locks/acquire.js';
 import { ScriptRunner } from './locks/commands.js';
 import { type Lock, RedisLockHandle } from './locks/lock-handle.js';
@@ -43,6 +43,7 @@ export type LockedFunction<T> = (signal: AbortSignal, lock: Lock) => Promise<T> 
 export class Locker {
   readonly #options: ResolvedLockerOptions;
   readonly #runner: ScriptRunner;
+  readonly #keys: MutexKeyCache;
   readonly #waker: PubSubWaker;
   readonly #closeController = new AbortController();
   readonly #handles = new Set<RedisLockHandle>();
@@ -66,6 +67,7 @@ export class Locker {
     setMaxListeners(0, this.#closeController.signal);
     this.#options = resolveLockerOptions(options);
     this.#runner = new ScriptRunner(adapter, this.#options.commandTimeoutMs);
+    this.#keys = new MutexKeyCache(this.#options.prefix);
     this.#waker = new PubSubWaker(
       adapter,
       wakeChannel(randomBytes(8).toString('hex')),
@@ -92,7 +94,7 @@ export class Locker {
       {
         runner: this.#runner,
         waker: this.#waker,
-        locker: this.#options,
+        keys: this.#keys,
         closed: this.#closeController.signal,
         cleanUp: (keys, token) => this.#cleanUp(keys, token),
       },
@@ -123,12 +125,14 @@ export class Locker {
       throw new LockerClosedError();
     }
     this.#handles.add(handle);
-    publish('acquire', {
-      name,
-      token: handle.token,
-      fencingToken: handle.fencingToken,
-      waitedMs: monotonicNow() - started,
-    });
+    if (observed('acquire')) {
+      publish('acquire', {
+        name,
+        token: handle.token,
+        fencingToken: handle.fencingToken,
+        waitedMs: monotonicNow() - started,
+      });
+    }
     return handle;
   }
 
@@ -175,7 +179,7 @@ export class Locker {
   /** Reads the state of lock `name` without changing it. */
   async inspect(name: string): Promise<LockState> {
     this.#assertOpen();
-    const keys = mutexKeys(this.#options.prefix, checkName(name));
+    const keys = this.#keys.get(checkName(name));
     const state = await this.#runner.run(mutexInspect, keys, undefined as never);
     return {
       locked: state.value !== null,

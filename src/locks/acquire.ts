@@ -5,12 +5,8 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { LockBackendError, LockKeyConflictError, LockTimeoutError } from '../errors.js';
-import { type MutexKeys, mutexKeys } from '../keys.js';
-import {
-  MAX_DURATION_MS,
-  type ResolvedLockerOptions,
-  type ResolvedLockOptions,
-} from '../options.js';
+import type { MutexKeyCache, MutexKeys } from '../keys.js';
+import { MAX_DURATION_MS, type ResolvedLockOptions } from '../options.js';
 import { type AcquireReply, mutexAcquire, QUEUE_MODE } from '../scripts/index.js';
 import { monotonicNow, sleep } from '../time.js';
 import {
@@ -33,7 +29,7 @@ const ERROR_BACKOFF_MS = { base: 25, max: 1_000 } as const;
 export interface AcquireContext {
   readonly runner: ScriptRunner;
   readonly waker: PubSubWaker;
-  readonly locker: ResolvedLockerOptions;
+  readonly keys: MutexKeyCache;
   /** Aborted by `close()`; ends every wait with its reason. */
   readonly closed: AbortSignal;
   /** Compare-and-delete anything `token` may hold or queue, in the background (tracked by close). */
@@ -75,8 +71,8 @@ export async function acquireMutex(
   options: ResolvedLockOptions,
   signal: AbortSignal | undefined,
 ): Promise<Acquired> {
-  const { runner, waker, locker } = context;
-  const keys = mutexKeys(locker.prefix, name);
+  const { runner, waker } = context;
+  const keys = context.keys.get(name);
   let token = newToken();
   const startedAt = monotonicNow();
   const deadline = startedAt + options.waitMs;
@@ -87,7 +83,7 @@ export async function acquireMutex(
   let queued = false;
   let acquired = false;
   /** Send time of each attempt, by attempt number: a grant's validity counts from one of them. */
-  const sentAtByAttempt = new Map<number, number>();
+  const sentAtByAttempt: number[] = [];
   /**
    * Undoes whatever `token` may hold or queue, and goes on with a fresh token. A token whose
    * outcome is unknown is never reused: the clean-up may run after our next attempt, and finding
@@ -110,7 +106,7 @@ export async function acquireMutex(
       waitSignal.throwIfAborted();
       attempts++;
       const sentAt = monotonicNow();
-      if (pushWait) sentAtByAttempt.set(attempts, sentAt);
+      if (pushWait) sentAtByAttempt[attempts] = sentAt;
       let reply: AcquireReply | undefined;
       try {
         reply = await runner.run(mutexAcquire, keys, {
@@ -162,7 +158,7 @@ export async function acquireMutex(
         if (reply.requeued) slot.wakeOthers(LOOK_AGAIN);
         const woken = await sleepUntilWoken(slot, deadline, waitSignal);
         const grantedAfter =
-          woken && woken !== LOOK_AGAIN ? sentAtByAttempt.get(woken.afterAttempt) : undefined;
+          woken && woken !== LOOK_AGAIN ? sentAtByAttempt[woken.afterAttempt] : undefined;
         if (woken && woken !== LOOK_AGAIN && grantedAfter !== undefined) {
           // Granted: the key holds our token for our ttl from a moment after Redis ran the attempt
           // the grant names, so after that attempt was sent. A grant that lapsed before a later

@@ -2,7 +2,7 @@
  * A held lock: its identity, its validity on the monotonic clock, a `signal` that aborts the moment
  * the lock is known lost, manual `extend`, idempotent `release`, and `await using` support.
  */
-import { publish } from '../diagnostics.js';
+import { observed, publish } from '../diagnostics.js';
 import {
   InvalidArgumentError,
   LockBackendError,
@@ -73,9 +73,9 @@ export interface LockHandleContext {
 
 export class RedisLockHandle implements Lock {
   readonly #context: LockHandleContext;
-  // The signal is made on first use: an AbortSignal costs more to create than the rest of a
-  // handle, and most locks never look at theirs.
-  readonly #controller = new AbortController();
+  // Made on first use: an AbortSignal costs more to create than the rest of a handle, and most
+  // locks never look at theirs.
+  #controller: AbortController | undefined;
   /** Set once when the lock is known lost; what `signal` aborts with. */
   #lostWith: LockLostError | undefined;
   readonly #acquiredAt: number;
@@ -84,7 +84,7 @@ export class RedisLockHandle implements Lock {
   #deadlineTimer: NodeJS.Timeout | undefined;
   #expiryReason: LockLossReason = 'expired';
   /** Extensions sent and not yet answered; release waits for them, within its own budget. */
-  readonly #extensions = new Set<Promise<void>>();
+  #extensions: Set<Promise<void>> | undefined;
   #release: Promise<ReleaseResult> | undefined;
 
   constructor(
@@ -105,6 +105,10 @@ export class RedisLockHandle implements Lock {
   }
 
   get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#lostWith) this.#controller.abort(this.#lostWith);
+    }
     return this.#controller.signal;
   }
 
@@ -132,8 +136,9 @@ export class RedisLockHandle implements Lock {
     // Extensions may overlap: each moves the deadline only forward (see #extendNow), so a slow
     // reply can never shorten a newer one, and no extension waits behind another.
     const extension = this.#extendNow(ttlMs);
-    this.#extensions.add(extension);
-    extension.finally(() => this.#extensions.delete(extension)).catch(() => {});
+    const extensions = (this.#extensions ??= new Set());
+    extensions.add(extension);
+    extension.finally(() => extensions.delete(extension)).catch(() => {});
     return extension;
   }
 
@@ -188,9 +193,9 @@ export class RedisLockHandle implements Lock {
   #lose(reason: LockLossReason): void {
     if (this.#lostWith || this.#release) return;
     this.#stopTimers();
-    publish('lost', { name: this.name, token: this.token, reason });
+    if (observed('lost')) publish('lost', { name: this.name, token: this.token, reason });
     this.#lostWith = new LockLostError(this.name, reason);
-    this.#controller.abort(this.#lostWith);
+    this.#controller?.abort(this.#lostWith);
     this.#context.onSettled(this);
   }
 
@@ -210,7 +215,7 @@ export class RedisLockHandle implements Lock {
     // One budget for the whole release, waiting for in-flight extensions included, so a stalled
     // Redis cannot make release take longer than commandTimeoutMs.
     const deadline = monotonicNow() + this.#context.runner.commandTimeoutMs;
-    if (this.#extensions.size > 0) {
+    if (this.#extensions && this.#extensions.size > 0) {
       await withTimeout(Promise.allSettled([...this.#extensions]), deadline - monotonicNow()).catch(
         () => {},
       );
@@ -225,7 +230,7 @@ export class RedisLockHandle implements Lock {
     }
     const outcome: ReleaseOutcome =
       reply === 'missing' ? 'expired' : reply === 'other-token' ? 'taken' : 'released';
-    publish('release', { name: this.name, token: this.token, outcome });
+    if (observed('release')) publish('release', { name: this.name, token: this.token, outcome });
     return { outcome, released: outcome === 'released' };
   }
 

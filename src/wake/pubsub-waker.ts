@@ -73,6 +73,11 @@ export class PubSubWaker {
     }
   }
 
+  /** True once messages can reach this locker's waiters. */
+  get subscribed(): boolean {
+    return this.subscriber !== undefined;
+  }
+
   /**
    * Starts listening for `token`'s wake-up while it waits for the lock keyed `lockKey`; call
    * `dispose()` on the slot when done.
@@ -80,21 +85,19 @@ export class PubSubWaker {
   register(token: string, lockKey: string): WakeSlot {
     let group = this.groups.get(lockKey);
     if (!group) {
-      group = new WaiterGroup();
+      group = new WaiterGroup(lockKey);
       this.groups.set(lockKey, group);
     }
-    const owner = group;
-    const slot = new WakeSlot(
-      owner,
-      () => this.subscriber !== undefined,
-      () => {
-        this.waiters.delete(token);
-        if (owner.slots.size === 0) this.groups.delete(lockKey);
-      },
-    );
-    owner.slots.add(slot);
+    const slot = new WakeSlot(this, group, token);
+    group.append(slot);
     this.waiters.set(token, slot);
     return slot;
+  }
+
+  /** Drops a disposed slot, and its group once empty. */
+  forget(slot: WakeSlot, group: WaiterGroup): void {
+    this.waiters.delete(slot.token);
+    if (group.first === undefined) this.groups.delete(group.lockKey);
   }
 
   async close(): Promise<void> {
@@ -119,14 +122,32 @@ export interface Grant {
 export const LOOK_AGAIN = 'look-again';
 export const TAKE_OVER_POLLING = 'take-over-polling';
 
-/** One locker's waiters for one lock, oldest first; the oldest polls for all of them. */
+/**
+ * One locker's waiters for one lock, oldest first (a linked list through the slots, so a waiter
+ * costs no allocation here); the oldest polls for all of them.
+ */
 class WaiterGroup {
-  readonly slots = new Set<WakeSlot>();
+  first: WakeSlot | undefined;
+  last: WakeSlot | undefined;
   /** Monotonic time at which the holder's key has surely expired, from the latest reply. */
   pollAt = 0;
 
-  first(): WakeSlot | undefined {
-    return this.slots.values().next().value;
+  constructor(readonly lockKey: string) {}
+
+  append(slot: WakeSlot): void {
+    slot.previous = this.last;
+    if (this.last) this.last.next = slot;
+    else this.first = slot;
+    this.last = slot;
+  }
+
+  remove(slot: WakeSlot): void {
+    if (slot.previous) slot.previous.next = slot.next;
+    else this.first = slot.next;
+    if (slot.next) slot.next.previous = slot.previous;
+    else this.last = slot.previous;
+    slot.previous = undefined;
+    slot.next = undefined;
   }
 }
 
@@ -143,10 +164,15 @@ export class WakeSlot {
   private pending: WakeReason | undefined;
   private resolveSleep: (() => void) | undefined;
 
+  /** Neighbours in the group, older and younger. */
+  previous: WakeSlot | undefined;
+  next: WakeSlot | undefined;
+  private disposed = false;
+
   constructor(
+    private readonly waker: PubSubWaker,
     private readonly group: WaiterGroup,
-    private readonly subscribed: () => boolean,
-    private readonly onDispose: () => void,
+    readonly token: string,
   ) {}
 
   /**
@@ -154,7 +180,7 @@ export class WakeSlot {
    * waiter for the lock, or no wake-up can reach it (no subscription).
    */
   polls(): boolean {
-    return !this.subscribed() || this.group.first() === this;
+    return !this.waker.subscribed || this.group.first === this;
   }
 
   /** Ms until the group's next poll is due (negative when overdue). */
@@ -175,15 +201,17 @@ export class WakeSlot {
 
   /** Wakes this process's other waiters for the same lock. */
   wakeOthers(reason: WakeReason): void {
-    for (const slot of this.group.slots) if (slot !== this) slot.wake(reason);
+    for (let slot = this.group.first; slot; slot = slot.next) if (slot !== this) slot.wake(reason);
   }
 
   /** Stops listening; if this waiter polled for its group, the next oldest takes over. */
   dispose(): void {
-    const wasPolling = this.group.first() === this;
-    if (!this.group.slots.delete(this)) return;
-    this.onDispose();
-    if (wasPolling) this.group.first()?.wake(TAKE_OVER_POLLING);
+    if (this.disposed) return;
+    this.disposed = true;
+    const wasPolling = this.group.first === this;
+    this.group.remove(this);
+    this.waker.forget(this, this.group);
+    if (wasPolling) this.group.first?.wake(TAKE_OVER_POLLING);
   }
 
   /**

@@ -19,6 +19,8 @@ export interface BenchConfig {
   readonly audit: { readonly contenders: number; readonly durationMs: number };
   readonly manyKeys: {
     readonly tasks: number;
+    /** One unmeasured round per library before the measured ones, ms. */
+    readonly warmupMs: number;
     readonly rounds: number;
     readonly durationMs: number;
   };
@@ -40,7 +42,7 @@ export const FULL: BenchConfig = {
   uncontended: { rounds: 6, pairsPerRound: 500 },
   contended: { contenders: [2, 8, 32], durationMs: 10_000, drainMs: 4_000 },
   audit: { contenders: 8, durationMs: 2_000 },
-  manyKeys: { tasks: 256, rounds: 2, durationMs: 2_500 },
+  manyKeys: { tasks: 256, warmupMs: 1_500, rounds: 2, durationMs: 2_500 },
   manyWaiters: {
     waiters: [100, 1_000, 10_000],
     processes: 8,
@@ -60,7 +62,7 @@ export const QUICK: BenchConfig = {
   // the whole smoke run may on a busy 2-core machine.
   contended: { contenders: [2, 8], durationMs: 400, drainMs: 300 },
   audit: { contenders: 4, durationMs: 250 },
-  manyKeys: { tasks: 256, rounds: 1, durationMs: 400 },
+  manyKeys: { tasks: 256, warmupMs: 100, rounds: 1, durationMs: 400 },
   manyWaiters: {
     waiters: [100, 1_000],
     processes: 8,

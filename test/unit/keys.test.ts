@@ -4,7 +4,7 @@
  * CRC16 (XMODEM) of the key's bytes, or of its hash tag, modulo 16384.
  */
 import { describe, expect, it } from 'vitest';
-import { mutexKeys, wakeChannel } from '../../src/keys.js';
+import { MutexKeyCache, mutexKeys, wakeChannel } from '../../src/keys.js';
 import { resolveLockerOptions } from '../../src/options.js';
 
 const SLOTS = 16_384;
@@ -159,5 +159,26 @@ describe('wakeChannel', () => {
 
   it('differs per locker', () => {
     expect(wakeChannel('a')).not.toBe(wakeChannel('b'));
+  });
+});
+
+describe('MutexKeyCache', () => {
+  it('returns the same keys as mutexKeys, and the same object for a name seen before', () => {
+    const cache = new MutexKeyCache('p:');
+    const first = cache.get('orders:42');
+    expect(first).toEqual(mutexKeys('p:', 'orders:42'));
+    expect(cache.get('orders:42')).toBe(first);
+  });
+
+  it('keeps at most its capacity, dropping the oldest name first', () => {
+    const cache = new MutexKeyCache('p:', 2);
+    const a = cache.get('a');
+    const b = cache.get('b');
+    cache.get('c'); // evicts a
+    expect(cache.get('b')).toBe(b);
+    const againA = cache.get('a'); // rebuilt, evicts b
+    expect(againA).not.toBe(a);
+    expect(againA).toEqual(a);
+    expect(cache.get('b')).not.toBe(b);
   });
 });

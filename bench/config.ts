@@ -39,10 +39,12 @@ export const FULL: BenchConfig = {
   ttlMs: 10_000,
   holdMs: 1,
   warmupPairs: 50,
-  uncontended: { rounds: 6, pairsPerRound: 500 },
+  // Many short rounds rather than a few long ones: this VM's speed drifts within seconds, and
+  // short alternating rounds spread that drift over every library alike.
+  uncontended: { rounds: 12, pairsPerRound: 250 },
   contended: { contenders: [2, 8, 32], durationMs: 10_000, drainMs: 4_000 },
   audit: { contenders: 8, durationMs: 2_000 },
-  manyKeys: { tasks: 256, warmupMs: 1_500, rounds: 2, durationMs: 2_500 },
+  manyKeys: { tasks: 256, warmupMs: 1_500, rounds: 5, durationMs: 1_000 },
   manyWaiters: {
     waiters: [100, 1_000, 10_000],
     processes: 8,

@@ -117,9 +117,12 @@ export class Locker {
     // A granted lock's validity counts from the attempt the grant followed. Without auto-refresh,
     // or with less left than a fresh lock has at its first refresh, extend it at once; otherwise
     // the first refresh comes in time. A failed extension shows as a loss at the deadline.
-    const extendNow =
-      !resolved.autoRefresh || handle.remainingMs < resolved.ttlMs - resolved.refreshMs;
-    if (acquired.granted && extendNow) handle.extend().catch(() => {});
+    if (
+      acquired.granted &&
+      (!resolved.autoRefresh || handle.remainingMs < resolved.ttlMs - resolved.refreshMs)
+    ) {
+      handle.extend().catch(() => {});
+    }
     if (this.#closing) {
       await handle.release().catch(() => {});
       throw new LockerClosedError();

@@ -136,7 +136,8 @@ export class RedisLockHandle implements Lock {
     // Extensions may overlap: each moves the deadline only forward (see #extendNow), so a slow
     // reply can never shorten a newer one, and no extension waits behind another.
     const extension = this.#extendNow(ttlMs);
-    const extensions = (this.#extensions ??= new Set());
+    this.#extensions ??= new Set();
+    const extensions = this.#extensions;
     extensions.add(extension);
     extension.finally(() => extensions.delete(extension)).catch(() => {});
     return extension;

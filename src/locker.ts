@@ -114,13 +114,12 @@ export class Locker {
       acquired.fencingToken,
       acquired.validUntil,
     );
-    // A granted lock's validity counts from the attempt the grant followed. Without auto-refresh,
-    // or with less left than a fresh lock has at its first refresh, extend it at once; otherwise
-    // the first refresh comes in time. A failed extension shows as a loss at the deadline.
-    if (
-      acquired.granted &&
-      (!resolved.autoRefresh || handle.remainingMs < resolved.ttlMs - resolved.refreshMs)
-    ) {
+    // A granted lock's validity counts from the attempt the grant followed, so it may be short.
+    // Without auto-refresh, extend it at once. With it, the first refresh comes refreshMs from
+    // now; a fresh lock then has ttlMs - refreshMs of validity to spare, so extend at once unless
+    // at least half of that spare would be left. A failed extension shows as a loss at the deadline.
+    const keepsHalfTheSpare = (resolved.ttlMs + resolved.refreshMs) / 2;
+    if (acquired.granted && (!resolved.autoRefresh || handle.remainingMs < keepsHalfTheSpare)) {
       handle.extend().catch(() => {});
     }
     if (this.#closing) {

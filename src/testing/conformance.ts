@@ -277,6 +277,20 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
         await lock.release();
       });
 
+      it('Locker › acquire › a granted lock with a late first refresh (refreshMs near ttlMs) is extended at once', async () => {
+        const locker = await newLocker();
+        const name = fresh('grant-late-refresh');
+        const holder = await locker.acquire(name, { ttlMs: 5_000, autoRefresh: false });
+        const waiting = locker.acquire(name, { ttlMs: 1_000, refreshMs: 700 });
+        await sleep(400);
+        await holder.release();
+        const lock = await settlesWithin(waiting, 2_000, 'granted waiter');
+        // ~600 ms of validity were left, and the first refresh is due in 700 ms.
+        await sleep(750);
+        assert.ok(lock.isHeld, 'still held after the first refresh was due');
+        await lock.release();
+      });
+
       it('Locker › acquire › a queued waiter whose process is gone (no one on its channel) is skipped at once', async () => {
         const locker = await newLocker();
         const name = fresh('dead-waiter');

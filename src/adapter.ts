@@ -36,7 +36,9 @@ export interface RedisSubscriber {
   subscribe(channel: string, onMessage: (message: string) => void): Promise<void>;
   /**
    * Optional: calls `listener` each time the connection is ready again after a reconnect (messages
-   * published meanwhile were lost), so latchkey can have its waiters look again at once.
+   * published meanwhile were lost), so latchkey can have its waiters look again at once. Without
+   * it, waiters that lost their place while the connection was down get back in line only when
+   * their process's polling waiter next looks (at the holder's expiry).
    */
   onReconnect?(listener: () => void): void;
   /** Unsubscribes and closes the connection; afterwards nothing of it keeps the process alive. */

@@ -1,10 +1,12 @@
 /**
- * One timebase for every process of a fault run: `performance.timeOrigin + performance.now()`.
- * Within a process it is monotonic (it never steps back); across processes on one machine it agrees
- * to well under a millisecond, because each origin is taken from the same system clock at start.
+ * One timebase for every process of a fault run: CLOCK_MONOTONIC (process.hrtime), in ms. Every
+ * process on the machine reads the same clock, and a step of the wall clock cannot move it.
+ * (`performance.timeOrigin + performance.now()` pins each process to the wall clock at its start:
+ * a run on a busy VM saw one worker 3.5 ms ahead of the others, and the checker reported
+ * hand-overs as overlaps.)
  */
 export function now(): number {
-  return performance.timeOrigin + performance.now();
+  return Number(process.hrtime.bigint()) / 1e6;
 }
 
 /** Resolves after `ms`; with a signal, resolves early (never rejects) when the signal aborts. */

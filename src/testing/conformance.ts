@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { LOCK_ERROR_CODES, LockLostError, LockTimeoutError } from '../errors.js';
-import { mutexKeys } from '../keys.js';
+import { type MutexKeys, mutexKeys } from '../keys.js';
 import { Locker } from '../locker.js';
 import type { LockerOptions } from '../options.js';
 import { fixedDelay, maxAttempts } from '../retry.js';
@@ -78,9 +78,29 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
   /** A fresh lock name per test, so tests never see each other's keys. */
   const fresh = (label: string) => `${label}:${process.pid}:${++counter}`;
   const dbsize = async () => Number(await server.command('DBSIZE'));
-  const serverMs = async () => {
+  /**
+   * Queues a waiter by hand, as mutex-acquire.lua would: `liveForMs` from the server's clock now
+   * (negative: already past), granted for `ttlMs`, woken on `channel`.
+   */
+  const queueWaiter = async (
+    keys: MutexKeys,
+    token: string,
+    entry: {
+      readonly arrival: number;
+      readonly liveForMs: number;
+      readonly ttlMs: number;
+      readonly channel: string;
+    },
+  ) => {
     const [seconds, micros] = (await server.command('TIME')) as [string, string];
-    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    const nowMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    await server.command('ZADD', keys.queue, entry.arrival, token);
+    await server.command(
+      'HSET',
+      keys.waiters,
+      token,
+      `${nowMs + entry.liveForMs} ${entry.ttlMs} 1 ${entry.channel}`,
+    );
   };
 
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -298,15 +318,12 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
         const holder = await locker.acquire(name, { ttlMs: 10_000 });
         // A waiter that queued and then died with its process: its entry is live, but nobody
         // listens on its channel any more, so PUBLISH reaches no one.
-        const ghost = 'f'.repeat(32);
-        const nowMs = await serverMs();
-        await server.command('ZADD', keys.queue, 1, ghost);
-        await server.command(
-          'HSET',
-          keys.waiters,
-          ghost,
-          `${nowMs + 60_000} 10000 1 latchkey:wake:gone`,
-        );
+        await queueWaiter(keys, 'f'.repeat(32), {
+          arrival: 1,
+          liveForMs: 60_000,
+          ttlMs: 10_000,
+          channel: 'latchkey:wake:gone',
+        });
         const waiting = locker.acquire(name, { ttlMs: 10_000, waitMs: 10_000 });
         await sleep(50);
         await holder.release();
@@ -331,9 +348,7 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
         await listener.subscribe(channel, () => {});
         try {
           const ghost = 'e'.repeat(32);
-          const nowMs = await serverMs();
-          await server.command('ZADD', keys.queue, 1, ghost);
-          await server.command('HSET', keys.waiters, ghost, `${nowMs + 60_000} 200 1 ${channel}`);
+          await queueWaiter(keys, ghost, { arrival: 1, liveForMs: 60_000, ttlMs: 200, channel });
           const waiting = locker.acquire(name, { ttlMs: 300, waitMs: 10_000 });
           await sleep(50);
           await holder.release();
@@ -424,8 +439,12 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
         const holder = await locker.acquire(name);
         for (let i = 0; i < 5; i++) {
           const ghost = String(i).repeat(32);
-          await server.command('ZADD', keys.queue, i, ghost);
-          await server.command('HSET', keys.waiters, ghost, '1 200 1 latchkey:wake:nobody');
+          await queueWaiter(keys, ghost, {
+            arrival: i,
+            liveForMs: -60_000,
+            ttlMs: 200,
+            channel: 'latchkey:wake:nobody',
+          });
         }
         await holder.release();
         const state = await locker.inspect(name);

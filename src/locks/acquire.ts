@@ -130,15 +130,10 @@ export async function acquireMutex(
 
       if (reply?.kind === 'conflict') throw new LockKeyConflictError(keys.lock, reply.detail);
       if (reply?.kind === 'acquired') {
-        if (monotonicNow() < sentAt + options.ttlMs - options.driftMs) {
+        const validUntil = sentAt + options.ttlMs - options.driftMs;
+        if (monotonicNow() < validUntil) {
           acquired = true;
-          return {
-            keys,
-            token,
-            fencingToken: reply.fencingToken,
-            validUntil: sentAt + options.ttlMs - options.driftMs,
-            granted: false,
-          };
+          return { keys, token, fencingToken: reply.fencingToken, validUntil, granted: false };
         }
         // The reply came after the lock's validity ended: it is not ours to use. Give it back.
         abandonToken();
@@ -157,16 +152,16 @@ export async function acquireMutex(
         // (which do not poll) may have too: have them look again and get back in line.
         if (reply.requeued) slot.wakeOthers(LOOK_AGAIN);
         const woken = await sleepUntilWoken(slot, deadline, waitSignal);
-        const grantedAfter =
-          woken && woken !== LOOK_AGAIN ? sentAtByAttempt[woken.afterAttempt] : undefined;
-        if (woken && woken !== LOOK_AGAIN && grantedAfter !== undefined) {
+        const grant = woken !== undefined && woken !== LOOK_AGAIN ? woken : undefined;
+        const grantedAfter = grant ? sentAtByAttempt[grant.afterAttempt] : undefined;
+        if (grant && grantedAfter !== undefined) {
           // Granted: the key holds our token for our ttl from a moment after Redis ran the attempt
           // the grant names, so after that attempt was sent. A grant that lapsed before a later
           // attempt still names the old attempt: its validity is simply over.
           const validUntil = grantedAfter + options.ttlMs - options.driftMs;
           if (monotonicNow() < validUntil) {
             acquired = true;
-            return { keys, token, fencingToken: woken.fencingToken, validUntil, granted: true };
+            return { keys, token, fencingToken: grant.fencingToken, validUntil, granted: true };
           }
           // The message came too late to trust the grant; the next attempt takes the lock if it
           // is still ours, with validity counted from its own send time.

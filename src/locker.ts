@@ -107,6 +107,7 @@ export class Locker {
         runner: this.#runner,
         keys: acquired.keys,
         options: resolved,
+        driftFactor: this.#options.driftFactor,
         onSettled: (settled) => this.#handles.delete(settled),
       },
       name,

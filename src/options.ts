@@ -40,8 +40,9 @@ export interface LockOptions {
   refreshMs?: number;
   /**
    * Longest total hold time, in ms; auto-refresh stops extending beyond it and the lock's `signal`
-   * aborts with `LockLostError` (reason `'max-hold'`) when its validity ends. Integer ≥ `ttlMs`,
-   * or `Infinity` for no cap.
+   * aborts with `LockLostError` (reason `'max-hold'`) when its validity ends (later, if a manual
+   * `extend` pushed the expiry past it: extensions never shorten). Integer ≥ `ttlMs`, or
+   * `Infinity` for no cap.
    * @default Infinity
    */
   maxHoldMs?: number;
@@ -268,8 +269,13 @@ export function resolveLockOptions(
       'must be a strategy made by linearBackoff, fixedDelay, exponentialBackoff, maxAttempts or noRetry',
     );
   }
-  const driftMs = Math.floor(ttlMs * locker.driftFactor) + 2;
+  const driftMs = driftMsFor(ttlMs, locker.driftFactor);
   return { ttlMs, waitMs, autoRefresh, refreshMs, maxHoldMs, retry, driftMs };
+}
+
+/** Ms taken off a validity of `ms` for clock drift between client and server (and rounding). */
+export function driftMsFor(ms: number, driftFactor: number): number {
+  return Math.floor(ms * driftFactor) + 2;
 }
 
 /** Checks a call's `signal`: it must be an AbortSignal, and an aborted one ends the call at once. */

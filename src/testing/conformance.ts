@@ -21,9 +21,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { RedisAdapter } from '../adapter.js';
 import { LOCK_ERROR_CODES, LockLostError, LockTimeoutError } from '../errors.js';
 import { type MutexKeys, mutexKeys } from '../keys.js';
 import { Locker } from '../locker.js';
+import type { Lock } from '../locks/lock-handle.js';
 import type { LockerOptions } from '../options.js';
 import { fixedDelay, maxAttempts } from '../retry.js';
 import type { ConnectAdapter, ConnectedAdapter } from './types.js';
@@ -117,6 +120,24 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Tries `name` from `other` every 25 ms until it gets it (bounded), checking each time it does
+   * that `first` no longer reports the lock held: two holders must never both believe it.
+   */
+  async function secondHolderAfter(first: Lock, other: Locker, name: string): Promise<Lock> {
+    const until = performance.now() + 8_000;
+    while (performance.now() < until) {
+      const second = await other.tryAcquire(name, { autoRefresh: false });
+      if (second) {
+        assert.equal(first.isHeld, false, 'a second holder got in while the first reports isHeld');
+        assert.equal(first.signal.aborted, true);
+        return second;
+      }
+      await sleep(25);
+    }
+    throw new Error(`no second holder within 8 s; first isHeld ${first.isHeld}`);
   }
 
   const aborted = (signal: AbortSignal) =>
@@ -506,7 +527,7 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
     });
 
     describe('lost locks', () => {
-      it('Locker › lost › an external DEL aborts the signal within one refresh interval', async () => {
+      it('Locker › lost › an external DEL aborts the signal within one refresh interval, reason "expired" as release() says', async () => {
         const locker = await newLocker();
         const name = fresh('del');
         const lock = await locker.acquire(name, { ttlMs: 3_000, refreshMs: 300 });
@@ -515,11 +536,24 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
         const reason = await settlesWithin(aborted(lock.signal), 300 + 1_000, 'loss signal');
         assert.ok(reason instanceof LockLostError);
         assert.equal(reason.code, LOCK_ERROR_CODES.lost);
-        assert.equal(reason.reason, 'taken');
+        assert.equal(reason.reason, 'expired');
         assert.ok(performance.now() - deletedAt < 1_300);
         assert.equal(lock.isHeld, false);
         await assert.rejects(lock.extend(), { code: LOCK_ERROR_CODES.notHeld });
         assert.deepEqual(await lock.release(), { outcome: 'expired', released: false });
+      });
+
+      it('Locker › lost › a key overwritten with another token is reported "taken", by the signal and by release()', async () => {
+        const locker = await newLocker();
+        const name = fresh('overwritten');
+        const lock = await locker.acquire(name, { ttlMs: 3_000, refreshMs: 300 });
+        const other = 'f'.repeat(32);
+        await server.command('SET', mutexKeys(PREFIX, name).lock, other, 'PX', 3_000);
+        const reason = await settlesWithin(aborted(lock.signal), 300 + 1_000, 'loss signal');
+        assert.ok(reason instanceof LockLostError);
+        assert.equal(reason.reason, 'taken');
+        assert.deepEqual(await lock.release(), { outcome: 'taken', released: false });
+        assert.equal((await locker.inspect(name)).token, other, 'nothing was deleted');
       });
 
       it('Locker › lost › expiry with auto-refresh off aborts the signal at the local deadline', async () => {
@@ -583,6 +617,60 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
         await assert.rejects(lock.extend(1.5), { code: LOCK_ERROR_CODES.invalidArgument });
         await lock.release();
         await assert.rejects(lock.extend(), { code: LOCK_ERROR_CODES.notHeld });
+      });
+
+      it('Locker › extend › never shortens: extend(200) on a 10 s lock keeps it 10 s on the server and in the handle', async () => {
+        const locker = await newLocker();
+        const other = await newLocker();
+        const name = fresh('extend-shorter');
+        const { lock: key } = mutexKeys(PREFIX, name);
+        const lock = await locker.acquire(name, { ttlMs: 10_000, autoRefresh: false });
+        await lock.extend(200);
+        const pttl = Number(await server.command('PTTL', key));
+        assert.ok(pttl > 9_000, `PTTL ${pttl} after extend(200)`);
+        await sleep(400);
+        assert.equal(await other.tryAcquire(name), null, 'no second holder');
+        assert.equal(lock.isHeld, true);
+        // The handle believes no more than the server has.
+        const pttlNow = Number(await server.command('PTTL', key));
+        const remaining = lock.remainingMs;
+        assert.ok(
+          remaining > 8_500 && remaining <= pttlNow,
+          `remaining ${remaining}, PTTL ${pttlNow}`,
+        );
+        // A longer extension does push both up.
+        await lock.extend(20_000);
+        const longer = Number(await server.command('PTTL', key));
+        assert.ok(longer > 19_000, `PTTL ${longer} after extend(20000)`);
+        assert.ok(lock.remainingMs > 19_000 && lock.remainingMs <= longer);
+        assert.equal((await lock.release()).outcome, 'released');
+      });
+
+      it('Locker › extend › a refresh never undoes a longer manual extension, and no one gets in while isHeld', async () => {
+        const locker = await newLocker();
+        const other = await newLocker();
+        const name = fresh('extend-vs-refresh');
+        // Refreshes (ttl 1 s) and the last one at maxHoldMs (1.5 s) ask for less than the 3 s
+        // extension gave: the lock stays until the server's expiry and is lost only then.
+        const lock = await locker.acquire(name, { ttlMs: 1_000, refreshMs: 200, maxHoldMs: 1_500 });
+        const started = performance.now();
+        await lock.extend(3_000);
+        const second = await secondHolderAfter(lock, other, name);
+        assert.ok(performance.now() - started > 2_500, 'the 3 s extension held');
+        assert.ok(lock.signal.reason instanceof LockLostError);
+        assert.equal(lock.signal.reason.reason, 'max-hold');
+        await second.release();
+      });
+
+      it('Locker › auto-refresh › around maxHoldMs no one gets in while the holder reports isHeld', async () => {
+        const locker = await newLocker();
+        const other = await newLocker();
+        const name = fresh('max-hold-overlap');
+        const lock = await locker.acquire(name, { ttlMs: 1_000, refreshMs: 300, maxHoldMs: 1_500 });
+        const second = await secondHolderAfter(lock, other, name);
+        assert.ok(lock.signal.reason instanceof LockLostError);
+        assert.equal(lock.signal.reason.reason, 'max-hold');
+        await second.release();
       });
     });
 

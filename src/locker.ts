@@ -194,8 +194,9 @@ export class Locker {
   }
 
   /**
-   * Closes the locker: pending acquires reject with `LockerClosedError`, locks still held are
-   * released, and the subscriber connection is closed. The client you passed in stays open.
+   * Closes the locker: pending acquires reject with `LockerClosedError`; locks still held are
+   * reported lost first (their signals abort with `LockLostError`, reason `'closed'`, so running
+   * `withLock` calls reject with it) and then released; and the subscriber connection is closed. The client you passed in stays open.
    * Afterwards nothing the locker started keeps the process alive.
    */
   close(): Promise<void> {
@@ -205,7 +206,11 @@ export class Locker {
 
   async #closeNow(): Promise<void> {
     this.#closeController.abort(new LockerClosedError());
-    await Promise.allSettled([...this.#handles].map((handle) => handle.release()));
+    // Every held lock is reported lost before its release can reach Redis: once released, another
+    // process may take it, so work still running under it must have been told to stop.
+    const held = [...this.#handles];
+    for (const handle of held) handle.lose('closed');
+    await Promise.allSettled(held.map((handle) => handle.release()));
     while (this.#cleanups.size > 0) await Promise.allSettled([...this.#cleanups]);
     await this.#waker
       .close()

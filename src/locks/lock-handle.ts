@@ -205,6 +205,15 @@ export class RedisLockHandle implements Lock {
     this.#deadlineTimer.unref();
   }
 
+  /**
+   * Reports the lock lost now (its signal aborts) although Redis may still hold it: the locker's
+   * close() does this before it releases, so work under the lock stops before another holder
+   * can get it. Does nothing once the lock was released or lost.
+   */
+  lose(reason: LockLossReason): void {
+    this.#lose(reason);
+  }
+
   #lose(reason: LockLossReason): void {
     if (this.#lostWith || this.#release) return;
     this.#stopTimers();

@@ -962,14 +962,53 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
           name: 'LockerClosedError',
         });
         await sleep(50);
+        const heldSignal = held.signal;
         await locker.close();
         await rejected;
         assert.equal((await other.inspect(`${name}:held`)).locked, false);
         assert.equal(held.isHeld, false);
+        assert.ok(heldSignal.reason instanceof LockLostError, 'the held lock was reported lost');
+        assert.equal(heldSignal.reason.reason, 'closed');
         await assert.rejects(locker.acquire(name), { code: LOCK_ERROR_CODES.closed });
         await locker.close(); // idempotent
         await blocker.release();
         assert.equal((await other.inspect(name)).waiters, 0);
+      });
+
+      it('Locker › close › aborts the signal of a running withLock before releasing, and withLock rejects with LockLostError (closed)', async () => {
+        const locker = await newLocker();
+        const other = await newLocker();
+        const name = fresh('close-with-lock');
+        let signalSeen: AbortSignal | undefined;
+        let entered: () => void = () => {};
+        const inside = new Promise<void>((resolve) => {
+          entered = resolve;
+        });
+        const running = locker
+          .withLock(name, async (signal) => {
+            signalSeen = signal;
+            entered();
+            await settlesWithin(aborted(signal), 3_000, 'abort of the callback’s signal');
+            return 'finished';
+          })
+          .then(
+            (value) => value,
+            (error: unknown) => error,
+          );
+        await inside;
+        const state = await other.inspect(name);
+        const closing = locker.close();
+        // Another locker waiting for the lock gets it once close() released it.
+        const next = await other.acquire(name, { waitMs: 5_000 });
+        const abortedWhenTaken = signalSeen?.aborted;
+        await closing;
+        assert.equal(abortedWhenTaken, true, 'the signal aborted before another holder got in');
+        assert.equal(next.fencingToken, state.lastFencingToken + 1);
+        const outcome = await running;
+        assert.ok(outcome instanceof LockLostError, `withLock settled with ${String(outcome)}`);
+        assert.equal(outcome.code, LOCK_ERROR_CODES.lost);
+        assert.equal(outcome.reason, 'closed');
+        await next.release();
       });
     });
 

@@ -6,11 +6,16 @@ import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { RedisAdapter } from './adapter.js';
 import { debug, observed, publish } from './diagnostics.js';
-import { InvalidArgumentError, LockerClosedError, LockTimeoutError } from './errors.js';
+import {
+  InvalidArgumentError,
+  LockerClosedError,
+  LockLostError,
+  LockTimeoutError,
+} from './errors.js';
 import { MutexKeyCache, type MutexKeys, wakeChannel } from './keys.js';
 import { acquireMutex } from './locks/acquire.js';
 import { ScriptRunner } from './locks/commands.js';
-import { type Lock, RedisLockHandle } from './locks/lock-handle.js';
+import { type Lock, RedisLockHandle, type ReleaseResult } from './locks/lock-handle.js';
 import {
   type AcquireOptions,
   checkName,
@@ -161,22 +166,38 @@ export class Locker {
   /**
    * Runs `fn` while holding `name`: acquires, keeps the lock alive, aborts the `signal` passed to
    * `fn` if the lock is lost, and releases in `finally`, also when `fn` throws. Resolves with
-   * `fn`'s result; rejects with `fn`'s error, or with `LockLostError` if `fn` succeeded but the
-   * lock was lost while it ran (its work may have overlapped with another holder's).
+   * `fn`'s result. Rejects with `LockLostError` if the lock was lost while `fn` ran (its work may
+   * have overlapped with another holder's), whatever `fn` did: when `fn` threw too, its error is
+   * the `cause`. Otherwise rejects with `fn`'s error. A `close()` of the locker while `fn` runs
+   * counts as a loss (reason `'closed'`).
    */
   async withLock<T>(name: string, fn: LockedFunction<T>, options?: AcquireOptions): Promise<T> {
     if (typeof fn !== 'function') throw new InvalidArgumentError('fn', 'must be a function');
     const lock = await this.acquire(name, options);
-    let result: T;
+    const { signal } = lock;
+    let ran:
+      | { readonly ok: true; readonly value: T }
+      | { readonly ok: false; readonly error: unknown };
     try {
-      result = await fn(lock.signal, lock);
-    } finally {
-      await lock
-        .release()
-        .catch((error: unknown) => debug('release of %s failed: %o', name, error));
+      ran = { ok: true, value: await fn(signal, lock) };
+    } catch (error) {
+      ran = { ok: false, error };
     }
-    if (lock.signal.aborted) throw lock.signal.reason;
-    return result;
+    let released: ReleaseResult | undefined;
+    try {
+      released = await lock.release();
+    } catch (error) {
+      debug('release of %s failed: %o', name, error);
+    }
+    const lost = lossOf(name, signal, released);
+    if (lost) {
+      // An AbortError from work that obeyed the signal, or any failure after the loss, is a
+      // consequence of the loss: callers who match on `code` must see ERR_LOCK_LOST.
+      if (ran.ok || ran.error === lost) throw lost;
+      throw new LockLostError(lost.lockName, lost.reason, { cause: ran.error });
+    }
+    if (!ran.ok) throw ran.error;
+    return ran.value;
   }
 
   /** Reads the state of lock `name` without changing it. */
@@ -228,4 +249,18 @@ export class Locker {
       .finally(() => this.#cleanups.delete(cleanup));
     this.#cleanups.add(cleanup);
   }
+}
+
+/**
+ * The loss `withLock` reports: the signal's reason, or, when the release found the key gone or
+ * another token in it before the handle noticed, the loss the release revealed.
+ */
+function lossOf(
+  name: string,
+  signal: AbortSignal,
+  released: ReleaseResult | undefined,
+): LockLostError | undefined {
+  if (signal.aborted) return signal.reason as LockLostError;
+  if (!released || released.released) return undefined;
+  return new LockLostError(name, released.outcome === 'taken' ? 'taken' : 'expired');
 }

@@ -801,6 +801,67 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
           { code: LOCK_ERROR_CODES.lost },
         );
       });
+
+      it('Locker › withLock › rejects with LockLostError, the function’s error as cause, when the function failed on the loss', async () => {
+        const locker = await newLocker();
+        const name = fresh('with-lock-abort-error');
+        // Deleted under the holder: found by the next refresh.
+        const deleted = await locker
+          .withLock(
+            name,
+            async (signal) => {
+              await server.command('DEL', mutexKeys(PREFIX, name).lock);
+              await delay(5_000, undefined, { signal });
+            },
+            { ttlMs: 1_000, refreshMs: 100 },
+          )
+          .then(
+            () => assert.fail('withLock resolved'),
+            (error: unknown) => error,
+          );
+        assert.ok(deleted instanceof LockLostError, `rejected with ${String(deleted)}`);
+        assert.equal(deleted.code, LOCK_ERROR_CODES.lost);
+        assert.equal(deleted.reason, 'expired');
+        assert.equal((deleted.cause as Error | undefined)?.name, 'AbortError');
+        // Expired at the local deadline, auto-refresh off.
+        const expired = await locker
+          .withLock(name, (signal) => delay(5_000, undefined, { signal }), {
+            ttlMs: 300,
+            autoRefresh: false,
+          })
+          .then(
+            () => assert.fail('withLock resolved'),
+            (error: unknown) => error,
+          );
+        assert.ok(expired instanceof LockLostError, `rejected with ${String(expired)}`);
+        assert.equal(expired.reason, 'expired');
+        assert.equal((expired.cause as Error | undefined)?.name, 'AbortError');
+      });
+
+      it('Locker › withLock › rejects with LockLostError when the release finds the lock gone or taken', async () => {
+        const locker = await newLocker();
+        const name = fresh('with-lock-release-lost');
+        const { lock: key } = mutexKeys(PREFIX, name);
+        // The next refresh would come 3.3 s later: only the release can notice.
+        await assert.rejects(
+          locker.withLock(name, async () => {
+            await server.command('DEL', key);
+            return 'done';
+          }),
+          { code: LOCK_ERROR_CODES.lost, reason: 'expired' },
+        );
+        await assert.rejects(
+          locker.withLock(name, async () => {
+            await server.command('SET', key, 'f'.repeat(32), 'PX', 5_000);
+            throw new Error('failed too');
+          }),
+          (error: unknown) =>
+            error instanceof LockLostError &&
+            error.reason === 'taken' &&
+            (error.cause as Error | undefined)?.message === 'failed too',
+        );
+        await server.command('DEL', key);
+      });
     });
 
     describe('bad input', () => {

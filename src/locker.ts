@@ -120,6 +120,14 @@ export class Locker {
       acquired.fencingToken,
       acquired.validUntil,
     );
+    // A grant or an acquired reply may arrive in the same turn as the close or the caller's abort
+    // it raced with: the caller gave up, so the lock is not theirs to get. Give it back (to the
+    // next waiter) before saying so.
+    if (this.#closing || signal?.aborted) {
+      await handle.release().catch(() => {});
+      if (this.#closing) throw new LockerClosedError();
+      throw signal?.reason;
+    }
     // A granted lock's validity counts from the attempt the grant followed, so it may be short.
     // Without auto-refresh, extend it at once. With it, the first refresh comes refreshMs from
     // now; a fresh lock then has ttlMs - refreshMs of validity to spare, so extend at once unless
@@ -127,10 +135,6 @@ export class Locker {
     const keepsHalfTheSpare = (resolved.ttlMs + resolved.refreshMs) / 2;
     if (acquired.granted && (!resolved.autoRefresh || handle.remainingMs < keepsHalfTheSpare)) {
       handle.extend().catch(() => {});
-    }
-    if (this.#closing) {
-      await handle.release().catch(() => {});
-      throw new LockerClosedError();
     }
     this.#handles.add(handle);
     if (observed('acquire')) {

@@ -56,7 +56,10 @@ export interface LockOptions {
 
 /** Options of one `acquire` call. */
 export interface AcquireOptions extends LockOptions {
-  /** Ends the wait early: `acquire` rejects with `signal.reason`. Not used after the lock is held. */
+  /**
+   * Ends the wait early: `acquire` rejects with `signal.reason`, also when the lock arrived in the
+   * same moment (it is given back). Not used after `acquire` resolved.
+   */
   signal?: AbortSignal | undefined;
 }
 

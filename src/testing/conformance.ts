@@ -77,6 +77,40 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
     return locker;
   }
 
+  /** A locker whose adapter lets a test act on what arrives, before latchkey sees it. */
+  async function newTappedLocker(tap: {
+    readonly onReply?: (scriptName: string, reply: unknown) => void;
+    readonly onMessage?: (message: string) => void;
+  }): Promise<Locker> {
+    const connection = await target.connect(server.url);
+    connections.push(connection);
+    const { adapter } = connection;
+    const tapped: RedisAdapter = {
+      async runScript(script, keys, args) {
+        const reply = await adapter.runScript(script, keys, args);
+        tap.onReply?.(script.name, reply);
+        return reply;
+      },
+      async createSubscriber() {
+        const subscriber = await adapter.createSubscriber();
+        return {
+          subscribe: (channel, onMessage) =>
+            subscriber.subscribe(channel, (message) => {
+              onMessage(message);
+              tap.onMessage?.(message);
+            }),
+          ...(subscriber.onReconnect && {
+            onReconnect: (listener: () => void) => subscriber.onReconnect?.(listener),
+          }),
+          close: () => subscriber.close(),
+        };
+      },
+    };
+    const locker = new Locker(tapped);
+    lockers.push(locker);
+    return locker;
+  }
+
   let counter = 0;
   /** A fresh lock name per test, so tests never see each other's keys. */
   const fresh = (label: string) => `${label}:${process.pid}:${++counter}`;
@@ -222,6 +256,49 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
         // The release must not hand the lock to the departed waiter.
         await holder.release();
         assert.equal((await locker.inspect(name)).locked, false);
+      });
+
+      it('Locker › acquire › a signal aborted as the acquired reply arrives gives the lock back and rejects with its reason', async () => {
+        const controller = new AbortController();
+        // The abort lands after Redis ran the winning attempt and before latchkey reads its reply.
+        const locker = await newTappedLocker({
+          onReply: (script) => {
+            if (script === 'mutex-acquire') controller.abort(new Error('gave up as it came'));
+          },
+        });
+        const name = fresh('abort-reply');
+        await assert.rejects(
+          locker.acquire(name, { signal: controller.signal }),
+          /gave up as it came/,
+        );
+        const state = await locker.inspect(name);
+        assert.equal(state.locked, false, 'the lock was given back');
+        assert.equal(state.lastFencingToken, 1);
+      });
+
+      it('Locker › acquire › a signal aborted in the turn a grant arrives passes the lock on to the next waiter', async () => {
+        const holderLocker = await newLocker();
+        const nextLocker = await newLocker();
+        const controller = new AbortController();
+        // The grant message is delivered, then the caller aborts in the same turn.
+        const locker = await newTappedLocker({
+          onMessage: () => controller.abort(new Error('gave up as the grant came')),
+        });
+        const name = fresh('abort-grant');
+        const holder = await holderLocker.acquire(name, { ttlMs: 30_000 });
+        const granted = locker.acquire(name, { signal: controller.signal, ttlMs: 30_000 });
+        const rejected = assert.rejects(granted, /gave up as the grant came/);
+        await sleep(50);
+        const next = nextLocker.acquire(name, { ttlMs: 30_000, waitMs: 10_000 });
+        await sleep(50);
+        assert.equal((await holderLocker.inspect(name)).waiters, 2);
+        await holder.release();
+        await settlesWithin(rejected, 5_000, 'rejection of the aborted acquire');
+        const lock = await settlesWithin(next, 5_000, 'hand-over to the next waiter');
+        // Fence 2 went to the aborted caller's grant, 3 to the next waiter.
+        assert.equal(lock.fencingToken, holder.fencingToken + 2);
+        assert.equal((await nextLocker.inspect(name)).token, lock.token);
+        await lock.release();
       });
 
       it('Locker › acquire › a waiter in another locker is woken by the release, not by polling', async () => {

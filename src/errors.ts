@@ -36,14 +36,22 @@ export class LockTimeoutError extends LockError {
   }
 }
 
-/** Why a held lock stopped being held. */
+/**
+ * Why a held lock stopped being held. The words match `release()`'s outcomes: `'expired'` when the
+ * lock key is gone, `'taken'` when it holds another token.
+ */
 export type LockLossReason =
-  /** The local validity deadline passed without a successful extension (includes Redis gone). */
+  /**
+   * The local validity deadline passed without a successful extension (includes Redis gone), or
+   * an extension found the key gone: expired, deleted, flushed or evicted.
+   */
   | 'expired'
-  /** Redis no longer has the key, or it holds another token (deleted, flushed, evicted, taken). */
+  /** An extension found another token in the key: someone else holds the lock. */
   | 'taken'
   /** Auto-refresh stopped extending because `maxHoldMs` was reached. */
-  | 'max-hold';
+  | 'max-hold'
+  /** `locker.close()` ran while the lock was held; it then released the lock. */
+  | 'closed';
 
 /** The reason of a handle's `signal` once the lock is known lost. */
 export class LockLostError extends LockError {

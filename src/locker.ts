@@ -6,11 +6,16 @@ import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { RedisAdapter } from './adapter.js';
 import { debug, observed, publish } from './diagnostics.js';
-import { InvalidArgumentError, LockerClosedError, LockTimeoutError } from './errors.js';
+import {
+  InvalidArgumentError,
+  LockerClosedError,
+  LockLostError,
+  LockTimeoutError,
+} from './errors.js';
 import { MutexKeyCache, type MutexKeys, wakeChannel } from './keys.js';
 import { acquireMutex } from './locks/acquire.js';
 import { ScriptRunner } from './locks/commands.js';
-import { type Lock, RedisLockHandle } from './locks/lock-handle.js';
+import { type Lock, RedisLockHandle, type ReleaseResult } from './locks/lock-handle.js';
 import {
   type AcquireOptions,
   checkName,
@@ -107,6 +112,7 @@ export class Locker {
         runner: this.#runner,
         keys: acquired.keys,
         options: resolved,
+        driftFactor: this.#options.driftFactor,
         onSettled: (settled) => this.#handles.delete(settled),
       },
       name,
@@ -114,6 +120,14 @@ export class Locker {
       acquired.fencingToken,
       acquired.validUntil,
     );
+    // A grant or an acquired reply may arrive in the same turn as the close or the caller's abort
+    // it raced with: the caller gave up, so the lock is not theirs to get. Give it back (to the
+    // next waiter) before saying so.
+    if (this.#closing || signal?.aborted) {
+      await handle.release().catch(() => {});
+      if (this.#closing) throw new LockerClosedError();
+      throw signal?.reason;
+    }
     // A granted lock's validity counts from the attempt the grant followed, so it may be short.
     // Without auto-refresh, extend it at once. With it, the first refresh comes refreshMs from
     // now; a fresh lock then has ttlMs - refreshMs of validity to spare, so extend at once unless
@@ -121,10 +135,6 @@ export class Locker {
     const keepsHalfTheSpare = (resolved.ttlMs + resolved.refreshMs) / 2;
     if (acquired.granted && (!resolved.autoRefresh || handle.remainingMs < keepsHalfTheSpare)) {
       handle.extend().catch(() => {});
-    }
-    if (this.#closing) {
-      await handle.release().catch(() => {});
-      throw new LockerClosedError();
     }
     this.#handles.add(handle);
     if (observed('acquire')) {
@@ -160,22 +170,38 @@ export class Locker {
   /**
    * Runs `fn` while holding `name`: acquires, keeps the lock alive, aborts the `signal` passed to
    * `fn` if the lock is lost, and releases in `finally`, also when `fn` throws. Resolves with
-   * `fn`'s result; rejects with `fn`'s error, or with `LockLostError` if `fn` succeeded but the
-   * lock was lost while it ran (its work may have overlapped with another holder's).
+   * `fn`'s result. Rejects with `LockLostError` if the lock was lost while `fn` ran (its work may
+   * have overlapped with another holder's), whatever `fn` did: when `fn` threw too, its error is
+   * the `cause`. Otherwise rejects with `fn`'s error. A `close()` of the locker while `fn` runs
+   * counts as a loss (reason `'closed'`).
    */
   async withLock<T>(name: string, fn: LockedFunction<T>, options?: AcquireOptions): Promise<T> {
     if (typeof fn !== 'function') throw new InvalidArgumentError('fn', 'must be a function');
     const lock = await this.acquire(name, options);
-    let result: T;
+    const { signal } = lock;
+    let ran:
+      | { readonly ok: true; readonly value: T }
+      | { readonly ok: false; readonly error: unknown };
     try {
-      result = await fn(lock.signal, lock);
-    } finally {
-      await lock
-        .release()
-        .catch((error: unknown) => debug('release of %s failed: %o', name, error));
+      ran = { ok: true, value: await fn(signal, lock) };
+    } catch (error) {
+      ran = { ok: false, error };
     }
-    if (lock.signal.aborted) throw lock.signal.reason;
-    return result;
+    let released: ReleaseResult | undefined;
+    try {
+      released = await lock.release();
+    } catch (error) {
+      debug('release of %s failed: %o', name, error);
+    }
+    const lost = lossOf(name, signal, released);
+    if (lost) {
+      // An AbortError from work that obeyed the signal, or any failure after the loss, is a
+      // consequence of the loss: callers who match on `code` must see ERR_LOCK_LOST.
+      if (ran.ok || ran.error === lost) throw lost;
+      throw new LockLostError(lost.lockName, lost.reason, { cause: ran.error });
+    }
+    if (!ran.ok) throw ran.error;
+    return ran.value;
   }
 
   /** Reads the state of lock `name` without changing it. */
@@ -193,8 +219,9 @@ export class Locker {
   }
 
   /**
-   * Closes the locker: pending acquires reject with `LockerClosedError`, locks still held are
-   * released, and the subscriber connection is closed. The client you passed in stays open.
+   * Closes the locker: pending acquires reject with `LockerClosedError`; locks still held are
+   * reported lost first (their signals abort with `LockLostError`, reason `'closed'`, so running
+   * `withLock` calls reject with it) and then released; and the subscriber connection is closed. The client you passed in stays open.
    * Afterwards nothing the locker started keeps the process alive.
    */
   close(): Promise<void> {
@@ -204,7 +231,11 @@ export class Locker {
 
   async #closeNow(): Promise<void> {
     this.#closeController.abort(new LockerClosedError());
-    await Promise.allSettled([...this.#handles].map((handle) => handle.release()));
+    // Every held lock is reported lost before its release can reach Redis: once released, another
+    // process may take it, so work still running under it must have been told to stop.
+    const held = [...this.#handles];
+    for (const handle of held) handle.lose('closed');
+    await Promise.allSettled(held.map((handle) => handle.release()));
     while (this.#cleanups.size > 0) await Promise.allSettled([...this.#cleanups]);
     await this.#waker
       .close()
@@ -222,4 +253,18 @@ export class Locker {
       .finally(() => this.#cleanups.delete(cleanup));
     this.#cleanups.add(cleanup);
   }
+}
+
+/**
+ * The loss `withLock` reports: the signal's reason, or, when the release found the key gone or
+ * another token in it before the handle noticed, the loss the release revealed.
+ */
+function lossOf(
+  name: string,
+  signal: AbortSignal,
+  released: ReleaseResult | undefined,
+): LockLostError | undefined {
+  if (signal.aborted) return signal.reason as LockLostError;
+  if (!released || released.released) return undefined;
+  return new LockLostError(name, released.outcome === 'taken' ? 'taken' : 'expired');
 }

@@ -40,8 +40,9 @@ export interface LockOptions {
   refreshMs?: number;
   /**
    * Longest total hold time, in ms; auto-refresh stops extending beyond it and the lock's `signal`
-   * aborts with `LockLostError` (reason `'max-hold'`) when its validity ends. Integer ≥ `ttlMs`,
-   * or `Infinity` for no cap.
+   * aborts with `LockLostError` (reason `'max-hold'`) when its validity ends (later, if a manual
+   * `extend` pushed the expiry past it: extensions never shorten). Integer ≥ `ttlMs`, or
+   * `Infinity` for no cap.
    * @default Infinity
    */
   maxHoldMs?: number;
@@ -55,7 +56,10 @@ export interface LockOptions {
 
 /** Options of one `acquire` call. */
 export interface AcquireOptions extends LockOptions {
-  /** Ends the wait early: `acquire` rejects with `signal.reason`. Not used after the lock is held. */
+  /**
+   * Ends the wait early: `acquire` rejects with `signal.reason`, also when the lock arrived in the
+   * same moment (it is given back). Not used after `acquire` resolved.
+   */
   signal?: AbortSignal | undefined;
 }
 
@@ -268,8 +272,13 @@ export function resolveLockOptions(
       'must be a strategy made by linearBackoff, fixedDelay, exponentialBackoff, maxAttempts or noRetry',
     );
   }
-  const driftMs = Math.floor(ttlMs * locker.driftFactor) + 2;
+  const driftMs = driftMsFor(ttlMs, locker.driftFactor);
   return { ttlMs, waitMs, autoRefresh, refreshMs, maxHoldMs, retry, driftMs };
+}
+
+/** Ms taken off a validity of `ms` for clock drift between client and server (and rounding). */
+export function driftMsFor(ms: number, driftFactor: number): number {
+  return Math.floor(ms * driftFactor) + 2;
 }
 
 /** Checks a call's `signal`: it must be an AbortSignal, and an aborted one ends the call at once. */

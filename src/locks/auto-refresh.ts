@@ -44,6 +44,9 @@ export class AutoRefresh {
       this.handle.stopExtending('max-hold');
       return;
     }
+    // The last extension asks for the hold's remainder only. An extension never shortens the key,
+    // so if a manual extend() pushed the expiry further the lock keeps it, and the handle counts
+    // its validity (and the 'max-hold' loss) from the expiry Redis reports.
     const lastExtension = holdLeft <= this.options.ttlMs;
     try {
       await this.handle.extend(lastExtension ? Math.floor(holdLeft) : this.options.ttlMs);

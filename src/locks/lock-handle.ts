@@ -11,7 +11,7 @@ import {
   LockNotHeldError,
 } from '../errors.js';
 import type { MutexKeys } from '../keys.js';
-import { MAX_DURATION_MS, MIN_TTL_MS, type ResolvedLockOptions } from '../options.js';
+import { driftMsFor, MAX_DURATION_MS, MIN_TTL_MS, type ResolvedLockOptions } from '../options.js';
 import { mutexExtend, mutexRelease } from '../scripts/index.js';
 import { monotonicNow, withTimeout } from '../time.js';
 import { AutoRefresh } from './auto-refresh.js';
@@ -50,9 +50,11 @@ export interface Lock extends AsyncDisposable {
   /** True while the lock is held: not released, not lost, validity left. */
   readonly isHeld: boolean;
   /**
-   * Pushes the expiry to `ttlMs` (default: the acquire's ttl) from now. Rejects with
-   * `LockNotHeldError` if the lock is no longer held (the signal then aborts if it had not yet),
-   * and with `LockBackendError` if Redis did not answer (the lock stays held until its deadline).
+   * Pushes the expiry to at least `ttlMs` (default: the acquire's ttl) from now; it never shortens
+   * it, so `extend(200)` on a lock with 9 s left leaves it 9 s. `remainingMs` then counts from the
+   * expiry Redis reports, never from more. Rejects with `LockNotHeldError` if the lock is no longer
+   * held (the signal then aborts if it had not yet), and with `LockBackendError` if Redis did not
+   * answer (the lock stays held until its deadline).
    */
   extend(ttlMs?: number): Promise<void>;
   /**
@@ -67,6 +69,8 @@ export interface LockHandleContext {
   readonly runner: ScriptRunner;
   readonly keys: MutexKeys;
   readonly options: ResolvedLockOptions;
+  /** The locker's `driftFactor`: validity from an extension's reply is its PTTL less drift. */
+  readonly driftFactor: number;
   /** Called once when the handle is released or lost, so the locker stops tracking it. */
   readonly onSettled: (handle: RedisLockHandle) => void;
 }
@@ -150,17 +154,27 @@ export class RedisLockHandle implements Lock {
       token: this.token,
       ttlMs,
     });
-    if (reply !== 'extended') {
-      this.#lose('taken');
+    if (reply.kind !== 'extended') {
+      // The same words as release() uses for what it finds: a key that is gone expired (or was
+      // deleted, flushed or evicted); another token in it means someone else took the lock.
+      this.#lose(reply.kind === 'missing' ? 'expired' : 'taken');
       throw new LockNotHeldError(
         this.name,
-        reply === 'missing' ? 'its key is gone' : 'another token holds it',
+        reply.kind === 'missing' ? 'its key is gone' : 'another token holds it',
       );
     }
     // A reply that arrives after the local deadline cannot revive the lock: it was already lost.
     this.#assertValid();
-    this.#validUntil = Math.max(this.#validUntil, sentAt + ttlMs - this.#context.options.driftMs);
-    this.#armDeadline();
+    // The expiry Redis reports, not the ttl asked for: the script never shortens the key, so after
+    // a shorter extension the key lives longer than ttlMs, and after a longer one by another
+    // caller it may too. Counting from the send time believes no more than the server has.
+    const { pttlMs } = reply;
+    this.#validUntil = Math.max(
+      this.#validUntil,
+      sentAt + pttlMs - driftMsFor(pttlMs, this.#context.driftFactor),
+    );
+    // A reply that comes after release() started must not re-arm the timers release() stopped.
+    if (!this.#release) this.#armDeadline();
   }
 
   /** Throws LockNotHeldError if the lock was lost or its validity ran out (reporting the loss). */
@@ -189,6 +203,15 @@ export class RedisLockHandle implements Lock {
       else this.#armDeadline();
     }, delay);
     this.#deadlineTimer.unref();
+  }
+
+  /**
+   * Reports the lock lost now (its signal aborts) although Redis may still hold it: the locker's
+   * close() does this before it releases, so work under the lock stops before another holder
+   * can get it. Does nothing once the lock was released or lost.
+   */
+  lose(reason: LockLossReason): void {
+    this.#lose(reason);
   }
 
   #lose(reason: LockLossReason): void {

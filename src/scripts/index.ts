@@ -103,7 +103,11 @@ export const mutexRelease = {
   },
 } as const satisfies LuaScript<never, ReleaseReply>;
 
-export type ExtendReply = 'extended' | 'missing' | 'other-token';
+/** What an extension found; `pttlMs` is the key's PTTL after it, at least the ttl asked for. */
+export type ExtendReply =
+  | { readonly kind: 'extended'; readonly pttlMs: number }
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'other-token' };
 
 export const mutexExtend = {
   ...LUA_SOURCES['mutex-extend'],
@@ -111,9 +115,9 @@ export const mutexExtend = {
   args: (a: { token: string; ttlMs: number }) => [a.token, String(a.ttlMs)],
   parse(raw: unknown): ExtendReply {
     const status = integer(raw);
-    if (status === 1) return 'extended';
-    if (status === 0) return 'missing';
-    if (status === -1) return 'other-token';
+    if (status > 0) return { kind: 'extended', pttlMs: status };
+    if (status === 0) return { kind: 'missing' };
+    if (status === -1) return { kind: 'other-token' };
     throw unexpected(raw);
   },
 } as const satisfies LuaScript<never, ExtendReply>;

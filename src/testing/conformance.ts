@@ -21,9 +21,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { RedisAdapter } from '../adapter.js';
 import { LOCK_ERROR_CODES, LockLostError, LockTimeoutError } from '../errors.js';
 import { type MutexKeys, mutexKeys } from '../keys.js';
 import { Locker } from '../locker.js';
+import type { Lock } from '../locks/lock-handle.js';
 import type { LockerOptions } from '../options.js';
 import { fixedDelay, maxAttempts } from '../retry.js';
 import type { ConnectAdapter, ConnectedAdapter } from './types.js';
@@ -74,6 +77,40 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
     return locker;
   }
 
+  /** A locker whose adapter lets a test act on what arrives, before latchkey sees it. */
+  async function newTappedLocker(tap: {
+    readonly onReply?: (scriptName: string, reply: unknown) => void;
+    readonly onMessage?: (message: string) => void;
+  }): Promise<Locker> {
+    const connection = await target.connect(server.url);
+    connections.push(connection);
+    const { adapter } = connection;
+    const tapped: RedisAdapter = {
+      async runScript(script, keys, args) {
+        const reply = await adapter.runScript(script, keys, args);
+        tap.onReply?.(script.name, reply);
+        return reply;
+      },
+      async createSubscriber() {
+        const subscriber = await adapter.createSubscriber();
+        return {
+          subscribe: (channel, onMessage) =>
+            subscriber.subscribe(channel, (message) => {
+              onMessage(message);
+              tap.onMessage?.(message);
+            }),
+          ...(subscriber.onReconnect && {
+            onReconnect: (listener: () => void) => subscriber.onReconnect?.(listener),
+          }),
+          close: () => subscriber.close(),
+        };
+      },
+    };
+    const locker = new Locker(tapped);
+    lockers.push(locker);
+    return locker;
+  }
+
   let counter = 0;
   /** A fresh lock name per test, so tests never see each other's keys. */
   const fresh = (label: string) => `${label}:${process.pid}:${++counter}`;
@@ -117,6 +154,24 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Tries `name` from `other` every 25 ms until it gets it (bounded), checking each time it does
+   * that `first` no longer reports the lock held: two holders must never both believe it.
+   */
+  async function secondHolderAfter(first: Lock, other: Locker, name: string): Promise<Lock> {
+    const until = performance.now() + 8_000;
+    while (performance.now() < until) {
+      const second = await other.tryAcquire(name, { autoRefresh: false });
+      if (second) {
+        assert.equal(first.isHeld, false, 'a second holder got in while the first reports isHeld');
+        assert.equal(first.signal.aborted, true);
+        return second;
+      }
+      await sleep(25);
+    }
+    throw new Error(`no second holder within 8 s; first isHeld ${first.isHeld}`);
   }
 
   const aborted = (signal: AbortSignal) =>
@@ -201,6 +256,49 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
         // The release must not hand the lock to the departed waiter.
         await holder.release();
         assert.equal((await locker.inspect(name)).locked, false);
+      });
+
+      it('Locker › acquire › a signal aborted as the acquired reply arrives gives the lock back and rejects with its reason', async () => {
+        const controller = new AbortController();
+        // The abort lands after Redis ran the winning attempt and before latchkey reads its reply.
+        const locker = await newTappedLocker({
+          onReply: (script) => {
+            if (script === 'mutex-acquire') controller.abort(new Error('gave up as it came'));
+          },
+        });
+        const name = fresh('abort-reply');
+        await assert.rejects(
+          locker.acquire(name, { signal: controller.signal }),
+          /gave up as it came/,
+        );
+        const state = await locker.inspect(name);
+        assert.equal(state.locked, false, 'the lock was given back');
+        assert.equal(state.lastFencingToken, 1);
+      });
+
+      it('Locker › acquire › a signal aborted in the turn a grant arrives passes the lock on to the next waiter', async () => {
+        const holderLocker = await newLocker();
+        const nextLocker = await newLocker();
+        const controller = new AbortController();
+        // The grant message is delivered, then the caller aborts in the same turn.
+        const locker = await newTappedLocker({
+          onMessage: () => controller.abort(new Error('gave up as the grant came')),
+        });
+        const name = fresh('abort-grant');
+        const holder = await holderLocker.acquire(name, { ttlMs: 30_000 });
+        const granted = locker.acquire(name, { signal: controller.signal, ttlMs: 30_000 });
+        const rejected = assert.rejects(granted, /gave up as the grant came/);
+        await sleep(50);
+        const next = nextLocker.acquire(name, { ttlMs: 30_000, waitMs: 10_000 });
+        await sleep(50);
+        assert.equal((await holderLocker.inspect(name)).waiters, 2);
+        await holder.release();
+        await settlesWithin(rejected, 5_000, 'rejection of the aborted acquire');
+        const lock = await settlesWithin(next, 5_000, 'hand-over to the next waiter');
+        // Fence 2 went to the aborted caller's grant, 3 to the next waiter.
+        assert.equal(lock.fencingToken, holder.fencingToken + 2);
+        assert.equal((await nextLocker.inspect(name)).token, lock.token);
+        await lock.release();
       });
 
       it('Locker › acquire › a waiter in another locker is woken by the release, not by polling', async () => {
@@ -506,7 +604,7 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
     });
 
     describe('lost locks', () => {
-      it('Locker › lost › an external DEL aborts the signal within one refresh interval', async () => {
+      it('Locker › lost › an external DEL aborts the signal within one refresh interval, reason "expired" as release() says', async () => {
         const locker = await newLocker();
         const name = fresh('del');
         const lock = await locker.acquire(name, { ttlMs: 3_000, refreshMs: 300 });
@@ -515,11 +613,24 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
         const reason = await settlesWithin(aborted(lock.signal), 300 + 1_000, 'loss signal');
         assert.ok(reason instanceof LockLostError);
         assert.equal(reason.code, LOCK_ERROR_CODES.lost);
-        assert.equal(reason.reason, 'taken');
+        assert.equal(reason.reason, 'expired');
         assert.ok(performance.now() - deletedAt < 1_300);
         assert.equal(lock.isHeld, false);
         await assert.rejects(lock.extend(), { code: LOCK_ERROR_CODES.notHeld });
         assert.deepEqual(await lock.release(), { outcome: 'expired', released: false });
+      });
+
+      it('Locker › lost › a key overwritten with another token is reported "taken", by the signal and by release()', async () => {
+        const locker = await newLocker();
+        const name = fresh('overwritten');
+        const lock = await locker.acquire(name, { ttlMs: 3_000, refreshMs: 300 });
+        const other = 'f'.repeat(32);
+        await server.command('SET', mutexKeys(PREFIX, name).lock, other, 'PX', 3_000);
+        const reason = await settlesWithin(aborted(lock.signal), 300 + 1_000, 'loss signal');
+        assert.ok(reason instanceof LockLostError);
+        assert.equal(reason.reason, 'taken');
+        assert.deepEqual(await lock.release(), { outcome: 'taken', released: false });
+        assert.equal((await locker.inspect(name)).token, other, 'nothing was deleted');
       });
 
       it('Locker › lost › expiry with auto-refresh off aborts the signal at the local deadline', async () => {
@@ -583,6 +694,60 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
         await assert.rejects(lock.extend(1.5), { code: LOCK_ERROR_CODES.invalidArgument });
         await lock.release();
         await assert.rejects(lock.extend(), { code: LOCK_ERROR_CODES.notHeld });
+      });
+
+      it('Locker › extend › never shortens: extend(200) on a 10 s lock keeps it 10 s on the server and in the handle', async () => {
+        const locker = await newLocker();
+        const other = await newLocker();
+        const name = fresh('extend-shorter');
+        const { lock: key } = mutexKeys(PREFIX, name);
+        const lock = await locker.acquire(name, { ttlMs: 10_000, autoRefresh: false });
+        await lock.extend(200);
+        const pttl = Number(await server.command('PTTL', key));
+        assert.ok(pttl > 9_000, `PTTL ${pttl} after extend(200)`);
+        await sleep(400);
+        assert.equal(await other.tryAcquire(name), null, 'no second holder');
+        assert.equal(lock.isHeld, true);
+        // The handle believes no more than the server has.
+        const pttlNow = Number(await server.command('PTTL', key));
+        const remaining = lock.remainingMs;
+        assert.ok(
+          remaining > 8_500 && remaining <= pttlNow,
+          `remaining ${remaining}, PTTL ${pttlNow}`,
+        );
+        // A longer extension does push both up.
+        await lock.extend(20_000);
+        const longer = Number(await server.command('PTTL', key));
+        assert.ok(longer > 19_000, `PTTL ${longer} after extend(20000)`);
+        assert.ok(lock.remainingMs > 19_000 && lock.remainingMs <= longer);
+        assert.equal((await lock.release()).outcome, 'released');
+      });
+
+      it('Locker › extend › a refresh never undoes a longer manual extension, and no one gets in while isHeld', async () => {
+        const locker = await newLocker();
+        const other = await newLocker();
+        const name = fresh('extend-vs-refresh');
+        // Refreshes (ttl 1 s) and the last one at maxHoldMs (1.5 s) ask for less than the 3 s
+        // extension gave: the lock stays until the server's expiry and is lost only then.
+        const lock = await locker.acquire(name, { ttlMs: 1_000, refreshMs: 200, maxHoldMs: 1_500 });
+        const started = performance.now();
+        await lock.extend(3_000);
+        const second = await secondHolderAfter(lock, other, name);
+        assert.ok(performance.now() - started > 2_500, 'the 3 s extension held');
+        assert.ok(lock.signal.reason instanceof LockLostError);
+        assert.equal(lock.signal.reason.reason, 'max-hold');
+        await second.release();
+      });
+
+      it('Locker › auto-refresh › around maxHoldMs no one gets in while the holder reports isHeld', async () => {
+        const locker = await newLocker();
+        const other = await newLocker();
+        const name = fresh('max-hold-overlap');
+        const lock = await locker.acquire(name, { ttlMs: 1_000, refreshMs: 300, maxHoldMs: 1_500 });
+        const second = await secondHolderAfter(lock, other, name);
+        assert.ok(lock.signal.reason instanceof LockLostError);
+        assert.equal(lock.signal.reason.reason, 'max-hold');
+        await second.release();
       });
     });
 
@@ -712,6 +877,67 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
           ),
           { code: LOCK_ERROR_CODES.lost },
         );
+      });
+
+      it('Locker › withLock › rejects with LockLostError, the function’s error as cause, when the function failed on the loss', async () => {
+        const locker = await newLocker();
+        const name = fresh('with-lock-abort-error');
+        // Deleted under the holder: found by the next refresh.
+        const deleted = await locker
+          .withLock(
+            name,
+            async (signal) => {
+              await server.command('DEL', mutexKeys(PREFIX, name).lock);
+              await delay(5_000, undefined, { signal });
+            },
+            { ttlMs: 1_000, refreshMs: 100 },
+          )
+          .then(
+            () => assert.fail('withLock resolved'),
+            (error: unknown) => error,
+          );
+        assert.ok(deleted instanceof LockLostError, `rejected with ${String(deleted)}`);
+        assert.equal(deleted.code, LOCK_ERROR_CODES.lost);
+        assert.equal(deleted.reason, 'expired');
+        assert.equal((deleted.cause as Error | undefined)?.name, 'AbortError');
+        // Expired at the local deadline, auto-refresh off.
+        const expired = await locker
+          .withLock(name, (signal) => delay(5_000, undefined, { signal }), {
+            ttlMs: 300,
+            autoRefresh: false,
+          })
+          .then(
+            () => assert.fail('withLock resolved'),
+            (error: unknown) => error,
+          );
+        assert.ok(expired instanceof LockLostError, `rejected with ${String(expired)}`);
+        assert.equal(expired.reason, 'expired');
+        assert.equal((expired.cause as Error | undefined)?.name, 'AbortError');
+      });
+
+      it('Locker › withLock › rejects with LockLostError when the release finds the lock gone or taken', async () => {
+        const locker = await newLocker();
+        const name = fresh('with-lock-release-lost');
+        const { lock: key } = mutexKeys(PREFIX, name);
+        // The next refresh would come 3.3 s later: only the release can notice.
+        await assert.rejects(
+          locker.withLock(name, async () => {
+            await server.command('DEL', key);
+            return 'done';
+          }),
+          { code: LOCK_ERROR_CODES.lost, reason: 'expired' },
+        );
+        await assert.rejects(
+          locker.withLock(name, async () => {
+            await server.command('SET', key, 'f'.repeat(32), 'PX', 5_000);
+            throw new Error('failed too');
+          }),
+          (error: unknown) =>
+            error instanceof LockLostError &&
+            error.reason === 'taken' &&
+            (error.cause as Error | undefined)?.message === 'failed too',
+        );
+        await server.command('DEL', key);
       });
     });
 
@@ -874,14 +1100,53 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
           name: 'LockerClosedError',
         });
         await sleep(50);
+        const heldSignal = held.signal;
         await locker.close();
         await rejected;
         assert.equal((await other.inspect(`${name}:held`)).locked, false);
         assert.equal(held.isHeld, false);
+        assert.ok(heldSignal.reason instanceof LockLostError, 'the held lock was reported lost');
+        assert.equal(heldSignal.reason.reason, 'closed');
         await assert.rejects(locker.acquire(name), { code: LOCK_ERROR_CODES.closed });
         await locker.close(); // idempotent
         await blocker.release();
         assert.equal((await other.inspect(name)).waiters, 0);
+      });
+
+      it('Locker › close › aborts the signal of a running withLock before releasing, and withLock rejects with LockLostError (closed)', async () => {
+        const locker = await newLocker();
+        const other = await newLocker();
+        const name = fresh('close-with-lock');
+        let signalSeen: AbortSignal | undefined;
+        let entered: () => void = () => {};
+        const inside = new Promise<void>((resolve) => {
+          entered = resolve;
+        });
+        const running = locker
+          .withLock(name, async (signal) => {
+            signalSeen = signal;
+            entered();
+            await settlesWithin(aborted(signal), 3_000, 'abort of the callback’s signal');
+            return 'finished';
+          })
+          .then(
+            (value) => value,
+            (error: unknown) => error,
+          );
+        await inside;
+        const state = await other.inspect(name);
+        const closing = locker.close();
+        // Another locker waiting for the lock gets it once close() released it.
+        const next = await other.acquire(name, { waitMs: 5_000 });
+        const abortedWhenTaken = signalSeen?.aborted;
+        await closing;
+        assert.equal(abortedWhenTaken, true, 'the signal aborted before another holder got in');
+        assert.equal(next.fencingToken, state.lastFencingToken + 1);
+        const outcome = await running;
+        assert.ok(outcome instanceof LockLostError, `withLock settled with ${String(outcome)}`);
+        assert.equal(outcome.code, LOCK_ERROR_CODES.lost);
+        assert.equal(outcome.reason, 'closed');
+        await next.release();
       });
     });
 

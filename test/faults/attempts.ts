@@ -1,8 +1,9 @@
 /**
  * Rebuilds every acquire attempt of a run from the workers' histories, and each held lock's
  * validity from the recorded Redis commands alone: validity starts at the send time of the acquire
- * command that won, minus drift, and moves only with an extend reply of 1 that arrived before the
- * validity ran out. Pure functions; the checker builds its properties on top.
+ * command that won, minus drift, and moves only with an extend reply that arrived before the
+ * validity ran out, to that extend's send time plus the PTTL Redis replied (the expiry the server
+ * has: an extension never shortens the key), minus drift. Pure functions; the checker builds its properties on top.
  */
 import type { FaultEvent, HistoryEvent, WorkerLockSettings } from './events.js';
 import { driftMs } from './worker-config.js';
@@ -84,8 +85,11 @@ function isHeld(command: CommandEvent): boolean {
   );
 }
 
-function isExtended(command: CommandEvent): boolean {
-  return command.script === 'mutex-extend' && command.ok && Number(command.reply) === 1;
+/** The key's PTTL after a successful extension (mutex-extend.lua replies it), else undefined. */
+function extendedPttl(command: CommandEvent): number | undefined {
+  if (command.script !== 'mutex-extend' || !command.ok) return undefined;
+  const pttl = Number(command.reply);
+  return Number.isInteger(pttl) && pttl > 0 ? pttl : undefined;
 }
 
 /** Applies the validity rule to one held attempt, given its token's commands. */
@@ -113,8 +117,10 @@ export function rebuildValidity(attempt: Attempt, commands: readonly CommandEven
     .sort((a, b) => a.at - b.at);
   for (const command of extensions) {
     const before = deadline;
-    if (isExtended(command) && command.at < deadline) {
-      deadline = Math.max(deadline, command.sentAt + (command.ttlMs ?? 0) - drift);
+    const pttl = extendedPttl(command);
+    if (pttl !== undefined && command.at < deadline) {
+      const extendDrift = Math.floor(pttl * attempt.settings.driftFactor) + 2;
+      deadline = Math.max(deadline, command.sentAt + pttl - extendDrift);
     }
     attempt.steps.push({ replyAt: command.at, before, after: deadline });
   }

@@ -19,6 +19,9 @@ const SETTINGS: WorkerLockSettings = {
   driftFactor: 0.01,
 };
 
+/** An extend reply that found the key as a refresh leaves it: PTTL = ttl. */
+const EXTENDED = SETTINGS.ttlMs;
+
 /** Builds one worker's history in time order, the way worker.ts writes it. */
 class HistoryBuilder {
   readonly events: HistoryEvent[] = [];
@@ -165,7 +168,7 @@ describe('checker › clean histories', () => {
     const a = new HistoryBuilder('a');
     const b = new HistoryBuilder('b');
     const held = a.acquire(0, 1, 2, 1);
-    a.extend(held, 300, 302, 1).release(held.attempt, 500);
+    a.extend(held, 300, 302, EXTENDED).release(held.attempt, 500);
     b.failedAcquire(10, 3_600);
     const next = b.acquire(3_700, 3_701, 3_702, 2);
     b.release(next.attempt, 3_900);
@@ -186,10 +189,19 @@ describe('checker › clean histories', () => {
     const a = new HistoryBuilder('a');
     const held = a.acquire(0, 0, 1, 1);
     // 300 → valid until 1288; 600 → 1588; then nothing more: lost at 1590.
-    a.extend(held, 300, 301, 1).extend(held, 600, 601, 1).lost(held.attempt, 1_590);
+    a.extend(held, 300, 301, EXTENDED).extend(held, 600, 601, EXTENDED).lost(held.attempt, 1_590);
     const result = checkRun(logs([a]));
     expect(result.violations).toEqual([]);
     expect(result.signalAfterValidityMs.max).toBe(2);
+  });
+
+  it('accepts a holder that trusts the longer expiry Redis replied to a shorter extension', () => {
+    // The extension sent at 300 asked for 1000 ms; the key already had 1500 left (an extend never
+    // shortens): valid until 300 + 1500 − 17 = 1783.
+    const a = new HistoryBuilder('a');
+    const held = a.acquire(0, 0, 1, 1);
+    a.extend(held, 300, 301, 1_500).check(held.attempt, 1_700, true).lost(held.attempt, 1_784);
+    expect(checkRun(logs([a])).violations).toEqual([]);
   });
 });
 
@@ -213,8 +225,17 @@ describe('checker › histories that must be flagged', () => {
   it('flags an extend that succeeded although its reply came after the validity ended', () => {
     const a = new HistoryBuilder('a');
     const held = a.acquire(0, 0, 1, 1);
-    a.extend(held, 900, 995, 1, { manual: true }).release(held.attempt, 1_000);
+    a.extend(held, 900, 995, EXTENDED, { manual: true }).release(held.attempt, 1_000);
     expect(properties(checkRun(logs([a])))).toContain('extend-after-validity');
+  });
+
+  it("counts an extension's validity from the PTTL Redis replied, not from the ttl asked for", () => {
+    // Redis says 500 ms are left after the extension sent at 300: the deadline stays at 988 (not
+    // 300 + 1000 − 12 = 1288, which a ttl-based model would take), so isHeld at 990 is flagged.
+    const a = new HistoryBuilder('a');
+    const held = a.acquire(0, 0, 1, 1);
+    a.extend(held, 300, 301, 500).check(held.attempt, 990, true).lost(held.attempt, 989);
+    expect(properties(checkRun(logs([a])))).toContain('held-after-validity');
   });
 
   it('flags an extend that succeeded on a refused reply', () => {
@@ -251,7 +272,7 @@ describe('checker › histories that must be flagged', () => {
   it('measures the signal after a key loss from when it became observable', () => {
     const a = new HistoryBuilder('a');
     const held = a.acquire(0, 0, 1, 1);
-    a.extend(held, 300, 301, 1).extend(held, 600, 601, 0).lost(held.attempt, 602, 'taken');
+    a.extend(held, 300, 301, EXTENDED).extend(held, 600, 601, 0).lost(held.attempt, 602, 'taken');
     const faults: FaultEvent[] = [{ kind: 'key-loss', at: 400, observableAt: 400, what: 'DEL' }];
     const result = checkRun(logs([a], { faults }));
     expect(result.violations).toEqual([]);
@@ -259,7 +280,7 @@ describe('checker › histories that must be flagged', () => {
 
     const slow = new HistoryBuilder('a');
     const again = slow.acquire(0, 0, 1, 1);
-    slow.extend(again, 300, 301, 1).lost(again.attempt, 1_250, 'taken');
+    slow.extend(again, 300, 301, EXTENDED).lost(again.attempt, 1_250, 'taken');
     expect(properties(checkRun(logs([slow], { faults })))).toEqual(['late-signal']);
   });
 

@@ -378,15 +378,20 @@ describe('lua › mutexRelease.parse', () => {
 
 describe('lua › mutexExtend.parse', () => {
   it.each([
-    [1, 'extended'],
-    [0, 'missing'],
-    [-1, 'other-token'],
-    ['1', 'extended'],
+    [10_000, { kind: 'extended', pttlMs: 10_000 }],
+    [100, { kind: 'extended', pttlMs: 100 }],
+    ['9873', { kind: 'extended', pttlMs: 9873 }],
+    [0, { kind: 'missing' }],
+    [-1, { kind: 'other-token' }],
   ])('decodes %j', (raw, reply) => {
-    expect(mutexExtend.parse(raw)).toBe(reply);
+    expect(mutexExtend.parse(raw)).toEqual(reply);
   });
 
   it.each(malformedScalars)('rejects %j', (raw) => {
+    expect(() => mutexExtend.parse(raw)).toThrow(/unexpected script reply/);
+  });
+
+  it.each([-2, -100])('rejects a negative reply the script cannot give: %j', (raw) => {
     expect(() => mutexExtend.parse(raw)).toThrow(/unexpected script reply/);
   });
 });

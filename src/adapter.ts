@@ -18,11 +18,18 @@ export interface RedisAdapter {
    * or SCRIPT FLUSH). Resolves with the script's reply as the client decodes it (integers as
    * numbers, bulk strings as strings, nil as null); rejects with the client's error otherwise, its
    * message starting with Redis's error text (`WRONGTYPE …`).
+   *
+   * `signal` aborts at the command's deadline, when latchkey stops waiting for the reply and
+   * undoes whatever the command may have done. From then on nothing of this call may reach Redis:
+   * no NOSCRIPT fallback, and no command still waiting in the client's offline queue (drop it, or
+   * do not queue it while the connection is down). A command already written may still run. Reject
+   * with `LockClientClosedError` when the client is closed and will not reconnect by itself.
    */
   runScript(
     script: LuaScriptSource,
     keys: readonly string[],
     args: readonly string[],
+    signal?: AbortSignal,
   ): Promise<unknown>;
   /**
    * Opens a dedicated connection for pub/sub. latchkey opens at most one per locker and closes it

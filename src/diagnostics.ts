@@ -12,12 +12,28 @@ export const CHANNELS = {
   release: 'latchkey:lock:release',
   /** `{ name, token, reason }` when a held lock is known lost. */
   lost: 'latchkey:lock:lost',
+  /**
+   * `{ code, message }` when the server is set up in a way that weakens the locks, once per locker
+   * (see WARNING_CODES).
+   */
+  warning: 'latchkey:warning',
+} as const;
+
+/** The `code` of a `latchkey:warning` event. */
+export const WARNING_CODES = {
+  /** `maxmemory-policy` is `allkeys-*`: the fencing counter (and lock keys) can be evicted. */
+  evictableFence: 'EVICTABLE_FENCE',
+  /** `maxmemory-policy` is `volatile-*`: lock keys can be evicted; a holder sees it as a loss. */
+  evictableLock: 'EVICTABLE_LOCK',
+  /** The server check could not read `INFO` (ACL): Cluster mode and eviction were not checked. */
+  unchecked: 'SERVER_UNCHECKED',
 } as const;
 
 const channels = {
   acquire: diagnosticsChannel.channel(CHANNELS.acquire),
   release: diagnosticsChannel.channel(CHANNELS.release),
   lost: diagnosticsChannel.channel(CHANNELS.lost),
+  warning: diagnosticsChannel.channel(CHANNELS.warning),
 };
 
 /** True when someone listens to `event`; check it before building a message on a hot path. */
@@ -31,3 +47,12 @@ export function publish(event: keyof typeof CHANNELS, message: object): void {
 }
 
 export const debug = debuglog('latchkey');
+
+/** Reports a set-up problem: as debug text and as a `latchkey:warning` event. */
+export function warn(
+  code: (typeof WARNING_CODES)[keyof typeof WARNING_CODES],
+  message: string,
+): void {
+  debug('warning %s: %s', code, message);
+  publish('warning', { code, message });
+}

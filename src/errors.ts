@@ -13,6 +13,8 @@ export const LOCK_ERROR_CODES = {
   backend: 'ERR_LOCK_BACKEND',
   closed: 'ERR_LOCKER_CLOSED',
   keyConflict: 'ERR_LOCK_KEY_CONFLICT',
+  unsupported: 'ERR_LOCK_UNSUPPORTED',
+  clientClosed: 'ERR_LOCK_CLIENT_CLOSED',
 } as const;
 
 export type LockErrorCode = (typeof LOCK_ERROR_CODES)[keyof typeof LOCK_ERROR_CODES];
@@ -121,6 +123,24 @@ export class LockKeyConflictError extends LockError {
   ) {
     super(`key "${key}" holds data latchkey did not write (${detail})`, options);
   }
+}
+
+/**
+ * The client or server cannot be used safely: a Redis Cluster client or server (a grant's PUBLISH
+ * count is not exact there), or a Redis older than 7.0 (the scripts need `SET … GET`).
+ */
+export class LockUnsupportedError extends LockError {
+  override readonly name = 'LockUnsupportedError';
+  override readonly code = LOCK_ERROR_CODES.unsupported;
+}
+
+/**
+ * The Redis client was closed (quit, disconnected) or never connected, and will not come back by
+ * itself: nothing was sent. Connect the client (or make a new one) before using the locker.
+ */
+export class LockClientClosedError extends LockError {
+  override readonly name = 'LockClientClosedError';
+  override readonly code = LOCK_ERROR_CODES.clientClosed;
 }
 
 export function isLockError(value: unknown): value is LockError {

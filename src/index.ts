@@ -1,5 +1,5 @@
 export type { LuaScriptSource, RedisAdapter, RedisSubscriber } from './adapter.js';
-export { CHANNELS } from './diagnostics.js';
+export { CHANNELS, WARNING_CODES } from './diagnostics.js';
 export {
   InvalidArgumentError,
   isLockError,
@@ -7,6 +7,7 @@ export {
   isLockTimeoutError,
   LOCK_ERROR_CODES,
   LockBackendError,
+  LockClientClosedError,
   LockError,
   type LockErrorCode,
   LockerClosedError,
@@ -15,6 +16,7 @@ export {
   LockLostError,
   LockNotHeldError,
   LockTimeoutError,
+  LockUnsupportedError,
 } from './errors.js';
 export { type LockedFunction, Locker, type LockState } from './locker.js';
 export type { Lock, ReleaseOutcome, ReleaseResult } from './locks/lock-handle.js';

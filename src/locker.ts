@@ -12,8 +12,9 @@ import {
   LockLostError,
   LockTimeoutError,
 } from './errors.js';
-import { MutexKeyCache, type MutexKeys, wakeChannel } from './keys.js';
+import { MutexKeyCache, wakeChannel } from './keys.js';
 import { acquireMutex } from './locks/acquire.js';
+import { CleanUps } from './locks/cleanup.js';
 import { ScriptRunner } from './locks/commands.js';
 import { type Lock, RedisLockHandle, type ReleaseResult } from './locks/lock-handle.js';
 import {
@@ -25,7 +26,7 @@ import {
   resolveLockerOptions,
   resolveLockOptions,
 } from './options.js';
-import { mutexInspect, mutexRelease } from './scripts/index.js';
+import { mutexInspect } from './scripts/index.js';
 import { monotonicNow } from './time.js';
 import { PubSubWaker } from './wake/pubsub-waker.js';
 
@@ -52,7 +53,7 @@ export class Locker {
   readonly #waker: PubSubWaker;
   readonly #closeController = new AbortController();
   readonly #handles = new Set<RedisLockHandle>();
-  readonly #cleanups = new Set<Promise<unknown>>();
+  readonly #cleanUps: CleanUps;
   #closing: Promise<void> | undefined;
 
   constructor(adapter: RedisAdapter, options?: LockerOptions) {
@@ -73,10 +74,12 @@ export class Locker {
     this.#options = resolveLockerOptions(options);
     this.#runner = new ScriptRunner(adapter, this.#options.commandTimeoutMs);
     this.#keys = new MutexKeyCache(this.#options.prefix);
+    this.#cleanUps = new CleanUps(this.#runner, this.#closeController.signal);
     this.#waker = new PubSubWaker(
       adapter,
       wakeChannel(randomBytes(8).toString('hex')),
       this.#options.commandTimeoutMs,
+      (token) => this.#cleanUps.granted(token),
     );
   }
 
@@ -101,7 +104,7 @@ export class Locker {
         waker: this.#waker,
         keys: this.#keys,
         closed: this.#closeController.signal,
-        cleanUp: (keys, token) => this.#cleanUp(keys, token),
+        cleanUp: (abandoned) => this.#cleanUps.add(abandoned),
       },
       name,
       resolved,
@@ -236,7 +239,8 @@ export class Locker {
     const held = [...this.#handles];
     for (const handle of held) handle.lose('closed');
     await Promise.allSettled(held.map((handle) => handle.release()));
-    while (this.#cleanups.size > 0) await Promise.allSettled([...this.#cleanups]);
+    // Clean-ups stop retrying now and make one last attempt each, so this stays bounded.
+    await this.#cleanUps.settle();
     await this.#waker
       .close()
       .catch((error: unknown) => debug('closing subscriber failed: %o', error));
@@ -244,14 +248,6 @@ export class Locker {
 
   #assertOpen(): void {
     if (this.#closing) throw new LockerClosedError();
-  }
-
-  #cleanUp(keys: MutexKeys, token: string): void {
-    const cleanup = this.#runner
-      .run(mutexRelease, keys, { token, withdraw: true })
-      .catch((error: unknown) => debug('cleanup of %s failed: %o', keys.lock, error))
-      .finally(() => this.#cleanups.delete(cleanup));
-    this.#cleanups.add(cleanup);
   }
 }
 

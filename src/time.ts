@@ -29,12 +29,21 @@ export class OperationTimeout extends Error {
 }
 
 /**
- * Settles like `operation`, or rejects with {@link OperationTimeout} after `ms`. The operation
- * itself goes on; callers that care about its late outcome must clean up after it.
+ * Settles like `operation`, or rejects with {@link OperationTimeout} after `ms` (then calls
+ * `onTimeout`, e.g. to abort what is left of it). The operation itself may go on; callers that
+ * care about its late outcome must clean up after it.
  */
-export function withTimeout<T>(operation: Promise<T>, ms: number): Promise<T> {
+export function withTimeout<T>(
+  operation: Promise<T>,
+  ms: number,
+  onTimeout?: (timeout: OperationTimeout) => void,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new OperationTimeout(ms)), ms);
+    const timer = setTimeout(() => {
+      const timeout = new OperationTimeout(ms);
+      reject(timeout);
+      onTimeout?.(timeout);
+    }, ms);
     operation.then(
       (value) => {
         clearTimeout(timer);

@@ -4,25 +4,48 @@
  */
 import type { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
-import type { LuaScriptSource, RedisAdapter, RedisSubscriber } from '../adapter.js';
+import type { RedisAdapter, RedisSubscriber } from '../adapter.js';
 import { debug } from '../diagnostics.js';
+import { LockClientClosedError } from '../errors.js';
 import { Locker } from '../locker.js';
 import type { LockerOptions } from '../options.js';
-import { closeWithin, isNoScriptError, SUBSCRIBER_CLOSE_TIMEOUT_MS } from './shared.js';
+import {
+  checkClientMethods,
+  closeWithin,
+  clusterClientRefused,
+  isNoScriptError,
+  type ReadyEvents,
+  readyWaiter,
+  SUBSCRIBER_CLOSE_TIMEOUT_MS,
+} from './shared.js';
 
 /** The part of an ioredis client latchkey uses. */
 export type IORedisClient = Pick<Redis, 'evalsha' | 'eval' | 'duplicate'>;
 
 export function fromIORedis(client: IORedisClient): RedisAdapter {
+  checkClientMethods(client, 'an ioredis client', ['evalsha', 'eval', 'duplicate']);
+  if ((client as { isCluster?: unknown }).isCluster === true) throw clusterClientRefused('ioredis');
   const batchWrites = writeBatcher(client);
+  const beforeSend = offlineGuard(client);
   return {
-    async runScript(script: LuaScriptSource, keys: readonly string[], args: readonly string[]) {
+    async runScript(script, keys, args, signal) {
+      const waiting = beforeSend(signal);
+      if (waiting) await waiting;
       batchWrites();
       try {
         return await client.evalsha(script.sha1, script.numberOfKeys, ...keys, ...args);
       } catch (error) {
-        if (!isNoScriptError(error)) throw error;
-        return await client.eval(script.lua, script.numberOfKeys, ...keys, ...args);
+        if (!isNoScriptError(error)) throw closedOr(client, error);
+        // The caller gave up on this command (and may have cleaned up after it): a fresh EVAL now
+        // could take a lock nobody waits for.
+        signal?.throwIfAborted();
+        const waitingAgain = beforeSend(signal);
+        if (waitingAgain) await waitingAgain;
+        try {
+          return await client.eval(script.lua, script.numberOfKeys, ...keys, ...args);
+        } catch (fallbackError) {
+          throw closedOr(client, fallbackError);
+        }
       }
     },
 
@@ -57,6 +80,49 @@ export function fromIORedis(client: IORedisClient): RedisAdapter {
           ),
       };
     },
+  };
+}
+
+/** What latchkey reads of an ioredis client's connection state, when the client has it. */
+interface ConnectionState {
+  readonly status?: string;
+  readonly options?: { readonly enableOfflineQueue?: boolean };
+  connect?(): Promise<unknown>;
+}
+
+const closedClient = (cause?: unknown) =>
+  new LockClientClosedError(
+    'the ioredis client was closed (quit or disconnect); it will not reconnect by itself',
+    cause === undefined ? undefined : { cause },
+  );
+
+/** A command that failed because the client ended is reported as LockClientClosedError. */
+function closedOr(client: IORedisClient, error: unknown): unknown {
+  return (client as ConnectionState).status === 'end' ? closedClient(error) : error;
+}
+
+/**
+ * Keeps lock commands out of ioredis's offline queue: a command queued while the connection is
+ * down would be sent whenever it comes back, long after latchkey gave up on it and cleaned up.
+ * Returns undefined when the command may go now (the hot path: a ready connection), or a promise
+ * that resolves once the connection is ready, rejecting when `signal` aborts first. A client that
+ * ended is refused at once; so is one whose caller disabled the offline queue, by ioredis itself.
+ */
+function offlineGuard(client: IORedisClient): (signal?: AbortSignal) => Promise<void> | undefined {
+  const state = client as ConnectionState;
+  const events = client as unknown as Partial<ReadyEvents>;
+  const waitForReady =
+    typeof events.once === 'function' && typeof events.removeListener === 'function'
+      ? readyWaiter(events as ReadyEvents, 'end', () => closedClient())
+      : undefined;
+  return (signal) => {
+    const status = state.status;
+    if (status === 'ready' || status === undefined) return undefined;
+    if (status === 'end') throw closedClient();
+    if (state.options?.enableOfflineQueue === false || !waitForReady) return undefined;
+    // lazyConnect: ioredis would connect on the first command; do it here, since we hold it back.
+    if (status === 'wait') state.connect?.().catch(() => {});
+    return waitForReady(signal);
   };
 }
 

@@ -2,11 +2,20 @@
  * latchkey on node-redis (the `redis` package, v4 and later):
  * `import { createLocker } from 'latchkey/node-redis'`. Importing this module never loads ioredis.
  */
-import type { LuaScriptSource, RedisAdapter, RedisSubscriber } from '../adapter.js';
+import type { RedisAdapter, RedisSubscriber } from '../adapter.js';
 import { debug } from '../diagnostics.js';
+import { LockClientClosedError } from '../errors.js';
 import { Locker } from '../locker.js';
 import type { LockerOptions } from '../options.js';
-import { closeWithin, isNoScriptError, SUBSCRIBER_CLOSE_TIMEOUT_MS } from './shared.js';
+import {
+  checkClientMethods,
+  closeWithin,
+  clusterClientRefused,
+  isNoScriptError,
+  type ReadyEvents,
+  readyWaiter,
+  SUBSCRIBER_CLOSE_TIMEOUT_MS,
+} from './shared.js';
 
 interface ScriptOptions {
   keys: string[];
@@ -37,15 +46,80 @@ export interface NodeRedisClient {
   duplicate(): NodeRedisSubscriberConnection;
 }
 
+/** What latchkey reads of a node-redis client's connection state, when the client has it. */
+interface ConnectionState {
+  /** False before `connect()` and after `close()`/`destroy()`: commands fail, no reconnect. */
+  readonly isOpen?: boolean;
+  /** False while (re)connecting: commands wait in the client's offline queue. */
+  readonly isReady?: boolean;
+  /** v5+: a view of the client whose commands are dropped from its queue when `signal` aborts. */
+  withAbortSignal?(signal: AbortSignal): NodeRedisClient;
+}
+
+const closedClient = (cause?: unknown) =>
+  new LockClientClosedError(
+    'the node-redis client is not connected (never connected, or closed); connect it first',
+    cause === undefined ? undefined : { cause },
+  );
+
+/** node-redis rejects commands on a client that is not open with ClientClosedError. */
+function closedOr(error: unknown): unknown {
+  return error instanceof Error && error.name === 'ClientClosedError' ? closedClient(error) : error;
+}
+
+/**
+ * Keeps lock commands out of the client's offline queue past their deadline: a command queued
+ * while the connection is down would be sent whenever it comes back, long after latchkey gave up
+ * on it and cleaned up. Returns the client to send with: itself when ready (the hot path), a view
+ * that drops the command when `signal` aborts (v5+), or, on older clients, a promise of the client
+ * once ready, rejecting when `signal` aborts first. A client that is not open is refused at once.
+ */
+function offlineGuard(
+  client: NodeRedisClient,
+): (signal?: AbortSignal) => NodeRedisClient | Promise<NodeRedisClient> {
+  const state = client as NodeRedisClient & ConnectionState;
+  const events = client as unknown as Partial<ReadyEvents>;
+  const waitForReady =
+    typeof events.once === 'function' && typeof events.removeListener === 'function'
+      ? readyWaiter(events as ReadyEvents, 'end', () => closedClient())
+      : undefined;
+  return (signal) => {
+    if (state.isOpen === false) throw closedClient();
+    if (state.isReady !== false || !signal) return client;
+    if (typeof state.withAbortSignal === 'function') return state.withAbortSignal(signal);
+    if (!waitForReady) return client;
+    return waitForReady(signal).then(() => client);
+  };
+}
+
 export function fromNodeRedis(client: NodeRedisClient): RedisAdapter {
+  checkClientMethods(client, 'a node-redis client', ['evalSha', 'eval', 'duplicate']);
+  // createCluster's client has evalSha too (routed by the first key); its node accessors give it
+  // away, in v4 as in v5 and later.
+  const cluster = client as unknown as Record<string, unknown>;
+  if (typeof cluster.getMasters === 'function' || typeof cluster.getSlotMaster === 'function') {
+    throw clusterClientRefused('node-redis');
+  }
+  const sender = offlineGuard(client);
   return {
-    async runScript(script: LuaScriptSource, keys: readonly string[], args: readonly string[]) {
+    async runScript(script, keys, args, signal) {
       const options = { keys: [...keys], arguments: [...args] };
       try {
-        return await client.evalSha(script.sha1, options);
+        let target = sender(signal);
+        if (target instanceof Promise) target = await target;
+        return await target.evalSha(script.sha1, options);
       } catch (error) {
-        if (!isNoScriptError(error)) throw error;
-        return await client.eval(script.lua, options);
+        if (!isNoScriptError(error)) throw closedOr(error);
+        // The caller gave up on this command (and may have cleaned up after it): a fresh EVAL now
+        // could take a lock nobody waits for.
+        signal?.throwIfAborted();
+        try {
+          let target = sender(signal);
+          if (target instanceof Promise) target = await target;
+          return await target.eval(script.lua, options);
+        } catch (fallbackError) {
+          throw closedOr(fallbackError);
+        }
       }
     },
 

@@ -1,4 +1,5 @@
 /** Small pieces both client adapters need; no client library is imported here. */
+import { InvalidArgumentError, LockUnsupportedError } from '../errors.js';
 
 /** True when Redis answered NOSCRIPT: the script cache no longer has our script. */
 export function isNoScriptError(error: unknown): boolean {
@@ -27,3 +28,88 @@ export async function closeWithin(
 }
 
 export const SUBSCRIBER_CLOSE_TIMEOUT_MS = 1_000;
+
+/**
+ * Throws InvalidArgumentError unless `client` is an object with every method in `methods`, so a
+ * wrong object fails when the locker is made instead of at its first lock.
+ */
+export function checkClientMethods(
+  client: unknown,
+  kind: string,
+  methods: readonly string[],
+): void {
+  if (typeof client !== 'object' || client === null) {
+    throw new InvalidArgumentError(
+      'client',
+      `must be ${kind}, got ${client === null ? 'null' : typeof client}`,
+    );
+  }
+  const missing = methods.filter(
+    (method) => typeof (client as Record<string, unknown>)[method] !== 'function',
+  );
+  if (missing.length > 0) {
+    throw new InvalidArgumentError('client', `must be ${kind}: it has no ${missing.join(', ')}`);
+  }
+}
+
+/** Refusal of a Redis Cluster client, in the words both adapters use. */
+export function clusterClientRefused(kind: string): LockUnsupportedError {
+  return new LockUnsupportedError(
+    `${kind} cluster clients are not supported: a hand-over's PUBLISH count is not exact in a ` +
+      'Redis Cluster, so a waiter could take a lock the server did not grant it. Use a client ' +
+      'connected to a standalone Redis.',
+  );
+}
+
+/** The part of a client's event emitter `readyWaiter` uses. */
+export interface ReadyEvents {
+  once(event: string, listener: (...args: unknown[]) => void): unknown;
+  removeListener(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+
+/**
+ * Waits for a client's 'ready' event, bounded by a command's signal, so a command is sent only on
+ * a ready connection and never sits in the client's offline queue past its deadline. One listener
+ * pair serves every waiting command, however many there are. `closedEvent` (if any) ends the wait
+ * with `closed()`.
+ */
+export function readyWaiter(
+  events: ReadyEvents,
+  closedEvent: string | undefined,
+  closed: () => Error,
+): (signal: AbortSignal | undefined) => Promise<void> {
+  let ready: Promise<void> | undefined;
+  const whenReady = () => {
+    ready ??= new Promise<void>((resolve, reject) => {
+      const onReady = () => {
+        if (closedEvent) events.removeListener(closedEvent, onClosed);
+        ready = undefined;
+        resolve();
+      };
+      const onClosed = () => {
+        events.removeListener('ready', onReady);
+        ready = undefined;
+        reject(closed());
+      };
+      events.once('ready', onReady);
+      if (closedEvent) events.once(closedEvent, onClosed);
+    });
+    return ready;
+  };
+  return async (signal) => {
+    if (!signal) return await whenReady();
+    signal.throwIfAborted();
+    let onAbort: (() => void) | undefined;
+    try {
+      await Promise.race([
+        whenReady(),
+        new Promise<never>((_, reject) => {
+          onAbort = () => reject(signal.reason);
+          signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
+  };
+}

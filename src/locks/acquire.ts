@@ -16,7 +16,8 @@ import {
   type WakeReason,
   type WakeSlot,
 } from '../wake/pubsub-waker.js';
-import type { ScriptRunner } from './commands.js';
+import type { Abandoned } from './cleanup.js';
+import { isPermanentError, pendingCommand, type ScriptRunner } from './commands.js';
 
 /**
  * How long a queue entry stays live past its owner's planned retry. A release skips entries older
@@ -32,8 +33,8 @@ export interface AcquireContext {
   readonly keys: MutexKeyCache;
   /** Aborted by `close()`; ends every wait with its reason. */
   readonly closed: AbortSignal;
-  /** Compare-and-delete anything `token` may hold or queue, in the background (tracked by close). */
-  readonly cleanUp: (keys: MutexKeys, token: string) => void;
+  /** Gives back anything a token may hold or queue, in the background (see CleanUps). */
+  readonly cleanUp: (abandoned: Abandoned) => void;
 }
 
 export interface Acquired {
@@ -89,10 +90,13 @@ export async function acquireMutex(
    * outcome is unknown is never reused: the clean-up may run after our next attempt, and finding
    * its own token in the lock key must only ever mean "a release granted it to me".
    */
-  const abandonToken = () => {
-    context.cleanUp(keys, token);
+  /** How long the current token can hold the lock or be granted it after its last command. */
+  let mattersForMs = options.ttlMs;
+  const abandonToken = (lastCommand?: Promise<void>) => {
+    context.cleanUp({ keys, token, lastCommand, mattersForMs });
     slot?.dispose();
     token = newToken();
+    mattersForMs = options.ttlMs;
     slot = pushWait ? waker.register(token, keys.lock) : undefined;
     queued = false;
   };
@@ -100,6 +104,11 @@ export async function acquireMutex(
   let failuresInARow = 0;
   let lastError: LockBackendError | undefined;
   try {
+    // A server or client that can never work fails here, before anything else is opened; a check
+    // that failed for a reason that may pass is tried again with the first attempt.
+    await runner.checkServer().catch((error: unknown) => {
+      if (isPermanentError(error)) throw error;
+    });
     // Subscribe before the first attempt can queue us, so the hand-over message cannot be missed.
     if (pushWait) await waker.ready();
     for (;;) {
@@ -108,12 +117,15 @@ export async function acquireMutex(
       const sentAt = monotonicNow();
       if (pushWait) sentAtByAttempt[attempts] = sentAt;
       let reply: AcquireReply | undefined;
+      const sleepCapMs = Math.min(MAX_DURATION_MS, Math.max(0, Math.ceil(deadline - sentAt)));
+      // The attempt's queue entry lives until sleepCapMs + graceMs after Redis runs it.
+      mattersForMs = Math.max(mattersForMs, pushWait ? sleepCapMs + QUEUE_GRACE_MS : 0);
       try {
         reply = await runner.run(mutexAcquire, keys, {
           token,
           ttlMs: options.ttlMs,
           queueMode: !pushWait ? QUEUE_MODE.never : queued ? QUEUE_MODE.queued : QUEUE_MODE.join,
-          sleepCapMs: Math.min(MAX_DURATION_MS, Math.max(0, Math.ceil(deadline - sentAt))),
+          sleepCapMs,
           graceMs: QUEUE_GRACE_MS,
           channel: waker.channel,
           attempt: attempts,
@@ -121,9 +133,11 @@ export async function acquireMutex(
         });
       } catch (error) {
         // Scripts do not roll back: a failure after the SET (e.g. a fence key holding text) can
-        // leave our token behind, and a lost reply hides the outcome. Undo whatever it did.
-        abandonToken();
-        if (!(error instanceof LockBackendError)) throw error;
+        // leave our token behind, and a lost reply hides the outcome. Undo whatever it did, also
+        // after the command settles if it timed out (it may still run, or be sent again).
+        abandonToken(pendingCommand(error));
+        // A closed client, an unsupported server, missing permissions: waiting cannot help.
+        if (!(error instanceof LockBackendError) || isPermanentError(error)) throw error;
         lastError = error;
         failuresInARow++;
       }
@@ -181,7 +195,7 @@ export async function acquireMutex(
   } finally {
     slot?.dispose();
     // Leave the queue, and pass on a lock that a release granted us meanwhile.
-    if (!acquired && queued) context.cleanUp(keys, token);
+    if (!acquired && queued) context.cleanUp({ keys, token, lastCommand: undefined, mattersForMs });
   }
   if (lastError) throw lastError;
   throw new LockTimeoutError(name, Math.round(monotonicNow() - startedAt));

@@ -1,16 +1,62 @@
 /**
  * Runs lock scripts through the adapter with a per-command timeout, and turns what Redis says into
- * latchkey errors in one place.
+ * latchkey errors in one place. Before a locker's first lock command it checks the server once.
  */
 import type { RedisAdapter } from '../adapter.js';
-import { LockBackendError, LockKeyConflictError } from '../errors.js';
+import { debug, WARNING_CODES, warn } from '../diagnostics.js';
+import {
+  LockBackendError,
+  LockClientClosedError,
+  LockError,
+  LockKeyConflictError,
+  LockUnsupportedError,
+} from '../errors.js';
 import type { MutexKeys } from '../keys.js';
-import type { LuaScript } from '../scripts/index.js';
-import { withTimeout } from '../time.js';
+import { type LuaScript, type ServerInfo, serverInfo } from '../scripts/index.js';
+import { OperationTimeout, withTimeout } from '../time.js';
 
 const KEY_CONFLICT = /^(WRONGTYPE|ERR value is not an integer)/;
+/**
+ * Redis errors that waiting cannot cure: missing permissions or authentication, a command the
+ * server (or a proxy) does not know, a script that fails at run time. BUSY, LOADING, MASTERDOWN,
+ * READONLY, TRYAGAIN, OOM, timeouts and connection errors may pass and stay retriable.
+ */
+const PERMANENT =
+  /^(NOPERM|NOAUTH|WRONGPASS|ERR unknown command|ERR user_script:|ERR Error running script|ERR Unknown Redis command called from script|ERR The user executing the script can't)/;
+/** The server check's own INFO call denied by ACL: the check is skipped, with a warning. */
+const INFO_DENIED = /^(NOPERM|ERR The user executing the script can't)/;
+
+/** The oldest Redis the scripts run on: they use `SET … GET` (7.0; 6.2 lacks it with NX). */
+const MIN_VERSION = [7, 0] as const;
+
+const permanentErrors = new WeakSet<Error>();
+const pendingCommands = new WeakMap<Error, Promise<void>>();
+
+/**
+ * True for an error that repeating the command cannot cure (a closed client, an unsupported
+ * server, missing permissions, a failing script): callers fail at once instead of retrying.
+ */
+export function isPermanentError(error: unknown): boolean {
+  return (
+    error instanceof LockClientClosedError ||
+    error instanceof LockUnsupportedError ||
+    error instanceof LockKeyConflictError ||
+    (error instanceof Error && permanentErrors.has(error))
+  );
+}
+
+/**
+ * For an error of a command that timed out: a promise that settles (never rejects) when the
+ * command itself does, since it may still run on the server. Undefined when the command settled.
+ */
+export function pendingCommand(error: unknown): Promise<void> | undefined {
+  return error instanceof Error ? pendingCommands.get(error) : undefined;
+}
 
 export class ScriptRunner {
+  #checked = false;
+  #checking: Promise<void> | undefined;
+
   constructor(
     private readonly adapter: RedisAdapter,
     private readonly timeoutMs: number,
@@ -22,8 +68,9 @@ export class ScriptRunner {
   }
 
   /**
-   * Runs `script`; rejects with LockBackendError after `timeoutMs` (default: the command timeout).
-   * A command that timed out may still run on the server later.
+   * Runs `script`; rejects with LockBackendError after `timeoutMs` (default: the command timeout),
+   * at which point the adapter stops anything of it that has not reached Redis yet. A command that
+   * timed out may still run on the server later: see {@link pendingCommand}.
    */
   async run<Args, Reply>(
     script: LuaScript<Args, Reply>,
@@ -31,27 +78,130 @@ export class ScriptRunner {
     args: Args,
     timeoutMs: number = this.timeoutMs,
   ): Promise<Reply> {
-    let raw: unknown;
-    try {
-      raw = await withTimeout(
-        this.adapter.runScript(script, script.keys(keys), script.args(args)),
-        Math.max(1, timeoutMs),
-      );
-    } catch (error) {
-      throw toLockError(error, script.name, keys);
-    }
+    if (!this.#checked) await this.checkServer();
+    const raw = await this.#send(script, script.keys(keys), script.args(args), timeoutMs, keys);
     try {
       return script.parse(raw);
     } catch (error) {
       throw new LockBackendError(`${script.name}: ${(error as Error).message}`, { cause: error });
     }
   }
+
+  /**
+   * Checks the server once per runner: refuses a Cluster node and a Redis older than 7.0, warns
+   * about an eviction policy that can evict lock data. A failure that may pass (timeout, closed
+   * client) is not remembered: the next call checks again.
+   */
+  checkServer(): Promise<void> {
+    if (this.#checked) return Promise.resolve();
+    this.#checking ??= this.#check().then(
+      () => {
+        this.#checked = true;
+      },
+      (error: unknown) => {
+        if (!(error instanceof LockUnsupportedError)) this.#checking = undefined;
+        throw error;
+      },
+    );
+    return this.#checking;
+  }
+
+  async #check(): Promise<void> {
+    let info: ServerInfo;
+    try {
+      info = serverInfo.parse(await this.#send(serverInfo, [], [], this.timeoutMs, undefined));
+    } catch (error) {
+      if (error instanceof LockBackendError && INFO_DENIED.test(causeMessage(error))) {
+        warn(
+          WARNING_CODES.unchecked,
+          'the server check could not run INFO (ACL); Cluster mode and the eviction policy were not checked',
+        );
+        return;
+      }
+      if (error instanceof LockError) throw error;
+      throw new LockBackendError(`server check: ${(error as Error).message}`, { cause: error });
+    }
+    judgeServer(info);
+  }
+
+  async #send(
+    script: LuaScript<never, unknown>,
+    keys: string[],
+    args: string[],
+    timeoutMs: number,
+    lockKeys: MutexKeys | undefined,
+  ): Promise<unknown> {
+    const controller = new AbortController();
+    const operation = this.adapter.runScript(script, keys, args, controller.signal);
+    try {
+      return await withTimeout(operation, Math.max(1, timeoutMs), (timeout) =>
+        controller.abort(timeout),
+      );
+    } catch (error) {
+      const lockError = toLockError(error, script.name, lockKeys);
+      if (error instanceof OperationTimeout) {
+        pendingCommands.set(
+          lockError,
+          operation.then(
+            () => {},
+            () => {},
+          ),
+        );
+      }
+      throw lockError;
+    }
+  }
 }
 
-function toLockError(error: unknown, scriptName: string, keys: MutexKeys): Error {
+/** Throws LockUnsupportedError for a server latchkey cannot lock on safely; warns about eviction. */
+export function judgeServer(info: ServerInfo): void {
+  if (info.clusterEnabled) {
+    throw new LockUnsupportedError(
+      'the server runs in Redis Cluster mode (cluster_enabled:1), which latchkey does not support ' +
+        "yet: a hand-over's PUBLISH count is not exact there. Use a standalone Redis.",
+    );
+  }
+  const version = /^(\d+)\.(\d+)/.exec(info.version);
+  if (version) {
+    const [major, minor] = [Number(version[1]), Number(version[2])];
+    if (major < MIN_VERSION[0] || (major === MIN_VERSION[0] && minor < MIN_VERSION[1])) {
+      throw new LockUnsupportedError(
+        `Redis ${info.version} is older than ${MIN_VERSION.join('.')}, which latchkey's scripts need (SET … NX GET)`,
+      );
+    }
+  }
+  const policy = info.maxmemoryPolicy;
+  const limit = info.maxmemory > 0 ? `maxmemory ${info.maxmemory}` : 'no maxmemory set yet';
+  if (policy.startsWith('allkeys-')) {
+    warn(
+      WARNING_CODES.evictableFence,
+      `maxmemory-policy is ${policy} (${limit}): Redis may evict the fencing counter, after which ` +
+        'fencing tokens start again from 1, and lock keys, after which a second holder can get a ' +
+        'lock. Use noeviction (or volatile-* at least) for the locks.',
+    );
+  } else if (policy.startsWith('volatile-')) {
+    warn(
+      WARNING_CODES.evictableLock,
+      `maxmemory-policy is ${policy} (${limit}): Redis may evict lock keys (they have an expiry), ` +
+        'so a second holder can get a lock before the first notices the loss at its next refresh. ' +
+        'Use noeviction for the locks.',
+    );
+  }
+  debug('server check passed: redis %s, maxmemory-policy %s', info.version, policy);
+}
+
+function causeMessage(error: Error): string {
+  const cause = error.cause;
+  return cause instanceof Error ? cause.message : String(cause ?? error.message);
+}
+
+function toLockError(error: unknown, scriptName: string, keys: MutexKeys | undefined): Error {
+  if (error instanceof LockError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  if (KEY_CONFLICT.test(message)) {
+  if (keys && KEY_CONFLICT.test(message)) {
     return new LockKeyConflictError(keys.lock, message.split('\n')[0] ?? message, { cause: error });
   }
-  return new LockBackendError(`${scriptName} failed: ${message}`, { cause: error });
+  const backendError = new LockBackendError(`${scriptName} failed: ${message}`, { cause: error });
+  if (PERMANENT.test(message)) permanentErrors.add(backendError);
+  return backendError;
 }

@@ -149,3 +149,45 @@ export const mutexInspect = {
     };
   },
 } as const satisfies LuaScript<never, InspectReply>;
+
+/** What the server check reads from INFO (see server-info.lua). */
+export interface ServerInfo {
+  /** `redis_version`, e.g. "7.0.15"; empty if the server does not report one. */
+  readonly version: string;
+  readonly clusterEnabled: boolean;
+  /** `maxmemory_policy`, e.g. "noeviction"; empty if not reported. */
+  readonly maxmemoryPolicy: string;
+  /** `maxmemory` in bytes; 0 when unlimited. */
+  readonly maxmemory: number;
+}
+
+/** Parses INFO text ("field:value" lines, "#" section headers) into a map. */
+function infoFields(texts: readonly unknown[]): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const text of texts) {
+    const value = Buffer.isBuffer(text) ? text.toString() : text;
+    if (typeof value !== 'string') throw unexpected(texts);
+    for (const line of value.split(/\r?\n/)) {
+      const colon = line.indexOf(':');
+      if (colon > 0 && !line.startsWith('#'))
+        fields.set(line.slice(0, colon), line.slice(colon + 1));
+    }
+  }
+  return fields;
+}
+
+export const serverInfo = {
+  ...LUA_SOURCES['server-info'],
+  keys: () => [],
+  args: () => [],
+  parse(raw: unknown): ServerInfo {
+    if (!Array.isArray(raw) || raw.length !== 3) throw unexpected(raw);
+    const fields = infoFields(raw);
+    return {
+      version: fields.get('redis_version') ?? '',
+      clusterEnabled: fields.get('cluster_enabled') === '1',
+      maxmemoryPolicy: fields.get('maxmemory_policy') ?? '',
+      maxmemory: Number(fields.get('maxmemory') ?? 0) || 0,
+    };
+  },
+} as const satisfies LuaScript<never, ServerInfo>;

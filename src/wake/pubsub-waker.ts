@@ -24,6 +24,11 @@ export class PubSubWaker {
     private readonly adapter: RedisAdapter,
     readonly channel: string,
     private readonly timeoutMs: number,
+    /**
+     * Called with a grant's token when no waiter waits for it: a token this locker abandoned, whose
+     * clean-up has not run yet, must give the lock back at once. Returns whether it knew the token.
+     */
+    private readonly onUnclaimedGrant: (token: string) => boolean = () => false,
   ) {}
 
   /**
@@ -68,9 +73,10 @@ export class PubSubWaker {
     const [token = '', fence = '', attempt = ''] = message.split(' ');
     const fencingToken = Number(fence);
     const afterAttempt = Number(attempt);
-    if (Number.isSafeInteger(fencingToken) && Number.isSafeInteger(afterAttempt)) {
-      this.waiters.get(token)?.wake({ fencingToken, afterAttempt });
-    }
+    if (!Number.isSafeInteger(fencingToken) || !Number.isSafeInteger(afterAttempt)) return;
+    const slot = this.waiters.get(token);
+    if (slot) slot.wake({ fencingToken, afterAttempt });
+    else if (!this.onUnclaimedGrant(token)) debug('grant for unknown token %s dropped', token);
   }
 
   /** True once messages can reach this locker's waiters. */

@@ -11,12 +11,14 @@ import {
   isLockTimeoutError,
   LOCK_ERROR_CODES,
   LockBackendError,
+  LockClientClosedError,
   LockError,
   LockerClosedError,
   LockKeyConflictError,
   LockLostError,
   LockNotHeldError,
   LockTimeoutError,
+  LockUnsupportedError,
 } from '../../src/errors.js';
 
 interface Row {
@@ -103,6 +105,24 @@ const rows: readonly Row[] = [
     code: 'ERR_LOCK_KEY_CONFLICT',
     message: 'key "latchkey:{jobs}" holds data latchkey did not write (a string)',
     fields: { key: 'latchkey:{jobs}' },
+  },
+  {
+    type: LockUnsupportedError,
+    make: (options) => new LockUnsupportedError('Redis 6.2.14 is older than 7.0', options),
+    acceptsCause: true,
+    name: 'LockUnsupportedError',
+    code: 'ERR_LOCK_UNSUPPORTED',
+    message: 'Redis 6.2.14 is older than 7.0',
+    fields: {},
+  },
+  {
+    type: LockClientClosedError,
+    make: (options) => new LockClientClosedError('the client is closed', options),
+    acceptsCause: true,
+    name: 'LockClientClosedError',
+    code: 'ERR_LOCK_CLIENT_CLOSED',
+    message: 'the client is closed',
+    fields: {},
   },
 ];
 

@@ -34,7 +34,7 @@ export class ScriptRunner {
     let raw: unknown;
     try {
       raw = await withTimeout(
-        this.adapter.runScript(script, script.keys(keys), script.args(args)),
+        this.adapter.runScript(script, script.keys(keys, args), script.args(args)),
         Math.max(1, timeoutMs),
       );
     } catch (error) {

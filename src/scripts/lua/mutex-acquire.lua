@@ -29,7 +29,9 @@
 --                      until granted or its wait ends, so its entry lives sleep cap + grace
 --
 -- Replies:
---   {1, fence}  acquired (or found granted to us); fence is this acquisition's fencing token
+--   {1, fence}  acquired (or found granted to us); fence is this acquisition's fencing token. If
+--               the counter was lost (evicted, FLUSHALL) before a grant was picked up, the grant
+--               draws a new one: tokens restart, as after a restart without persistence
 --   {0, pttl}   held by someone else for pttl more ms
 --   {0, pttl, 1} the same, and the caller's queue entry (ARGV[3] = "2") was gone: the queue was
 --               lost (restart, FLUSHALL) or a release dropped it while its process could not be
@@ -58,7 +60,11 @@ end
 if current == token then
   -- Granted by a release; the grant already drew our fence, which nobody can have drawn since.
   redis.call('SET', lockKey, token, 'PX', ARGV[2])
-  return { 1, tonumber(redis.call('GET', fenceKey)) }
+  local fence = tonumber(redis.call('GET', fenceKey))
+  if not fence then
+    fence = redis.call('INCR', fenceKey)
+  end
+  return { 1, fence }
 end
 
 local pttl = redis.call('PTTL', lockKey)
@@ -77,7 +83,9 @@ if ARGV[3] ~= '0' then
   end
   local liveUntil = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + sleep + tonumber(ARGV[5])
   local added = redis.call('ZADD', queueKey, 'NX', tonumber(now[1]) * 1000000 + tonumber(now[2]), token)
-  redis.call('HSET', waitersKey, token, liveUntil .. ' ' .. ARGV[2] .. ' ' .. ARGV[7] .. ' ' .. ARGV[6])
+  -- %d: `..` would format the number with %.14g.
+  local entry = string.format('%d', liveUntil) .. ' ' .. ARGV[2] .. ' ' .. ARGV[7] .. ' ' .. ARGV[6]
+  redis.call('HSET', waitersKey, token, entry)
   if ARGV[3] == '2' and added == 1 then
     return { 0, pttl, 1 }
   end

@@ -1,12 +1,13 @@
 /**
  * The acquire loop of the mutex. One attempt is one script call; between attempts a waiter sleeps
  * until the release that hands it the lock wakes it (pub/sub), or until the holder's remaining PTTL
- * runs out (a crashed holder), or until its wait ends. With a retry strategy it spins instead.
+ * runs out (a crashed holder), or until its wait ends, but never longer than QUEUE_RENEW_MS, so that
+ * its queue entry stays live. With a retry strategy it spins instead.
  */
 import { randomFillSync } from 'node:crypto';
 import { LockBackendError, LockKeyConflictError, LockTimeoutError } from '../errors.js';
 import type { MutexKeyCache, MutexKeys } from '../keys.js';
-import { MAX_DURATION_MS, type ResolvedLockOptions } from '../options.js';
+import type { ResolvedLockOptions } from '../options.js';
 import { type AcquireReply, mutexAcquire, QUEUE_MODE } from '../scripts/index.js';
 import { monotonicNow, sleep } from '../time.js';
 import {
@@ -23,6 +24,13 @@ import type { ScriptRunner } from './commands.js';
  * than that, so a waiter that died is skipped at most this long after its last attempt.
  */
 const QUEUE_GRACE_MS = 2_000;
+/**
+ * The longest a queued waiter sleeps before it tries again, which refreshes its queue entry, however
+ * long it may wait. So an entry outlives a waiter that died by at most this plus the grace, and the
+ * queue keys, set to expire after that long on every join or refresh, vanish that long after the
+ * last waiter left.
+ */
+export const QUEUE_RENEW_MS = 20_000;
 /** Backoff after a failed command: base, doubled per consecutive failure, capped. */
 const ERROR_BACKOFF_MS = { base: 25, max: 1_000 } as const;
 
@@ -34,6 +42,8 @@ export interface AcquireContext {
   readonly closed: AbortSignal;
   /** Compare-and-delete anything `token` may hold or queue, in the background (tracked by close). */
   readonly cleanUp: (keys: MutexKeys, token: string) => void;
+  /** Overrides QUEUE_RENEW_MS (tests, so that a renewal does not take 20 s to watch). */
+  readonly queueRenewMs?: number;
 }
 
 export interface Acquired {
@@ -80,10 +90,9 @@ export async function acquireMutex(
   const pushWait = options.waitMs > 0 && options.retry === undefined;
   let slot = pushWait ? waker.register(token, keys.lock) : undefined;
 
+  const renewMs = context.queueRenewMs ?? QUEUE_RENEW_MS;
   let queued = false;
   let acquired = false;
-  /** Send time of each attempt, by attempt number: a grant's validity counts from one of them. */
-  const sentAtByAttempt: number[] = [];
   /**
    * Undoes whatever `token` may hold or queue, and goes on with a fresh token. A token whose
    * outcome is unknown is never reused: the clean-up may run after our next attempt, and finding
@@ -106,18 +115,19 @@ export async function acquireMutex(
       waitSignal.throwIfAborted();
       attempts++;
       const sentAt = monotonicNow();
-      if (pushWait) sentAtByAttempt[attempts] = sentAt;
+      const sleepCapMs = Math.min(renewMs, Math.max(0, Math.ceil(deadline - sentAt)));
       let reply: AcquireReply | undefined;
       try {
         reply = await runner.run(mutexAcquire, keys, {
           token,
           ttlMs: options.ttlMs,
           queueMode: !pushWait ? QUEUE_MODE.never : queued ? QUEUE_MODE.queued : QUEUE_MODE.join,
-          sleepCapMs: Math.min(MAX_DURATION_MS, Math.max(0, Math.ceil(deadline - sentAt))),
+          sleepCapMs,
           graceMs: QUEUE_GRACE_MS,
           channel: waker.channel,
           attempt: attempts,
           polls: slot?.polls() ?? true,
+          queueLifeMs: renewMs + QUEUE_GRACE_MS,
         });
       } catch (error) {
         // Scripts do not roll back: a failure after the SET (e.g. a fence key holding text) can
@@ -151,14 +161,20 @@ export async function acquireMutex(
         // Our entry had vanished, so the entries of this process's other waiters for the lock
         // (which do not poll) may have too: have them look again and get back in line.
         if (reply.requeued) slot.wakeOthers(LOOK_AGAIN);
-        const woken = await sleepUntilWoken(slot, deadline, waitSignal);
+        // Wake to refresh the entry before it stops being live, also when the wait is endless.
+        const woken = await sleepUntilWoken(
+          slot,
+          Math.min(deadline, sentAt + sleepCapMs),
+          waitSignal,
+        );
         const grant = woken !== undefined && woken !== LOOK_AGAIN ? woken : undefined;
-        const grantedAfter = grant ? sentAtByAttempt[grant.afterAttempt] : undefined;
-        if (grant && grantedAfter !== undefined) {
-          // Granted: the key holds our token for our ttl from a moment after Redis ran the attempt
-          // the grant names, so after that attempt was sent. A grant that lapsed before a later
-          // attempt still names the old attempt: its validity is simply over.
-          const validUntil = grantedAfter + options.ttlMs - options.driftMs;
+        // Only a grant that follows this attempt counts: one made before it would have made this
+        // attempt find our token and take the lock, so a grant naming an older attempt lapsed
+        // before this one ran (or never was); the next attempt looks.
+        if (grant && grant.afterAttempt === attempts) {
+          // Granted: the key holds our token for our ttl from a moment after Redis ran this
+          // attempt, so after it was sent.
+          const validUntil = sentAt + options.ttlMs - options.driftMs;
           if (monotonicNow() < validUntil) {
             acquired = true;
             return { keys, token, fencingToken: grant.fencingToken, validUntil, granted: true };
@@ -188,18 +204,19 @@ export async function acquireMutex(
 }
 
 /**
- * A queued waiter's sleep: until the release that grants it the lock wakes it, or until its wait
- * ends. The waiter that polls for its process (see WakeSlot.polls) also wakes when the holder's
- * key has expired, in case the holder died; another waiter that takes over the polling meanwhile
- * goes on sleeping until that same moment.
+ * A queued waiter's sleep: until the release that grants it the lock wakes it, or until `wakeBy`
+ * (the end of its wait, or the time to refresh its queue entry). The waiter that polls for its
+ * process (see WakeSlot.polls) also wakes when the holder's key has expired, in case the holder
+ * died; another waiter that takes over the polling meanwhile goes on sleeping until that same
+ * moment.
  */
 async function sleepUntilWoken(
   slot: WakeSlot,
-  deadline: number,
+  wakeBy: number,
   signal: AbortSignal,
 ): Promise<Exclude<WakeReason, typeof TAKE_OVER_POLLING> | undefined> {
   for (;;) {
-    const left = deadline - monotonicNow();
+    const left = wakeBy - monotonicNow();
     const woken = await slot.sleep(
       slot.polls() ? Math.min(left, slot.msUntilPoll()) : left,
       signal,

@@ -59,6 +59,8 @@ export const mutexAcquire = {
     attempt: number;
     /** True when the caller tries again at the holder's expiry (it polls for its process). */
     polls: boolean;
+    /** How long the queue keys live after this join or refresh; no entry lives longer. */
+    queueLifeMs: number;
   }) => [
     a.token,
     String(a.ttlMs),
@@ -68,6 +70,7 @@ export const mutexAcquire = {
     a.channel,
     String(a.attempt),
     a.polls ? '1' : '0',
+    String(a.queueLifeMs),
   ],
   parse(raw: unknown): AcquireReply {
     if (Array.isArray(raw) && raw.length === 3 && integer(raw[0]) === 0 && integer(raw[2]) === 1) {

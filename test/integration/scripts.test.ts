@@ -1,16 +1,20 @@
 /**
  * What the Lua scripts write and tell, checked on a real redis-server: the grant message exists only
  * for a token the release wrote, its numbers are exact, a grant picked up after the fencing counter
- * was lost still yields a token, and a release run twice reports released both times. Runs on
- * ioredis only: what is checked here is decided by the scripts, not by the adapter.
+ * was lost still yields a token, a release run twice reports released both times, and queue
+ * entries and keys live no longer than the waiter keeps refreshing them. Runs on ioredis only:
+ * what is checked here is decided by the scripts, not by the adapter.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromIORedis } from '../../src/adapters/ioredis.js';
-import { type MutexKeys, mutexKeys } from '../../src/keys.js';
+import { MutexKeyCache, type MutexKeys, mutexKeys, wakeChannel } from '../../src/keys.js';
 import { Locker } from '../../src/locker.js';
+import { type AcquireContext, acquireMutex } from '../../src/locks/acquire.js';
 import { ScriptRunner } from '../../src/locks/commands.js';
+import { resolveLockerOptions, resolveLockOptions } from '../../src/options.js';
 import { mutexAcquire, mutexRelease, QUEUE_MODE } from '../../src/scripts/index.js';
+import { PubSubWaker } from '../../src/wake/pubsub-waker.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
 
 const PREFIX = 'latchkey:';
@@ -78,6 +82,19 @@ async function until(what: string, check: () => Promise<boolean>, ms = 5_000): P
 const queued = (keys: MutexKeys, count: number) => async () =>
   Number(await server.command('ZCARD', keys.queue)) >= count;
 
+/** The waiter entries of a lock: token -> live-until, attempt. */
+async function entries(
+  keys: MutexKeys,
+): Promise<Map<string, { liveUntil: number; attempt: number }>> {
+  const flat = (await server.command('HGETALL', keys.waiters)) as string[];
+  const result = new Map<string, { liveUntil: number; attempt: number }>();
+  for (let i = 0; i < flat.length; i += 2) {
+    const [liveUntil, , attempt] = (flat[i + 1] as string).split(' ');
+    result.set(flat[i] as string, { liveUntil: Number(liveUntil), attempt: Number(attempt) });
+  }
+  return result;
+}
+
 /** Runs mutex-acquire for `token` as a queued waiter's next attempt would. */
 function attempt(keys: MutexKeys, token: string) {
   return runner.run(mutexAcquire, keys, {
@@ -89,6 +106,7 @@ function attempt(keys: MutexKeys, token: string) {
     channel: 'latchkey:wake:nobody',
     attempt: 2,
     polls: true,
+    queueLifeMs: 22_000,
   });
 }
 
@@ -244,5 +262,111 @@ describe('scripts › release run twice', () => {
     expect(await runner.run(mutexRelease, keys, release)).toBe('released');
     expect(await server.command('EXISTS', `${keys.lock}:released:${holder}`)).toBe(0);
     expect(await runner.run(mutexRelease, keys, release)).toBe('missing');
+  });
+});
+
+describe('scripts › queue entries are renewed and bounded', () => {
+  it('scripts › queue › entries of endless waits live a renew period, and the queue keys expire', async () => {
+    const a = locker();
+    const b = locker();
+    const name = fresh('endless');
+    const keys = mutexKeys(PREFIX, name);
+    const holder = await a.acquire(name, { ttlMs: 30_000 });
+    // The first of b's waiters polls for its process; the second sleeps until granted.
+    const waits = [0, 1].map(() =>
+      pending(b.acquire(name, { ttlMs: 5_000, waitMs: Number.POSITIVE_INFINITY })),
+    );
+    await until('both waiters queued', queued(keys, 2));
+    const now = await serverNowMs();
+    // Renew period (20 s) plus grace (2 s): past that, an entry not refreshed is dead.
+    const bound = 22_000;
+    const live = await entries(keys);
+    expect(live.size).toBe(2);
+    for (const { liveUntil } of live.values()) {
+      expect(liveUntil).toBeGreaterThan(now);
+      expect(liveUntil).toBeLessThanOrEqual(now + bound);
+    }
+    for (const key of [keys.queue, keys.waiters]) {
+      const pttl = Number(await server.command('PTTL', key));
+      expect(pttl, key).toBeGreaterThan(0);
+      expect(pttl, key).toBeLessThanOrEqual(bound);
+    }
+    await holder.release();
+    for (const waiting of waits) await (await waiting).release();
+  });
+
+  it('scripts › queue › endless waiters refresh their entries each renew period and still get the lock', async () => {
+    const adapter = fromIORedis(client());
+    const closed = new AbortController();
+    const waitRunner = new ScriptRunner(adapter, 2_000);
+    const renewMs = 300;
+    const context: AcquireContext = {
+      runner: waitRunner,
+      waker: new PubSubWaker(adapter, wakeChannel(fresh('renew')), 2_000),
+      keys: new MutexKeyCache(PREFIX),
+      closed: closed.signal,
+      cleanUp: (keys, token) =>
+        void waitRunner.run(mutexRelease, keys, { token, withdraw: true }).catch(() => {}),
+      queueRenewMs: renewMs,
+    };
+    const options = resolveLockOptions(resolveLockerOptions({}), {
+      ttlMs: 5_000,
+      waitMs: Number.POSITIVE_INFINITY,
+    });
+    const name = fresh('renewed');
+    const keys = mutexKeys(PREFIX, name);
+    const holderLocker = locker();
+    try {
+      const holder = await holderLocker.acquire(name, { ttlMs: 30_000 });
+      // One polls for the process (at the holder's expiry, 30 s away), one does not poll.
+      const first = pending(acquireMutex(context, name, options, undefined));
+      await until('the first waiter queued', queued(keys, 1));
+      const second = pending(acquireMutex(context, name, options, undefined));
+      await until('the second waiter queued', queued(keys, 2));
+      // Longer than an entry lives without a refresh (renew + grace = 2.3 s).
+      await sleep(3_000);
+      const now = await serverNowMs();
+      const live = await entries(keys);
+      expect(live.size).toBe(2);
+      for (const { liveUntil, attempt } of live.values()) {
+        expect(liveUntil).toBeGreaterThan(now);
+        expect(liveUntil).toBeLessThanOrEqual(now + renewMs + 2_000);
+        expect(attempt, 'refreshed several times').toBeGreaterThanOrEqual(4);
+      }
+      expect(Number(await server.command('PTTL', keys.queue))).toBeLessThanOrEqual(renewMs + 2_000);
+      await holder.release();
+      const granted = await first;
+      expect(granted.granted).toBe(true);
+      expect(await server.command('GET', keys.lock)).toBe(granted.token);
+      await waitRunner.run(mutexRelease, keys, { token: granted.token, withdraw: false });
+      const next = await second;
+      expect(next.granted).toBe(true);
+      expect(next.fencingToken).toBeGreaterThan(granted.fencingToken);
+      await waitRunner.run(mutexRelease, keys, { token: next.token, withdraw: false });
+    } finally {
+      closed.abort(new Error('test over'));
+      await context.waker.close();
+    }
+  }, 20_000);
+
+  it('scripts › queue › a waiter that polls many times still takes the grant that follows its latest attempt', async () => {
+    const a = locker();
+    const b = locker();
+    const name = fresh('many-polls');
+    const keys = mutexKeys(PREFIX, name);
+    // A short key that the holder keeps refreshing: the waiter polls at each expiry it is told.
+    const holder = await a.acquire(name, { ttlMs: 150 });
+    const waiting = pending(b.acquire(name, { ttlMs: 5_000, waitMs: 20_000 }));
+    await until(
+      'the waiter polled ten times',
+      async () => [...(await entries(keys)).values()].some(({ attempt }) => attempt >= 10),
+      10_000,
+    );
+    await holder.release();
+    const lock = await waiting;
+    expect(lock.fencingToken).toBeGreaterThan(holder.fencingToken);
+    expect(await server.command('GET', keys.lock)).toBe(lock.token);
+    expect(lock.remainingMs).toBeGreaterThan(4_000);
+    await lock.release();
   });
 });

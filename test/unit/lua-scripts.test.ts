@@ -232,8 +232,9 @@ const descriptors = [
         channel: 'latchkey:wake:l1',
         attempt: 3,
         polls: false,
+        queueLifeMs: 22_000,
       }),
-    encoded: ['a'.repeat(32), '10000', '1', '2500', '300', 'latchkey:wake:l1', '3', '0'],
+    encoded: ['a'.repeat(32), '10000', '1', '2500', '300', 'latchkey:wake:l1', '3', '0', '22000'],
   },
   {
     name: 'mutex-release',

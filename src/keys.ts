@@ -30,6 +30,14 @@ export function mutexKeys(prefix: string, name: string): MutexKeys {
 }
 
 /**
+ * Where a release of `token` that released leaves its tombstone for a short while (see
+ * mutex-release.lua). Built on the lock key, so it carries the lock's hash tag.
+ */
+export function releaseTombstoneKey(keys: MutexKeys, token: string): string {
+  return `${keys.lock}:released:${token}`;
+}
+
+/**
  * The keys of recently used names, so a busy lock does not rebuild its key strings on every call.
  * Bounded: past `capacity` names the oldest entry goes.
  */

@@ -55,9 +55,9 @@ export function checkClientMethods(
 /** Refusal of a Redis Cluster client, in the words both adapters use. */
 export function clusterClientRefused(kind: string): LockUnsupportedError {
   return new LockUnsupportedError(
-    `${kind} cluster clients are not supported: a hand-over's PUBLISH count is not exact in a ` +
-      'Redis Cluster, so a waiter could take a lock the server did not grant it. Use a client ' +
-      'connected to a standalone Redis.',
+    `${kind} cluster clients are not supported yet: in a Redis Cluster a hand-over counts the ` +
+      "waiter's subscribers on one node while its message reaches every node, so hand-overs " +
+      'would be skipped or stall. Use a client connected to a standalone Redis.',
   );
 }
 

@@ -1,12 +1,13 @@
 /**
  * The acquire loop of the mutex. One attempt is one script call; between attempts a waiter sleeps
  * until the release that hands it the lock wakes it (pub/sub), or until the holder's remaining PTTL
- * runs out (a crashed holder), or until its wait ends. With a retry strategy it spins instead.
+ * runs out (a crashed holder), or until its wait ends, but never longer than QUEUE_RENEW_MS, so that
+ * its queue entry stays live. With a retry strategy it spins instead.
  */
 import { randomFillSync } from 'node:crypto';
 import { LockBackendError, LockKeyConflictError, LockTimeoutError } from '../errors.js';
 import type { MutexKeyCache, MutexKeys } from '../keys.js';
-import { MAX_DURATION_MS, type ResolvedLockOptions } from '../options.js';
+import type { ResolvedLockOptions } from '../options.js';
 import { type AcquireReply, mutexAcquire, QUEUE_MODE } from '../scripts/index.js';
 import { monotonicNow, sleep } from '../time.js';
 import {
@@ -24,6 +25,13 @@ import { isPermanentError, pendingCommand, type ScriptRunner } from './commands.
  * than that, so a waiter that died is skipped at most this long after its last attempt.
  */
 const QUEUE_GRACE_MS = 2_000;
+/**
+ * The longest a queued waiter sleeps before it tries again, which refreshes its queue entry, however
+ * long it may wait. So an entry outlives a waiter that died by at most this plus the grace, and the
+ * queue keys, set to expire after that long on every join or refresh, vanish that long after the
+ * last waiter left.
+ */
+export const QUEUE_RENEW_MS = 20_000;
 /** Backoff after a failed command: base, doubled per consecutive failure, capped. */
 const ERROR_BACKOFF_MS = { base: 25, max: 1_000 } as const;
 
@@ -35,6 +43,8 @@ export interface AcquireContext {
   readonly closed: AbortSignal;
   /** Gives back anything a token may hold or queue, in the background (see CleanUps). */
   readonly cleanUp: (abandoned: Abandoned) => void;
+  /** Overrides QUEUE_RENEW_MS (tests, so that a renewal does not take 20 s to watch). */
+  readonly queueRenewMs?: number;
 }
 
 export interface Acquired {
@@ -81,17 +91,16 @@ export async function acquireMutex(
   const pushWait = options.waitMs > 0 && options.retry === undefined;
   let slot = pushWait ? waker.register(token, keys.lock) : undefined;
 
+  const renewMs = context.queueRenewMs ?? QUEUE_RENEW_MS;
   let queued = false;
   let acquired = false;
-  /** Send time of each attempt, by attempt number: a grant's validity counts from one of them. */
-  const sentAtByAttempt: number[] = [];
+  /** How long the current token can hold the lock or be granted it after its last command. */
+  let mattersForMs = options.ttlMs;
   /**
    * Undoes whatever `token` may hold or queue, and goes on with a fresh token. A token whose
    * outcome is unknown is never reused: the clean-up may run after our next attempt, and finding
    * its own token in the lock key must only ever mean "a release granted it to me".
    */
-  /** How long the current token can hold the lock or be granted it after its last command. */
-  let mattersForMs = options.ttlMs;
   const abandonToken = (lastCommand?: Promise<void>) => {
     context.cleanUp({ keys, token, lastCommand, mattersForMs });
     slot?.dispose();
@@ -115,9 +124,9 @@ export async function acquireMutex(
       waitSignal.throwIfAborted();
       attempts++;
       const sentAt = monotonicNow();
-      if (pushWait) sentAtByAttempt[attempts] = sentAt;
+      // Never asks for more than renewMs: the waiter renews its entry before it stops being live.
+      const sleepCapMs = Math.min(renewMs, Math.max(0, Math.ceil(deadline - sentAt)));
       let reply: AcquireReply | undefined;
-      const sleepCapMs = Math.min(MAX_DURATION_MS, Math.max(0, Math.ceil(deadline - sentAt)));
       // The attempt's queue entry lives until sleepCapMs + graceMs after Redis runs it.
       mattersForMs = Math.max(mattersForMs, pushWait ? sleepCapMs + QUEUE_GRACE_MS : 0);
       try {
@@ -130,6 +139,7 @@ export async function acquireMutex(
           channel: waker.channel,
           attempt: attempts,
           polls: slot?.polls() ?? true,
+          queueLifeMs: renewMs + QUEUE_GRACE_MS,
         });
       } catch (error) {
         // Scripts do not roll back: a failure after the SET (e.g. a fence key holding text) can
@@ -165,14 +175,20 @@ export async function acquireMutex(
         // Our entry had vanished, so the entries of this process's other waiters for the lock
         // (which do not poll) may have too: have them look again and get back in line.
         if (reply.requeued) slot.wakeOthers(LOOK_AGAIN);
-        const woken = await sleepUntilWoken(slot, deadline, waitSignal);
+        // Wake to refresh the entry before it stops being live, also when the wait is endless.
+        const woken = await sleepUntilWoken(
+          slot,
+          Math.min(deadline, sentAt + sleepCapMs),
+          waitSignal,
+        );
         const grant = woken !== undefined && woken !== LOOK_AGAIN ? woken : undefined;
-        const grantedAfter = grant ? sentAtByAttempt[grant.afterAttempt] : undefined;
-        if (grant && grantedAfter !== undefined) {
-          // Granted: the key holds our token for our ttl from a moment after Redis ran the attempt
-          // the grant names, so after that attempt was sent. A grant that lapsed before a later
-          // attempt still names the old attempt: its validity is simply over.
-          const validUntil = grantedAfter + options.ttlMs - options.driftMs;
+        // Only a grant that follows this attempt counts: one made before it would have made this
+        // attempt find our token and take the lock, so a grant naming an older attempt lapsed
+        // before this one ran (or never was); the next attempt looks.
+        if (grant && grant.afterAttempt === attempts) {
+          // Granted: the key holds our token for our ttl from a moment after Redis ran this
+          // attempt, so after it was sent.
+          const validUntil = sentAt + options.ttlMs - options.driftMs;
           if (monotonicNow() < validUntil) {
             acquired = true;
             return { keys, token, fencingToken: grant.fencingToken, validUntil, granted: true };
@@ -202,18 +218,19 @@ export async function acquireMutex(
 }
 
 /**
- * A queued waiter's sleep: until the release that grants it the lock wakes it, or until its wait
- * ends. The waiter that polls for its process (see WakeSlot.polls) also wakes when the holder's
- * key has expired, in case the holder died; another waiter that takes over the polling meanwhile
- * goes on sleeping until that same moment.
+ * A queued waiter's sleep: until the release that grants it the lock wakes it, or until `wakeBy`
+ * (the end of its wait, or the time to refresh its queue entry). The waiter that polls for its
+ * process (see WakeSlot.polls) also wakes when the holder's key has expired, in case the holder
+ * died; another waiter that takes over the polling meanwhile goes on sleeping until that same
+ * moment.
  */
 async function sleepUntilWoken(
   slot: WakeSlot,
-  deadline: number,
+  wakeBy: number,
   signal: AbortSignal,
 ): Promise<Exclude<WakeReason, typeof TAKE_OVER_POLLING> | undefined> {
   for (;;) {
-    const left = deadline - monotonicNow();
+    const left = wakeBy - monotonicNow();
     const woken = await slot.sleep(
       slot.polls() ? Math.min(left, slot.msUntilPoll()) : left,
       signal,

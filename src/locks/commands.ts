@@ -79,7 +79,13 @@ export class ScriptRunner {
     timeoutMs: number = this.timeoutMs,
   ): Promise<Reply> {
     if (!this.#checked) await this.checkServer();
-    const raw = await this.#send(script, script.keys(keys), script.args(args), timeoutMs, keys);
+    const raw = await this.#send(
+      script,
+      script.keys(keys, args),
+      script.args(args),
+      timeoutMs,
+      keys,
+    );
     try {
       return script.parse(raw);
     } catch (error) {
@@ -158,7 +164,8 @@ export function judgeServer(info: ServerInfo): void {
   if (info.clusterEnabled) {
     throw new LockUnsupportedError(
       'the server runs in Redis Cluster mode (cluster_enabled:1), which latchkey does not support ' +
-        "yet: a hand-over's PUBLISH count is not exact there. Use a standalone Redis.",
+        "yet: a hand-over counts the waiter's subscribers on one node while its message reaches " +
+        'every node. Use a standalone Redis.',
     );
   }
   const version = /^(\d+)\.(\d+)/.exec(info.version);

@@ -259,10 +259,12 @@ export class RedisLockHandle implements Lock {
   }
 
   private releaseCommand(timeoutMs: number) {
+    // The tombstone lasts as long as we wait for the reply: a client that resends the release
+    // after a reconnect within that time gets "released" again, not what the first run left.
     return this.#context.runner.run(
       mutexRelease,
       this.#context.keys,
-      { token: this.token, withdraw: false },
+      { token: this.token, withdraw: false, tombstoneMs: timeoutMs },
       timeoutMs,
     );
   }

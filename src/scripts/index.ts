@@ -3,11 +3,11 @@
  * reply is decoded. The Lua itself lives in ./lua/*.lua; build-lua turns it into ./generated.ts.
  */
 import type { LuaScriptSource } from '../adapter.js';
-import type { MutexKeys } from '../keys.js';
+import { type MutexKeys, releaseTombstoneKey } from '../keys.js';
 import { LUA_SOURCES } from './generated.js';
 
 export interface LuaScript<Args, Reply> extends LuaScriptSource {
-  keys(keys: MutexKeys): string[];
+  keys(keys: MutexKeys, args: Args): string[];
   args(args: Args): string[];
   /** Decodes the raw reply; throws a plain Error on a shape the script cannot produce. */
   parse(raw: unknown): Reply;
@@ -59,6 +59,8 @@ export const mutexAcquire = {
     attempt: number;
     /** True when the caller tries again at the holder's expiry (it polls for its process). */
     polls: boolean;
+    /** How long the queue keys live after this join or refresh; no entry lives longer. */
+    queueLifeMs: number;
   }) => [
     a.token,
     String(a.ttlMs),
@@ -68,6 +70,7 @@ export const mutexAcquire = {
     a.channel,
     String(a.attempt),
     a.polls ? '1' : '0',
+    String(a.queueLifeMs),
   ],
   parse(raw: unknown): AcquireReply {
     if (Array.isArray(raw) && raw.length === 3 && integer(raw[0]) === 0 && integer(raw[2]) === 1) {
@@ -89,10 +92,31 @@ export const mutexAcquire = {
 /** Outcome of compare-and-delete, from the releasing token's point of view. */
 export type ReleaseReply = 'handed-over' | 'released' | 'missing' | 'other-token';
 
+export interface ReleaseArgs {
+  readonly token: string;
+  readonly withdraw: boolean;
+  /**
+   * How long a release that released leaves its tombstone, so that the same command run again
+   * (resent after a reconnect) reports released: the caller's time budget for it. Omitted or 0:
+   * none.
+   */
+  readonly tombstoneMs?: number;
+}
+
 export const mutexRelease = {
   ...LUA_SOURCES['mutex-release'],
-  keys: (k: MutexKeys) => [k.lock, k.fence, k.queue, k.waiters],
-  args: (a: { token: string; withdraw: boolean }) => [a.token, a.withdraw ? '1' : '0'],
+  keys: (k: MutexKeys, a: ReleaseArgs) => [
+    k.lock,
+    k.fence,
+    k.queue,
+    k.waiters,
+    releaseTombstoneKey(k, a.token),
+  ],
+  args: (a: ReleaseArgs) => [
+    a.token,
+    a.withdraw ? '1' : '0',
+    String(Math.max(0, Math.ceil(a.tombstoneMs ?? 0))),
+  ],
   parse(raw: unknown): ReleaseReply {
     const status = integer(raw);
     if (status === 2) return 'handed-over';

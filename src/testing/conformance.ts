@@ -19,6 +19,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -65,6 +66,26 @@ export interface ConformanceTarget {
 
 const PREFIX = 'latchkey:';
 const SLOW = 60_000;
+
+/**
+ * A client that listens to every channel by pattern and otherwise stays idle, as a monitoring tool
+ * or a debugging session might. PUBLISH counts it as a receiver of every message.
+ */
+async function patternListener(url: string): Promise<{ close(): void }> {
+  const { hostname, port } = new URL(url);
+  const socket = createConnection({ host: hostname, port: Number(port) });
+  socket.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('PSUBSCRIBE got no reply within 5 s')), 5_000);
+    socket.once('data', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    socket.write('*2\r\n$10\r\nPSUBSCRIBE\r\n$1\r\n*\r\n');
+  });
+  socket.on('data', () => {}); // the messages it hears
+  return { close: () => socket.destroy() };
+}
 
 export function registerConformanceSuite(api: TestApi, target: ConformanceTarget): void {
   const { describe, it, beforeAll, afterAll } = api;
@@ -440,6 +461,32 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
         assert.ok(next.fencingToken > holder.fencingToken);
         assert.equal((await locker.inspect(name)).waiters, 0, 'the ghost left the queue');
         await next.release();
+      });
+
+      it('Locker › acquire › a dead waiter is skipped at once also while a client listens to every channel by pattern', async () => {
+        const listener = await patternListener(server.url);
+        try {
+          const locker = await newLocker();
+          const name = fresh('dead-waiter-pattern');
+          const keys = mutexKeys(PREFIX, name);
+          const holder = await locker.acquire(name, { ttlMs: 10_000 });
+          await queueWaiter(keys, 'f'.repeat(32), {
+            arrival: 1,
+            liveForMs: 60_000,
+            ttlMs: 10_000,
+            channel: 'latchkey:wake:gone',
+          });
+          const waiting = locker.acquire(name, { ttlMs: 10_000, waitMs: 20_000 });
+          await sleep(50);
+          await holder.release();
+          // PUBLISH would count the pattern listener as a receiver, and the lock would sit granted
+          // to the ghost for its ttl (10 s).
+          const next = await settlesWithin(waiting, 3_000, 'acquire after a dead waiter');
+          assert.equal((await locker.inspect(name)).token, next.token);
+          await next.release();
+        } finally {
+          listener.close();
+        }
       });
 
       it('Locker › acquire › a grant to a waiter that no longer waits lapses after its ttl and the lock moves on', async () => {
@@ -1553,6 +1600,39 @@ function registerProcessTests(
       );
       assert.ok(handover < 10_000);
       await Promise.all([holder.exited, waiter.exited]);
+    }, 60_000);
+
+    it('Locker › processes › a SIGKILLed waiter is skipped at once also while a client listens to every channel by pattern', async () => {
+      const url = server().url;
+      const name = `dead-waiter:${process.pid}:${Date.now()}`;
+      const { queue } = mutexKeys(PREFIX, name);
+      const queued = async (count: number) => {
+        for (let i = 0; i < 200 && Number(await server().command('ZCARD', queue)) < count; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        assert.equal(Number(await server().command('ZCARD', queue)), count, `${count} queued`);
+      };
+      const listener = await patternListener(url);
+      try {
+        const holder = start({ kind: 'hold', url, name, ttlMs: 10_000, holdMs: 30_000 });
+        await holder.next('acquired');
+        const dead = start({ kind: 'wait', url, name, ttlMs: 10_000, waitMs: 30_000 });
+        await queued(1);
+        dead.child.kill('SIGKILL');
+        await dead.exited;
+        const live = start({ kind: 'wait', url, name, ttlMs: 10_000, waitMs: 30_000 });
+        await queued(2);
+        holder.child.kill('SIGUSR2');
+        const released = await holder.next('released', 20_000);
+        const acquired = await live.next('acquired', 20_000);
+        assert.ok(released.event === 'released' && acquired.event === 'acquired');
+        // Granted to the dead waiter, the lock would sit unused for its ttl (10 s).
+        const handover = acquired.at - released.at;
+        assert.ok(handover < 3_000, `next holder ${handover.toFixed(0)} ms after the release`);
+        await Promise.all([holder.exited, live.exited]);
+      } finally {
+        listener.close();
+      }
     }, 60_000);
 
     it('Locker › processes › a child that acquires, releases and closes exits by itself within 1 s', async () => {

@@ -1,3 +1,4 @@
+import { createConnection, createServer, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createLocker } from '../../src/adapters/ioredis.js';
@@ -6,6 +7,48 @@ import { runConformance } from '../helpers/conformance.js';
 import { startRedis } from '../helpers/redis-server.js';
 
 runConformance('ioredis', connectIORedis, './worker-ioredis.ts');
+
+/**
+ * A loopback TCP proxy in front of Redis that can hold back Redis's replies (commands still pass)
+ * and cut every connection, so that a command runs on the server while its client never hears the
+ * reply and resends it after reconnecting.
+ */
+async function replyDroppingProxy(upstreamPort: number) {
+  const sockets = new Set<Socket>();
+  let dropReplies = false;
+  const proxy = createServer((client) => {
+    const upstream = createConnection({ port: upstreamPort, host: '127.0.0.1' });
+    sockets.add(client).add(upstream);
+    client.on('data', (chunk) => upstream.write(chunk));
+    upstream.on('data', (chunk) => {
+      if (!dropReplies) client.write(chunk);
+    });
+    const end = () => {
+      for (const socket of [client, upstream]) {
+        socket.destroy();
+        sockets.delete(socket);
+      }
+    };
+    for (const socket of [client, upstream]) socket.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const address = proxy.address();
+  if (typeof address !== 'object' || !address) throw new Error('proxy has no port');
+  return {
+    port: address.port,
+    dropReplies(drop: boolean) {
+      dropReplies = drop;
+    },
+    cut() {
+      for (const socket of sockets) socket.destroy();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        proxy.close(() => resolve());
+      }),
+  };
+}
 
 describe('ioredis adapter', () => {
   it('ioredis › subscriber › push wake-ups work when the client disables the offline queue', async () => {
@@ -26,6 +69,52 @@ describe('ioredis adapter', () => {
     } finally {
       await locker.close();
       client.disconnect();
+      await server.stop();
+    }
+  }, 30_000);
+
+  it('ioredis › release › a release that ioredis resends after a reconnect reports released', async () => {
+    const server = await startRedis();
+    const proxy = await replyDroppingProxy(server.port);
+    // Defaults: ioredis reconnects and resends the commands it got no reply to.
+    const client = new Redis(proxy.port, { lazyConnect: true });
+    client.on('error', () => {});
+    await client.connect();
+    const direct = new Redis(server.port);
+    const locker = createLocker(client, { commandTimeoutMs: 5_000 });
+    const waiterLocker = createLocker(direct);
+    try {
+      // Load the release script, so that no NOSCRIPT reply is among those held back.
+      await (await locker.acquire('warm-up')).release();
+      for (const withWaiter of [false, true]) {
+        const name = `resent-release-${withWaiter}`;
+        const lock = await locker.acquire(name, { ttlMs: 30_000, autoRefresh: false });
+        const waiting = withWaiter
+          ? waiterLocker.acquire(name, { ttlMs: 30_000, waitMs: 20_000 })
+          : undefined;
+        while (withWaiter && Number(await server.command('ZCARD', `latchkey:{${name}}:queue`)) < 1)
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        await server.command('CONFIG', 'RESETSTAT');
+        proxy.dropReplies(true);
+        const releasing = lock.release();
+        // The release ran on the server; its reply is held back. Then the connection drops.
+        for (let i = 0; (await server.command('GET', `latchkey:{${name}}`)) === lock.token; i++) {
+          if (i > 250) throw new Error('the release did not run');
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        proxy.cut();
+        proxy.dropReplies(false);
+        expect(await releasing).toEqual({ outcome: 'released', released: true });
+        const stats = String(await server.command('INFO', 'commandstats'));
+        expect(Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1]), 'run twice').toBe(2);
+        if (waiting) await (await waiting).release();
+      }
+    } finally {
+      await locker.close();
+      await waiterLocker.close();
+      client.disconnect();
+      direct.disconnect();
+      await proxy.close();
       await server.stop();
     }
   }, 30_000);

@@ -4,7 +4,7 @@
  * CRC16 (XMODEM) of the key's bytes, or of its hash tag, modulo 16384.
  */
 import { describe, expect, it } from 'vitest';
-import { MutexKeyCache, mutexKeys, wakeChannel } from '../../src/keys.js';
+import { MutexKeyCache, mutexKeys, releaseTombstoneKey, wakeChannel } from '../../src/keys.js';
 import { resolveLockerOptions } from '../../src/options.js';
 
 const SLOTS = 16_384;
@@ -37,8 +37,10 @@ function slot(key: string): number {
   return crc16(hashTag(Buffer.from(key, 'utf8'))) % SLOTS;
 }
 
+/** The slots of a lock's keys, a release tombstone's included. */
 function slotsOf(prefix: string, name: string): Set<number> {
-  return new Set(Object.values(mutexKeys(prefix, name)).map(slot));
+  const keys = mutexKeys(prefix, name);
+  return new Set([...Object.values(keys), releaseTombstoneKey(keys, 'a'.repeat(32))].map(slot));
 }
 
 describe('keys › the slot function of this test', () => {

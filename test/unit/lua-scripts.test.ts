@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { type MutexKeys, mutexKeys } from '../../src/keys.js';
+import { type MutexKeys, mutexKeys, releaseTombstoneKey } from '../../src/keys.js';
 import { LUA_SOURCES } from '../../src/scripts/generated.js';
 import {
   mutexAcquire,
@@ -222,6 +222,7 @@ const descriptors = [
   {
     name: 'mutex-acquire',
     script: mutexAcquire,
+    keys: (k: MutexKeys) => mutexAcquire.keys(k),
     args: () =>
       mutexAcquire.args({
         token: 'a'.repeat(32),
@@ -232,30 +233,35 @@ const descriptors = [
         channel: 'latchkey:wake:l1',
         attempt: 3,
         polls: false,
+        queueLifeMs: 22_000,
       }),
-    encoded: ['a'.repeat(32), '10000', '1', '2500', '300', 'latchkey:wake:l1', '3', '0'],
+    encoded: ['a'.repeat(32), '10000', '1', '2500', '300', 'latchkey:wake:l1', '3', '0', '22000'],
   },
   {
     name: 'mutex-release',
     script: mutexRelease,
-    args: () => mutexRelease.args({ token: 'b'.repeat(32), withdraw: true }),
-    encoded: ['b'.repeat(32), '1'],
+    keys: (k: MutexKeys) => mutexRelease.keys(k, { token: 'b'.repeat(32), withdraw: true }),
+    args: () => mutexRelease.args({ token: 'b'.repeat(32), withdraw: true, tombstoneMs: 1_999.5 }),
+    encoded: ['b'.repeat(32), '1', '2000'],
   },
   {
     name: 'mutex-extend',
     script: mutexExtend,
+    keys: (k: MutexKeys) => mutexExtend.keys(k),
     args: () => mutexExtend.args({ token: 'c'.repeat(32), ttlMs: 777 }),
     encoded: ['c'.repeat(32), '777'],
   },
   {
     name: 'mutex-inspect',
     script: mutexInspect,
+    keys: (k: MutexKeys) => mutexInspect.keys(k),
     args: () => mutexInspect.args(),
     encoded: [],
   },
   {
     name: 'server-info',
     script: serverInfo,
+    keys: () => serverInfo.keys(),
     args: () => serverInfo.args(),
     encoded: [],
   },
@@ -279,14 +285,20 @@ describe.each(descriptors)('lua › descriptor of $name', (descriptor) => {
   });
 
   it('passes numberOfKeys keys, in the order the header documents them', () => {
-    const passed = descriptor.script.keys(keys);
+    const passed = descriptor.keys(keys);
     expect(passed).toHaveLength(descriptor.script.numberOfKeys);
     expect(passed).toHaveLength(script.documented.keys.size);
+    // The release's tombstone belongs to the token released ('b'.repeat(32) above).
+    const roles: Record<string, string> = {
+      ...keys,
+      tombstone: releaseTombstoneKey(keys, 'b'.repeat(32)),
+    };
     for (const [index, text] of script.documented.keys) {
       // Each header entry starts with the role: "lock key", "fence key", …
-      const role = /^(\w+) key\b/.exec(text)?.[1] as keyof MutexKeys | undefined;
+      const role = /^(\w+) key\b/.exec(text)?.[1];
       expect(role, `KEYS[${index}] of ${script.file} names its role`).toBeDefined();
-      expect(passed[index - 1]).toBe(keys[role as keyof MutexKeys]);
+      expect(roles[role as string], `KEYS[${index}] role ${role} is known`).toBeDefined();
+      expect(passed[index - 1]).toBe(roles[role as string]);
     }
   });
 

@@ -1,0 +1,372 @@
+/**
+ * What the Lua scripts write and tell, checked on a real redis-server: the grant message exists only
+ * for a token the release wrote, its numbers are exact, a grant picked up after the fencing counter
+ * was lost still yields a token, a release run twice reports released both times, and queue
+ * entries and keys live no longer than the waiter keeps refreshing them. Runs on ioredis only:
+ * what is checked here is decided by the scripts, not by the adapter.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromIORedis } from '../../src/adapters/ioredis.js';
+import { MutexKeyCache, type MutexKeys, mutexKeys, wakeChannel } from '../../src/keys.js';
+import { Locker } from '../../src/locker.js';
+import { type AcquireContext, acquireMutex } from '../../src/locks/acquire.js';
+import { ScriptRunner } from '../../src/locks/commands.js';
+import { resolveLockerOptions, resolveLockOptions } from '../../src/options.js';
+import { mutexAcquire, mutexRelease, QUEUE_MODE } from '../../src/scripts/index.js';
+import { PubSubWaker } from '../../src/wake/pubsub-waker.js';
+import { type RedisServer, startRedis } from '../helpers/redis-server.js';
+
+const PREFIX = 'latchkey:';
+const FENCE_15 = 10 ** 15;
+
+let server: RedisServer;
+const clients: Redis[] = [];
+const lockers: Locker[] = [];
+let runner: ScriptRunner;
+let counter = 0;
+const fresh = (label: string) => `${label}:${++counter}`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A wait the test awaits later: if the test fails first, its rejection is not unhandled. */
+function pending<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
+function client(port = server.port): Redis {
+  const redis = new Redis(port, { lazyConnect: false });
+  redis.on('error', () => {});
+  clients.push(redis);
+  return redis;
+}
+
+function locker(): Locker {
+  const made = new Locker(fromIORedis(client()));
+  lockers.push(made);
+  return made;
+}
+
+async function serverNowMs(): Promise<number> {
+  const [seconds, micros] = (await server.command('TIME')) as [string, string];
+  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}
+
+/** Queues `token` by hand in the scripts' format, live for a minute, woken on `channel`. */
+async function queueByHand(keys: MutexKeys, token: string, channel: string, ttlMs = 5_000) {
+  await server.command('ZADD', keys.queue, 1, token);
+  await server.command(
+    'HSET',
+    keys.waiters,
+    token,
+    `${(await serverNowMs()) + 60_000} ${ttlMs} 1 ${channel}`,
+  );
+}
+
+/** A subscriber on `channel` (of `port`'s server) that records the messages it gets. */
+async function listen(channel: string, port = server.port): Promise<string[]> {
+  const messages: string[] = [];
+  const subscriber = client(port);
+  subscriber.on('message', (_channel: string, message: string) => messages.push(message));
+  await subscriber.subscribe(channel);
+  return messages;
+}
+
+async function until(what: string, check: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms`);
+    await sleep(20);
+  }
+}
+
+const queued = (keys: MutexKeys, count: number) => async () =>
+  Number(await server.command('ZCARD', keys.queue)) >= count;
+
+/** The waiter entries of a lock: token -> live-until, attempt. */
+async function entries(
+  keys: MutexKeys,
+): Promise<Map<string, { liveUntil: number; attempt: number }>> {
+  const flat = (await server.command('HGETALL', keys.waiters)) as string[];
+  const result = new Map<string, { liveUntil: number; attempt: number }>();
+  for (let i = 0; i < flat.length; i += 2) {
+    const [liveUntil, , attempt] = (flat[i + 1] as string).split(' ');
+    result.set(flat[i] as string, { liveUntil: Number(liveUntil), attempt: Number(attempt) });
+  }
+  return result;
+}
+
+/** Runs mutex-acquire for `token` as a queued waiter's next attempt would. */
+function attempt(keys: MutexKeys, token: string) {
+  return runner.run(mutexAcquire, keys, {
+    token,
+    ttlMs: 5_000,
+    queueMode: QUEUE_MODE.queued,
+    sleepCapMs: 1_000,
+    graceMs: 2_000,
+    channel: 'latchkey:wake:nobody',
+    attempt: 2,
+    polls: true,
+    queueLifeMs: 22_000,
+  });
+}
+
+beforeAll(async () => {
+  server = await startRedis();
+  runner = new ScriptRunner(fromIORedis(client()), 2_000);
+});
+
+afterAll(async () => {
+  await Promise.allSettled(lockers.map((made) => made.close()));
+  for (const redis of clients) redis.disconnect();
+  await server?.stop();
+});
+
+describe('scripts › grant messages', () => {
+  it('scripts › grant › a waiter gets a fencing token above 10^14 exactly, from the message', async () => {
+    const a = locker();
+    const b = locker();
+    const name = fresh('big-fence');
+    const keys = mutexKeys(PREFIX, name);
+    const holder = await a.acquire(name, { ttlMs: 10_000 });
+    const waiting = pending(b.acquire(name, { ttlMs: 10_000, waitMs: 10_000 }));
+    await until('the waiter queued', queued(keys, 1));
+    await server.command('SET', keys.fence, FENCE_15);
+    await server.command('CONFIG', 'RESETSTAT');
+    await holder.release();
+    const next = await waiting;
+    // Only the release ran: the waiter took the number from the message, not from another attempt.
+    const stats = String(await server.command('INFO', 'commandstats'));
+    expect(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1]).toBe('1');
+    expect(next.fencingToken).toBe(FENCE_15 + 1);
+    expect(Number(await server.command('GET', keys.fence))).toBe(FENCE_15 + 1);
+    await next.release();
+  });
+
+  it('scripts › grant › a grant picked up by the next attempt gives the same token above 10^14', async () => {
+    const keys = mutexKeys(PREFIX, fresh('big-fence-reply'));
+    const holder = 'a'.repeat(32);
+    const waiter = 'b'.repeat(32);
+    const channel = `latchkey:wake:${fresh('listener')}`;
+    const messages = await listen(channel);
+    await server.command('SET', keys.lock, holder, 'PX', 10_000);
+    await server.command('SET', keys.fence, FENCE_15);
+    await queueByHand(keys, waiter, channel);
+    expect(await runner.run(mutexRelease, keys, { token: holder, withdraw: false })).toBe(
+      'handed-over',
+    );
+    expect(await attempt(keys, waiter)).toEqual({ kind: 'acquired', fencingToken: FENCE_15 + 1 });
+    await until('the message arrived', async () => messages.length > 0);
+    expect(messages).toEqual([`${waiter} ${FENCE_15 + 1} 1`]);
+  });
+
+  it('scripts › grant › a grant picked up after the fencing counter was lost draws a new token', async () => {
+    const keys = mutexKeys(PREFIX, fresh('lost-fence'));
+    const holder = 'a'.repeat(32);
+    const waiter = 'c'.repeat(32);
+    const channel = `latchkey:wake:${fresh('listener')}`;
+    await listen(channel); // the waiter's process is alive, but the message is not what is tested
+    await server.command('SET', keys.lock, holder, 'PX', 10_000);
+    await server.command('SET', keys.fence, 41);
+    await queueByHand(keys, waiter, channel);
+    expect(await runner.run(mutexRelease, keys, { token: holder, withdraw: false })).toBe(
+      'handed-over',
+    );
+    await server.command('DEL', keys.fence); // evicted, or FLUSHALL
+    expect(await attempt(keys, waiter)).toEqual({ kind: 'acquired', fencingToken: 1 });
+    expect(await server.command('GET', keys.fence)).toBe('1');
+    expect(await server.command('GET', keys.lock)).toBe(waiter);
+  });
+
+  it('scripts › grant › a message never reaches a waiter unless the release wrote its token (subscriber on a replica)', async () => {
+    // PUBLISH in a script is replicated: a subscriber on a replica hears it although the
+    // primary counted no receiver (as other nodes of a Cluster do). The release must not
+    // publish a grant it did not make.
+    const replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(server.port)] });
+    try {
+      await until(
+        'the replica linked',
+        async () =>
+          /master_link_status:up/.test(String(await replica.command('INFO', 'replication'))),
+        10_000,
+      );
+      const primary = fromIORedis(client());
+      const onReplica = fromIORedis(client(replica.port));
+      const waiterLocker = new Locker({
+        runScript: primary.runScript,
+        createSubscriber: onReplica.createSubscriber,
+      });
+      lockers.push(waiterLocker);
+      const holderLocker = locker();
+      const name = fresh('replica-subscriber');
+      const keys = mutexKeys(PREFIX, name);
+      const holder = await holderLocker.acquire(name, { ttlMs: 1_000 });
+      const waiting = pending(waiterLocker.acquire(name, { ttlMs: 5_000, waitMs: 10_000 }));
+      await until('the waiter queued', queued(keys, 1));
+      await holder.release();
+      // The waiter gets the lock by its own attempt at the old holder's expiry, not from a
+      // message about a grant that was never written.
+      const lock = await waiting;
+      expect(await server.command('GET', keys.lock)).toBe(lock.token);
+      expect(await holderLocker.tryAcquire(name)).toBeNull();
+      await lock.release();
+    } finally {
+      await replica.stop();
+    }
+  }, 30_000);
+});
+
+describe('scripts › release run twice', () => {
+  const holder = 'd'.repeat(32);
+
+  it('scripts › release › a release run again (resent) reports released, after a grant and after a delete', async () => {
+    for (const withWaiter of [true, false]) {
+      const keys = mutexKeys(PREFIX, fresh('resent'));
+      await server.command('SET', keys.lock, holder, 'PX', 10_000);
+      const waiter = 'e'.repeat(32);
+      if (withWaiter) {
+        const channel = `latchkey:wake:${fresh('listener')}`;
+        await listen(channel);
+        await queueByHand(keys, waiter, channel);
+      }
+      const release = { token: holder, withdraw: false, tombstoneMs: 2_000 };
+      expect(await runner.run(mutexRelease, keys, release)).toBe(
+        withWaiter ? 'handed-over' : 'released',
+      );
+      expect(await runner.run(mutexRelease, keys, release)).toBe('released');
+      // Also once someone else took the free lock meanwhile, and nothing of theirs is touched.
+      if (!withWaiter) await server.command('SET', keys.lock, waiter, 'PX', 10_000);
+      expect(await runner.run(mutexRelease, keys, release)).toBe('released');
+      expect(await server.command('GET', keys.lock)).toBe(waiter);
+      const tombstone = `${keys.lock}:released:${holder}`;
+      const pttl = Number(await server.command('PTTL', tombstone));
+      expect(pttl).toBeGreaterThan(0);
+      expect(pttl).toBeLessThanOrEqual(2_000);
+    }
+  });
+
+  it('scripts › release › a token that never held the lock still gets missing or other-token', async () => {
+    const keys = mutexKeys(PREFIX, fresh('never-held'));
+    await server.command('SET', keys.lock, holder, 'PX', 10_000);
+    const release = { token: holder, withdraw: false, tombstoneMs: 2_000 };
+    expect(await runner.run(mutexRelease, keys, release)).toBe('released');
+    const stranger = { token: 'f'.repeat(32), withdraw: false, tombstoneMs: 2_000 };
+    expect(await runner.run(mutexRelease, keys, stranger)).toBe('missing');
+    await server.command('SET', keys.lock, '0'.repeat(32), 'PX', 10_000);
+    expect(await runner.run(mutexRelease, keys, stranger)).toBe('other-token');
+  });
+
+  it('scripts › release › a release without a tombstone window leaves none', async () => {
+    const keys = mutexKeys(PREFIX, fresh('no-tombstone'));
+    await server.command('SET', keys.lock, holder, 'PX', 10_000);
+    const release = { token: holder, withdraw: true };
+    expect(await runner.run(mutexRelease, keys, release)).toBe('released');
+    expect(await server.command('EXISTS', `${keys.lock}:released:${holder}`)).toBe(0);
+    expect(await runner.run(mutexRelease, keys, release)).toBe('missing');
+  });
+});
+
+describe('scripts › queue entries are renewed and bounded', () => {
+  it('scripts › queue › entries of endless waits live a renew period, and the queue keys expire', async () => {
+    const a = locker();
+    const b = locker();
+    const name = fresh('endless');
+    const keys = mutexKeys(PREFIX, name);
+    const holder = await a.acquire(name, { ttlMs: 30_000 });
+    // The first of b's waiters polls for its process; the second sleeps until granted.
+    const waits = [0, 1].map(() =>
+      pending(b.acquire(name, { ttlMs: 5_000, waitMs: Number.POSITIVE_INFINITY })),
+    );
+    await until('both waiters queued', queued(keys, 2));
+    const now = await serverNowMs();
+    // Renew period (20 s) plus grace (2 s): past that, an entry not refreshed is dead.
+    const bound = 22_000;
+    const live = await entries(keys);
+    expect(live.size).toBe(2);
+    for (const { liveUntil } of live.values()) {
+      expect(liveUntil).toBeGreaterThan(now);
+      expect(liveUntil).toBeLessThanOrEqual(now + bound);
+    }
+    for (const key of [keys.queue, keys.waiters]) {
+      const pttl = Number(await server.command('PTTL', key));
+      expect(pttl, key).toBeGreaterThan(0);
+      expect(pttl, key).toBeLessThanOrEqual(bound);
+    }
+    await holder.release();
+    for (const waiting of waits) await (await waiting).release();
+  });
+
+  it('scripts › queue › endless waiters refresh their entries each renew period and still get the lock', async () => {
+    const adapter = fromIORedis(client());
+    const closed = new AbortController();
+    const waitRunner = new ScriptRunner(adapter, 2_000);
+    const renewMs = 300;
+    const context: AcquireContext = {
+      runner: waitRunner,
+      waker: new PubSubWaker(adapter, wakeChannel(fresh('renew')), 2_000),
+      keys: new MutexKeyCache(PREFIX),
+      closed: closed.signal,
+      cleanUp: ({ keys, token }) =>
+        void waitRunner.run(mutexRelease, keys, { token, withdraw: true }).catch(() => {}),
+      queueRenewMs: renewMs,
+    };
+    const options = resolveLockOptions(resolveLockerOptions({}), {
+      ttlMs: 5_000,
+      waitMs: Number.POSITIVE_INFINITY,
+    });
+    const name = fresh('renewed');
+    const keys = mutexKeys(PREFIX, name);
+    const holderLocker = locker();
+    try {
+      const holder = await holderLocker.acquire(name, { ttlMs: 30_000 });
+      // One polls for the process (at the holder's expiry, 30 s away), one does not poll.
+      const first = pending(acquireMutex(context, name, options, undefined));
+      await until('the first waiter queued', queued(keys, 1));
+      const second = pending(acquireMutex(context, name, options, undefined));
+      await until('the second waiter queued', queued(keys, 2));
+      // Longer than an entry lives without a refresh (renew + grace = 2.3 s).
+      await sleep(3_000);
+      const now = await serverNowMs();
+      const live = await entries(keys);
+      expect(live.size).toBe(2);
+      for (const { liveUntil, attempt } of live.values()) {
+        expect(liveUntil).toBeGreaterThan(now);
+        expect(liveUntil).toBeLessThanOrEqual(now + renewMs + 2_000);
+        expect(attempt, 'refreshed several times').toBeGreaterThanOrEqual(4);
+      }
+      expect(Number(await server.command('PTTL', keys.queue))).toBeLessThanOrEqual(renewMs + 2_000);
+      await holder.release();
+      const granted = await first;
+      expect(granted.granted).toBe(true);
+      expect(await server.command('GET', keys.lock)).toBe(granted.token);
+      await waitRunner.run(mutexRelease, keys, { token: granted.token, withdraw: false });
+      const next = await second;
+      expect(next.granted).toBe(true);
+      expect(next.fencingToken).toBeGreaterThan(granted.fencingToken);
+      await waitRunner.run(mutexRelease, keys, { token: next.token, withdraw: false });
+    } finally {
+      closed.abort(new Error('test over'));
+      await context.waker.close();
+    }
+  }, 20_000);
+
+  it('scripts › queue › a waiter that polls many times still takes the grant that follows its latest attempt', async () => {
+    const a = locker();
+    const b = locker();
+    const name = fresh('many-polls');
+    const keys = mutexKeys(PREFIX, name);
+    // A short key that the holder keeps refreshing: the waiter polls at each expiry it is told.
+    const holder = await a.acquire(name, { ttlMs: 150 });
+    const waiting = pending(b.acquire(name, { ttlMs: 5_000, waitMs: 20_000 }));
+    await until(
+      'the waiter polled ten times',
+      async () => [...(await entries(keys)).values()].some(({ attempt }) => attempt >= 10),
+      10_000,
+    );
+    await holder.release();
+    const lock = await waiting;
+    expect(lock.fencingToken).toBeGreaterThan(holder.fencingToken);
+    expect(await server.command('GET', keys.lock)).toBe(lock.token);
+    expect(lock.remainingMs).toBeGreaterThan(4_000);
+    await lock.release();
+  });
+});

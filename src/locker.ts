@@ -117,6 +117,7 @@ export class Locker {
         options: resolved,
         driftFactor: this.#options.driftFactor,
         onSettled: (settled) => this.#handles.delete(settled),
+        giveBack: (abandoned) => this.#cleanUps.add(abandoned),
       },
       name,
       acquired.token,

@@ -15,7 +15,8 @@ import { driftMsFor, MAX_DURATION_MS, MIN_TTL_MS, type ResolvedLockOptions } fro
 import { mutexExtend, mutexRelease } from '../scripts/index.js';
 import { monotonicNow, withTimeout } from '../time.js';
 import { AutoRefresh } from './auto-refresh.js';
-import type { ScriptRunner } from './commands.js';
+import type { Abandoned } from './cleanup.js';
+import { pendingCommand, type ScriptRunner } from './commands.js';
 
 /** What `release()` found. Only `'released'` means this handle still held the lock. */
 export type ReleaseOutcome =
@@ -73,6 +74,11 @@ export interface LockHandleContext {
   readonly driftFactor: number;
   /** Called once when the handle is released or lost, so the locker stops tracking it. */
   readonly onSettled: (handle: RedisLockHandle) => void;
+  /**
+   * Gives the lock back in the background after a release that failed (see CleanUps), so others
+   * need not wait out its ttl.
+   */
+  readonly giveBack: (abandoned: Abandoned) => void;
 }
 
 export class RedisLockHandle implements Lock {
@@ -85,6 +91,8 @@ export class RedisLockHandle implements Lock {
   readonly #acquiredAt: number;
   readonly #refresh: AutoRefresh | undefined;
   #validUntil: number;
+  /** The longest expiry asked of Redis or reported by it: how long the key can outlive a command. */
+  #longestTtlMs: number;
   #deadlineTimer: NodeJS.Timeout | undefined;
   #expiryReason: LockLossReason = 'expired';
   /** Extensions sent and not yet answered; release waits for them, within its own budget. */
@@ -102,6 +110,7 @@ export class RedisLockHandle implements Lock {
     this.#context = context;
     this.#acquiredAt = monotonicNow();
     this.#validUntil = validUntil;
+    this.#longestTtlMs = context.options.ttlMs;
     this.#armDeadline();
     if (context.options.autoRefresh) {
       this.#refresh = new AutoRefresh(this, context.options, this.#acquiredAt);
@@ -139,6 +148,7 @@ export class RedisLockHandle implements Lock {
     if (this.#release) return Promise.reject(new LockNotHeldError(this.name, 'it was released'));
     // Extensions may overlap: each moves the deadline only forward (see #extendNow), so a slow
     // reply can never shorten a newer one, and no extension waits behind another.
+    this.#longestTtlMs = Math.max(this.#longestTtlMs, ttlMs);
     const extension = this.#extendNow(ttlMs);
     this.#extensions ??= new Set();
     const extensions = this.#extensions;
@@ -169,6 +179,7 @@ export class RedisLockHandle implements Lock {
     // a shorter extension the key lives longer than ttlMs, and after a longer one by another
     // caller it may too. Counting from the send time believes no more than the server has.
     const { pttlMs } = reply;
+    this.#longestTtlMs = Math.max(this.#longestTtlMs, pttlMs);
     this.#validUntil = Math.max(
       this.#validUntil,
       sentAt + pttlMs - driftMsFor(pttlMs, this.#context.driftFactor),
@@ -248,6 +259,14 @@ export class RedisLockHandle implements Lock {
     try {
       reply = await this.releaseCommand(deadline - monotonicNow());
     } catch (error) {
+      // Redis may still hold the key (the command failed, or timed out and may yet run): keep
+      // trying in the background until it is gone or has surely expired.
+      this.#context.giveBack({
+        keys: this.#context.keys,
+        token: this.token,
+        lastCommand: pendingCommand(error),
+        mattersForMs: this.#longestTtlMs,
+      });
       throw error instanceof LockBackendError
         ? error
         : new LockBackendError(`release of "${this.name}" failed`, { cause: error });

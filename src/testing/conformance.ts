@@ -1225,6 +1225,22 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
         SLOW,
       );
 
+      it('Locker › abandoned › a release that fails (BUSY) is retried in the background, so the lock is not held for its ttl', async () => {
+        const locker = await newLocker();
+        const observer = await newLocker();
+        const name = fresh('busy-release');
+        await observer.inspect(name);
+        const lock = await locker.acquire(name, { ttlMs: 20_000 });
+        await withBusyThreshold(async () => {
+          const busy = busyFor(600);
+          await sleep(100);
+          await assert.rejects(lock.release(), { code: LOCK_ERROR_CODES.backend });
+          await busy;
+        });
+        // Without a retry the key would stay for its 20 s ttl.
+        assert.equal(await freeWithin(observer, name, 5_000), true, 'free after the busy script');
+      });
+
       it(
         'Locker › abandoned › BUSY is retried while waiting: an acquire during a busy script succeeds after it',
         async () => {

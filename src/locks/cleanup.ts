@@ -104,25 +104,26 @@ export class CleanUps {
         // A clean-up that ran before the token's last command settled may have run before it.
         if (settledBefore || last || monotonicNow() >= pending.giveUpAt) return;
         failures = 0;
-        await this.#wait(pending, Number.POSITIVE_INFINITY);
+        await this.#wait(pending, Number.POSITIVE_INFINITY, settledBefore);
       } catch (error) {
         if (last || isPermanentError(error) || monotonicNow() >= pending.giveUpAt) {
           debug('clean-up of %s for %s failed: %o', pending.keys.lock, pending.token, error);
           return;
         }
         failures++;
-        await this.#wait(pending, Math.min(BACKOFF_MS.max, BACKOFF_MS.base * 2 ** (failures - 1)));
+        const backoffMs = Math.min(BACKOFF_MS.max, BACKOFF_MS.base * 2 ** (failures - 1));
+        await this.#wait(pending, backoffMs, settledBefore);
       }
     }
   }
 
   /**
    * Sleeps up to `ms` (and no later than the give-up time), ending early when the last command
-   * settles, a grant arrives or the locker closes.
+   * settles, a grant arrives or the locker closes; returns at once if one of those already
+   * happened since the attempt began (`settledBefore`: whether the command had settled by then).
    */
-  async #wait(pending: Pending, ms: number): Promise<void> {
-    const settledAtStart = pending.settled;
-    if (pending.urgent || this.closed.aborted || (!settledAtStart && pending.settled)) return;
+  async #wait(pending: Pending, ms: number, settledBefore: boolean): Promise<void> {
+    if (pending.urgent || this.closed.aborted || (!settledBefore && pending.settled)) return;
     let timer: NodeJS.Timeout | undefined;
     await new Promise<void>((resolve) => {
       pending.interrupt = resolve;

@@ -1,12 +1,12 @@
 /**
  * Rebuilds every acquire attempt of a run from the workers' histories, and each held lock's
- * validity from the recorded Redis commands alone: validity starts at the send time of the acquire
- * command that won, minus drift, and moves only with an extend reply that arrived before the
- * validity ran out, to that extend's send time plus the PTTL Redis replied (the expiry the server
- * has: an extension never shortens the key), minus drift. Pure functions; the checker builds its properties on top.
+ * validity from what Redis did with the recorded commands, never from the library's own rule: the
+ * earliest moment the server can have expired (or deleted) the key, minus the drift allowance.
+ * A command runs at some moment between its send time and its reply, so a ttl or PTTL it set
+ * counts from the send time: the earliest expiry. Pure functions; the checker builds its
+ * properties on top.
  */
 import type { FaultEvent, HistoryEvent, WorkerLockSettings } from './events.js';
-import { driftMs } from './worker-config.js';
 
 type CommandEvent = Extract<HistoryEvent, { kind: 'command' }>;
 
@@ -15,8 +15,15 @@ export interface WorkerHistory {
   readonly events: readonly HistoryEvent[];
 }
 
-/** A step of a held lock's validity: an extend reply that moved (or could not move) the deadline. */
+/**
+ * A step of a held lock's validity: a command for its token after which the server's expiry of the
+ * key (or the key itself) may be elsewhere. `at` is when the step takes effect for the checker: the
+ * reply of an extend, the send time of a release (the key may be gone from then on).
+ */
 export interface ValidityStep {
+  readonly kind: 'extend' | 'release';
+  /** For an extend: Redis answered that it extended the key (the key was still ours). */
+  readonly extended: boolean;
   readonly replyAt: number;
   readonly before: number;
   readonly after: number;
@@ -44,8 +51,12 @@ export interface Attempt {
   grantSentAt?: number;
   /** Validity at grant time (grantSentAt + ttl − drift), before any extension. */
   initialDeadline?: number;
-  /** Final validity deadline after every extension. */
+  /** Final validity deadline after every extension and the release. */
   deadlineAt?: number;
+  /** The holder's own claims: `acquire-ok` and `check` times with `remainingMs`. */
+  readonly claims: { at: number; until: number; what: 'acquire' | 'check' }[];
+  /** How `withLock` settled, for workers in withLock mode. */
+  withLock?: { at: number; ok: boolean; code?: string; reason?: string };
   readonly steps: ValidityStep[];
 }
 
@@ -85,44 +96,126 @@ function isHeld(command: CommandEvent): boolean {
   );
 }
 
-/** The key's PTTL after a successful extension (mutex-extend.lua replies it), else undefined. */
-function extendedPttl(command: CommandEvent): number | undefined {
-  if (command.script !== 'mutex-extend' || !command.ok) return undefined;
-  const pttl = Number(command.reply);
-  return Number.isInteger(pttl) && pttl > 0 ? pttl : undefined;
+/** The extend script the server runs now (mutex-extend.lua): PEXPIRE … GT, PTTL reply. */
+const CURRENT_EXTEND_SCRIPT = { pexpire: 'gt', reply: 'pttl' } as const;
+
+function extendScriptOf(command: CommandEvent) {
+  return command.extendScript ?? CURRENT_EXTEND_SCRIPT;
 }
 
-/** Applies the validity rule to one held attempt, given its token's commands. */
+/** Redis ran the extend and found the key still ours. */
+export function extendSucceeded(command: CommandEvent): boolean {
+  if (command.script !== 'mutex-extend' || !command.ok) return false;
+  const reply = Number(command.reply);
+  return extendScriptOf(command).reply === 'pttl' ? reply > 0 : reply === 1;
+}
+
+/**
+ * What the checker knows of a key's expiry: the earliest moment the server can expire it, and the
+ * validity a holder may count on (a duration measured from a send time, less the drift allowed
+ * over that duration, as safety.md defines validity).
+ */
+export interface ExpiryBound {
+  readonly expiry: number;
+  readonly validity: number;
+}
+
+function boundFrom(sentAt: number, durationMs: number, driftFactor: number): ExpiryBound {
+  return {
+    expiry: sentAt + durationMs,
+    validity: sentAt + durationMs - (Math.floor(durationMs * driftFactor) + 2),
+  };
+}
+
+/**
+ * The bound after an extend command, given the bound before it. A PTTL reply is the server's own
+ * word: the key expires at (run time + pttl), run time in [sent, reply]. A script that never
+ * shortens (PEXPIRE … GT) also keeps the earlier bound, unless its reply contradicts that (then
+ * the server did shorten it, and the reply wins). A plain PEXPIRE sets the expiry to run time +
+ * ttl, shorter or not; one whose outcome is unknown may have run.
+ */
+export function boundAfterExtend(
+  command: CommandEvent,
+  before: ExpiryBound,
+  driftFactor: number,
+): ExpiryBound {
+  const script = extendScriptOf(command);
+  const neverShortens = script.pexpire === 'gt';
+  const asked = boundFrom(command.sentAt, command.ttlMs ?? 0, driftFactor);
+  const earlier = (a: ExpiryBound, b: ExpiryBound) => (b.validity < a.validity ? b : a);
+  const later = (a: ExpiryBound, b: ExpiryBound) => (b.validity > a.validity ? b : a);
+  if (!command.ok) return neverShortens ? before : earlier(before, asked);
+  const reply = Number(command.reply);
+  if (script.reply === 'pttl') {
+    // Other replies (missing key, another token) changed nothing of ours; the loss is the
+    // holder's to signal.
+    if (!(reply > 0)) return before;
+    const replied = boundFrom(command.sentAt, reply, driftFactor);
+    if (neverShortens && before.expiry <= command.at + reply) return later(before, replied);
+    return replied;
+  }
+  if (reply !== 1) return before;
+  return neverShortens ? later(before, asked) : asked;
+}
+
+/** Rebuilds one held attempt's validity from its token's commands (see the module comment). */
 export function rebuildValidity(attempt: Attempt, commands: readonly CommandEvent[]): void {
   if (attempt.okAt === undefined) return;
   const okAt = attempt.okAt;
-  const drift = driftMs(attempt.settings);
-  // The latest acquire reply before the success decides how it was granted: a grant reply means
-  // this attempt took the lock itself (validity from its send time for ttlMs); a "held" reply means
-  // another worker's release granted it afterwards, writing this token into the lock key for
-  // ttlMs after Redis ran that attempt. (An earlier grant reply that arrived too late was given
-  // back by the library and is superseded.) For grants the grant message names the attempt; the
-  // recordings do not, so anchoring on the latest "held" reply is lenient: a stale grant used after
-  // a later attempt passes this check, but not the independent overlap, token-order and fencing
-  // checks.
+  const { driftFactor } = attempt.settings;
+  // The latest acquire command sent before the success that Redis ran (it settled with a grant or
+  // a "held" reply, possibly after the success) bounds the grant from below: a grant reply means
+  // this attempt's SET … PX ttl ran after it was sent; a "held" reply means another worker's
+  // release granted the lock after that command ran, writing this token for ttlMs; and a command
+  // that ran after a release granted the lock finds its own token and sets PX ttl again. For grants
+  // the grant message names the attempt; the recordings do not, so this is lenient when a later
+  // attempt ran after a grant that named an earlier one: a stale grant used after a later attempt
+  // passes this check, but not the independent overlap, token-order and fencing checks.
   const grant = commands
-    .filter((command) => (isGrant(command) || isHeld(command)) && command.at <= okAt)
+    .filter((command) => (isGrant(command) || isHeld(command)) && command.sentAt <= okAt)
+    .sort((a, b) => a.sentAt - b.sentAt)
     .at(-1);
   if (!grant) return;
-  let deadline = grant.sentAt + attempt.settings.ttlMs - drift;
+  let bound = boundFrom(grant.sentAt, attempt.settings.ttlMs, driftFactor);
   attempt.grantSentAt = grant.sentAt;
-  attempt.initialDeadline = deadline;
-  const extensions = commands
-    .filter((command) => command.script === 'mutex-extend' && command.at > grant.at)
-    .sort((a, b) => a.at - b.at);
-  for (const command of extensions) {
+  attempt.initialDeadline = bound.validity;
+  let deadline = bound.validity;
+  // One connection runs a worker's commands in the order it sent them.
+  const later = commands
+    .filter(
+      (command) =>
+        (command.script === 'mutex-extend' || command.script === 'mutex-release') &&
+        command.sentAt > grant.sentAt,
+    )
+    .sort((a, b) => a.sentAt - b.sentAt);
+  for (const command of later) {
     const before = deadline;
-    const pttl = extendedPttl(command);
-    if (pttl !== undefined && command.at < deadline) {
-      const extendDrift = Math.floor(pttl * attempt.settings.driftFactor) + 2;
-      deadline = Math.max(deadline, command.sentAt + pttl - extendDrift);
+    if (command.script === 'mutex-extend') {
+      bound = boundAfterExtend(command, bound, driftFactor);
+      deadline = bound.validity;
+      attempt.steps.push({
+        kind: 'extend',
+        extended: extendSucceeded(command),
+        replyAt: command.at,
+        before,
+        after: deadline,
+      });
+    } else {
+      // A release (the holder's, or one the locker sent for it on close) may delete the key as
+      // soon as it is sent; whatever it replies, nothing of ours is left after it.
+      bound = {
+        expiry: Math.min(bound.expiry, command.sentAt),
+        validity: Math.min(bound.validity, command.sentAt),
+      };
+      deadline = bound.validity;
+      attempt.steps.push({
+        kind: 'release',
+        extended: false,
+        replyAt: command.sentAt,
+        before,
+        after: deadline,
+      });
     }
-    attempt.steps.push({ replyAt: command.at, before, after: deadline });
   }
   attempt.deadlineAt = deadline;
 }
@@ -170,6 +263,7 @@ function rebuildWorker(
           extends: [],
           checks: [],
           steps: [],
+          claims: [],
         });
         break;
       case 'command': {
@@ -188,6 +282,8 @@ function rebuildWorker(
         stoppedAt = event.at;
         break;
       case 'start':
+      case 'locker-close':
+      case 'warning':
         break;
       default: {
         const attempt = attempts.get(event.attempt);
@@ -236,7 +332,17 @@ function applyAttemptEvent(
   attempt: Attempt,
   event: Exclude<
     HistoryEvent,
-    { kind: 'start' | 'command' | 'lag' | 'block' | 'stop' | 'acquire-invoke' }
+    {
+      kind:
+        | 'start'
+        | 'command'
+        | 'lag'
+        | 'block'
+        | 'stop'
+        | 'acquire-invoke'
+        | 'locker-close'
+        | 'warning';
+    }
   >,
 ): void {
   switch (event.kind) {
@@ -244,6 +350,7 @@ function applyAttemptEvent(
       attempt.okAt = event.at;
       attempt.token = event.token;
       attempt.fence = event.fence;
+      attempt.claims.push({ at: event.at, until: event.at + event.remainingMs, what: 'acquire' });
       break;
     case 'acquire-fail':
       attempt.failAt = event.at;
@@ -278,6 +385,17 @@ function applyAttemptEvent(
       break;
     case 'check':
       attempt.checks.push({ at: event.at, held: event.held });
+      if (event.held && event.remainingMs !== undefined) {
+        attempt.claims.push({ at: event.at, until: event.at + event.remainingMs, what: 'check' });
+      }
+      break;
+    case 'withlock-settled':
+      attempt.withLock = {
+        at: event.at,
+        ok: event.ok,
+        ...(event.code === undefined ? {} : { code: event.code }),
+        ...(event.reason === undefined ? {} : { reason: event.reason }),
+      };
       break;
   }
 }

@@ -19,6 +19,12 @@ const SETTINGS: WorkerLockSettings = {
   driftFactor: 0.01,
 };
 
+type ExtendScript = NonNullable<Extract<HistoryEvent, { kind: 'command' }>['extendScript']>;
+/** The extend script of issue 8 item 1: PEXPIRE … GT, replying with the key's PTTL. */
+const EXTEND_GT: ExtendScript = { pexpire: 'gt', reply: 'pttl' };
+/** The extend script before it: a plain PEXPIRE, replying 1. */
+const EXTEND_PLAIN: ExtendScript = { pexpire: 'plain', reply: 'flag' };
+
 /** An extend reply that found the key as a refresh leaves it: PTTL = ttl. */
 const EXTENDED = SETTINGS.ttlMs;
 
@@ -77,7 +83,11 @@ class HistoryBuilder {
     sentAt: number,
     replyAt: number,
     reply: number,
-    { manual = false } = {},
+    {
+      manual = false,
+      ttlMs = SETTINGS.ttlMs,
+      script,
+    }: { manual?: boolean; ttlMs?: number; script?: ExtendScript } = {},
   ): this {
     if (manual) this.events.push({ kind: 'extend-invoke', at: sentAt, attempt: held.attempt });
     this.events.push({
@@ -86,9 +96,10 @@ class HistoryBuilder {
       at: replyAt,
       script: 'mutex-extend',
       token: held.token,
-      ttlMs: SETTINGS.ttlMs,
+      ttlMs,
       ok: true,
       reply,
+      ...(script ? { extendScript: script } : {}),
     });
     if (manual) this.events.push({ kind: 'extend-ok', at: replyAt, attempt: held.attempt });
     return this;
@@ -99,8 +110,28 @@ class HistoryBuilder {
     return this;
   }
 
-  check(attempt: string, at: number, held: boolean): this {
-    this.events.push({ kind: 'check', at, attempt, held });
+  check(attempt: string, at: number, held: boolean, remainingMs?: number): this {
+    this.events.push({
+      kind: 'check',
+      at,
+      attempt,
+      held,
+      ...(remainingMs === undefined ? {} : { remainingMs }),
+    });
+    return this;
+  }
+
+  /** A release command for `token` that the worker did not invoke (the locker's close sent it). */
+  releaseCommand(token: string, sentAt: number, replyAt: number, reply = 1): this {
+    this.events.push({
+      kind: 'command',
+      sentAt,
+      at: replyAt,
+      script: 'mutex-release',
+      token,
+      ok: true,
+      reply,
+    });
     return this;
   }
 
@@ -417,5 +448,103 @@ describe('checker › histories that must be flagged', () => {
     const result = checkRun(logs([a, b], { resource }));
     expect(result.violations).toEqual([]);
     expect(result.resource).toMatchObject({ overlaps: 0, rejected: 1, falseRejections: 0 });
+  });
+});
+
+describe('checker › validity from what the server did, not from the library’s rule', () => {
+  // Acquired by a command sent at 0: the key expires at 1000 at the earliest, valid until 988.
+
+  it('flags a plain PEXPIRE that shortened the key while the holder kept its old validity', () => {
+    const a = new HistoryBuilder('a');
+    const b = new HistoryBuilder('b');
+    const held = a.acquire(0, 0, 1, 1);
+    // extend(200) at 100: the server's key now expires at 300 at the earliest (valid to 296), but
+    // the holder still reports its old validity (max(old, new), the library's old rule).
+    a.extend(held, 100, 101, 1, { manual: true, ttlMs: 200, script: EXTEND_PLAIN })
+      .check(held.attempt, 150, true, 838)
+      .check(held.attempt, 450, true, 538)
+      .release(held.attempt, 900);
+    const next = b.acquire(380, 390, 391, 2);
+    b.release(next.attempt, 600);
+    const result = checkRun(logs([a, b]));
+    // The claim at 150 reaches 692 ms too far; at 450 it is held after the validity; and the
+    // holder never signalled the loss.
+    expect(properties(result)).toEqual([
+      'held-after-validity',
+      'held-after-validity',
+      'missing-signal',
+    ]);
+    expect(result.violations[0]?.detail).toMatch(/claimed remainingMs reaching 692\.0 ms past/);
+  });
+
+  it('trusts a PTTL reply below the old remaining time, even from a script that should never shorten', () => {
+    const a = new HistoryBuilder('a');
+    const held = a.acquire(0, 0, 1, 1);
+    // The reply says the key has 200 ms left: it expires by 301, whatever the script promised.
+    a.extend(held, 100, 101, 200, { manual: true, ttlMs: 200, script: EXTEND_GT })
+      .check(held.attempt, 150, true, 838)
+      .release(held.attempt, 200);
+    expect(properties(checkRun(logs([a])))).toEqual(['held-after-validity']);
+  });
+
+  it('accepts a short extend that did not shorten the key (PEXPIRE GT, PTTL of the old expiry)', () => {
+    const a = new HistoryBuilder('a');
+    const b = new HistoryBuilder('b');
+    const held = a.acquire(0, 0, 1, 1);
+    // Run at 100.5 with 899.5 ms left: the reply is 899, so the expiry is at 999 at the earliest
+    // by the reply alone; the key was not shortened, so the bound from the grant (1000) stays.
+    a.extend(held, 100, 101, 899, { manual: true, ttlMs: 200, script: EXTEND_GT })
+      .check(held.attempt, 150, true, 838)
+      .extend(held, 300, 301, 1_000, { script: EXTEND_GT })
+      .check(held.attempt, 700, true, 588)
+      .release(held.attempt, 900);
+    const next = b.acquire(880, 905, 906, 2);
+    b.release(next.attempt, 1_000);
+    expect(checkRun(logs([a, b])).violations).toEqual([]);
+  });
+
+  it('flags a holder still claiming after a release it did not invoke (locker closed)', () => {
+    const a = new HistoryBuilder('a');
+    const held = a.acquire(0, 0, 1, 1);
+    a.check(held.attempt, 100, true, 888)
+      .releaseCommand(held.token, 200, 201)
+      .check(held.attempt, 300, true, 688)
+      .release(held.attempt, 400);
+    const result = checkRun(logs([a]));
+    expect(properties(result)).toEqual(['held-after-validity']);
+  });
+
+  it('a plain extend whose outcome is unknown may have shortened the key', () => {
+    const a = new HistoryBuilder('a');
+    const held = a.acquire(0, 0, 1, 1);
+    a.events.push({
+      kind: 'command',
+      sentAt: 100,
+      at: 600,
+      script: 'mutex-extend',
+      token: held.token,
+      ttlMs: 200,
+      ok: false,
+      error: 'timeout',
+      extendScript: EXTEND_PLAIN,
+    });
+    a.check(held.attempt, 650, true, 338).release(held.attempt, 700);
+    expect(properties(checkRun(logs([a])))).toEqual(['held-after-validity', 'missing-signal']);
+    // The same with PEXPIRE GT cannot have shortened it.
+    const gt = new HistoryBuilder('a');
+    const kept = gt.acquire(0, 0, 1, 1);
+    gt.events.push({
+      kind: 'command',
+      sentAt: 100,
+      at: 600,
+      script: 'mutex-extend',
+      token: kept.token,
+      ttlMs: 200,
+      ok: false,
+      error: 'timeout',
+      extendScript: EXTEND_GT,
+    });
+    gt.check(kept.attempt, 650, true, 338).release(kept.attempt, 700);
+    expect(checkRun(logs([gt])).violations).toEqual([]);
   });
 });

@@ -10,7 +10,10 @@
  * - stale-write-accepted (G2): the same, for a write.
  * - token-regression / duplicate-fence (G2): a grant got a token not above every earlier grant's.
  * - acquire-after-validity, extend-after-validity, held-after-validity (G3): success, or
- *   `isHeld === true`, at or after the validity rebuilt from the Redis commands ran out.
+ *   `isHeld === true`, at or after the validity rebuilt from what Redis did with the recorded
+ *   commands ran out; and (held-after-validity) a holder that reports a `remainingMs` reaching
+ *   past that validity: it claims time the server did not give it (an extend that shortened the
+ *   key, a release it did not notice).
  * - late-signal / missing-signal (G4): the lost signal came later than refreshMs + tolerance
  *   after the validity ended or a key loss became observable, or never came.
  * - slow-takeover (G5): after a holder's SIGKILL, no other worker held within ttl + 200 ms.
@@ -69,6 +72,9 @@ export interface CheckOptions {
   /** Extra slack for the takeover bound after a SIGKILL (issue 4: ttl + 200 ms). */
   readonly takeoverSlackMs: number;
 }
+
+/** Rounding between the library's clock and the run's timebase (both monotonic), ms. */
+const CLAIM_SLACK_MS = 1;
 
 export const DEFAULT_CHECK_OPTIONS: CheckOptions = { toleranceMs: 100, takeoverSlackMs: 200 };
 
@@ -308,19 +314,38 @@ export function successAfterValidity(attempts: readonly Attempt[]): Violation[] 
     for (const extend of attempt.extends) {
       if (extend.okAt === undefined) continue;
       const okAt = extend.okAt;
-      const step = attempt.steps.findLast((candidate) => candidate.replyAt <= okAt);
+      const step = attempt.steps.findLast(
+        (candidate) => candidate.kind === 'extend' && candidate.replyAt <= okAt,
+      );
       const validUntil = step?.before ?? attempt.initialDeadline;
-      if (!step || step.after === step.before || okAt >= validUntil) {
+      if (!step?.extended || okAt >= validUntil) {
         violations.push({
           property: 'extend-after-validity',
           at: okAt,
           worker: attempt.worker,
           attempt: attempt.attempt,
-          detail: step
+          detail: step?.extended
             ? `extend resolved at ${(okAt - validUntil).toFixed(1)} ms relative to the validity it extended`
-            : 'extend resolved without a recorded extend reply',
+            : 'extend resolved without a recorded reply that extended the key',
         });
       }
+    }
+    for (const claim of attempt.claims) {
+      const lost = attempt.lostAt !== undefined && claim.at >= attempt.lostAt;
+      const validUntil = deadlineAt(attempt, claim.at) ?? attempt.initialDeadline;
+      const past = claim.until - validUntil;
+      // remainingMs 0 claims nothing, and a claim made after the validity ended is reported above
+      // (or as acquire-after-validity).
+      if (lost || claim.until <= claim.at || claim.at >= validUntil || past <= CLAIM_SLACK_MS) {
+        continue;
+      }
+      violations.push({
+        property: 'held-after-validity',
+        at: claim.at,
+        worker: attempt.worker,
+        attempt: attempt.attempt,
+        detail: `${claim.what === 'acquire' ? 'acquire' : 'isHeld'} claimed remainingMs reaching ${past.toFixed(1)} ms past the validity the server gave (its earliest expiry minus drift)`,
+      });
     }
     for (const check of attempt.checks) {
       if (!check.held) continue;

@@ -123,6 +123,8 @@ export type HistoryEvent =
       readonly at: number;
       readonly attempt: string;
       readonly held: boolean;
+      /** `lock.remainingMs` at the check: the holder claims validity until `at + remainingMs`. */
+      readonly remainingMs?: number;
     }
   /** One lock script as the adapter saw it: sent at `sentAt`, settled at `at`. */
   | {
@@ -133,6 +135,12 @@ export type HistoryEvent =
       readonly token: string;
       /** The ttl argument of acquire and extend. */
       readonly ttlMs?: number;
+      /**
+       * For extend, what the script the server ran does (read from its text by the recorder):
+       * `pexpire` 'gt' never shortens the key (PEXPIRE … GT), 'plain' sets the ttl as given;
+       * `reply` 'pttl' answers a success with the key's PTTL after the PEXPIRE, 'flag' with 1.
+       */
+      readonly extendScript?: { readonly pexpire: 'gt' | 'plain'; readonly reply: 'pttl' | 'flag' };
       readonly ok: boolean;
       readonly reply?: unknown;
       readonly error?: string;
@@ -148,6 +156,19 @@ export type HistoryEvent =
     }
   /** The worker blocked its own event loop (Atomics.wait) from `at` to `until`. */
   | { readonly kind: 'block'; readonly at: number; readonly until: number }
+  /** The worker called `locker.close()` (asked by the orchestrator) and it settled at `until`. */
+  | { readonly kind: 'locker-close'; readonly at: number; readonly until: number }
+  /** A `withLock` call settled: resolved, or rejected with `code` (and a loss `reason`). */
+  | {
+      readonly kind: 'withlock-settled';
+      readonly at: number;
+      readonly attempt: string;
+      readonly ok: boolean;
+      readonly code?: string;
+      readonly reason?: string;
+    }
+  /** The library published on the `latchkey:warning` diagnostics channel. */
+  | { readonly kind: 'warning'; readonly at: number; readonly message: string }
   | { readonly kind: 'stop'; readonly at: number; readonly cycles: number };
 
 /** Something the orchestrator did to the system, for the checker's time references. */
@@ -196,4 +217,6 @@ export type WorkerMessage =
 export type OrchestratorMessage =
   | { readonly type: 'stop' }
   /** Block the event loop now for `ms` (Atomics.wait), like a long GC pause. */
-  | { readonly type: 'block'; readonly ms: number };
+  | { readonly type: 'block'; readonly ms: number }
+  /** Call `locker.close()` now (while a critical section may be running), then go on with a new one. */
+  | { readonly type: 'close-locker' };

@@ -10,6 +10,18 @@ import type { HistoryEvent, ScriptName } from './events.js';
 /** Scripts whose second argument is a ttl in ms. */
 const TTL_SCRIPTS = new Set(['mutex-acquire', 'mutex-extend']);
 
+/**
+ * What the extend script does on the server, read from the Lua text Redis runs (not from the
+ * library's code around it): the checker needs it to know where the key's expiry can be after a
+ * reply, or after a command whose outcome is unknown.
+ */
+function extendScript(lua: string) {
+  return {
+    pexpire: /'PEXPIRE'[^\n]*'GT'/i.test(lua) ? ('gt' as const) : ('plain' as const),
+    reply: /'PTTL'/i.test(lua) ? ('pttl' as const) : ('flag' as const),
+  };
+}
+
 export function recordingAdapter(
   inner: RedisAdapter,
   record: (event: HistoryEvent) => void,
@@ -30,6 +42,7 @@ export function recordingAdapter(
         script: script.name as ScriptName,
         token: args[0] ?? '',
         ...(TTL_SCRIPTS.has(script.name) ? { ttlMs: Number(args[1]) } : {}),
+        ...(script.name === 'mutex-extend' ? { extendScript: extendScript(script.lua) } : {}),
       };
       try {
         const reply = await inner.runScript(script, keys, args, signal);

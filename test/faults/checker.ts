@@ -48,7 +48,14 @@ export type PropertyId =
   | 'missing-signal'
   | 'slow-takeover'
   | 'op-timeout'
-  | 'unexplained-success';
+  | 'unexplained-success'
+  // Scenario checks of issue 8 (scenarios.ts, issue8-checks.ts):
+  | 'slow-handover'
+  | 'abandoned-hold'
+  | 'not-refused'
+  | 'close-not-signalled'
+  | 'missing-warning'
+  | 'unexplained-error';
 
 export interface Violation {
   readonly property: PropertyId;

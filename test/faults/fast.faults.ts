@@ -24,6 +24,14 @@ const ASSERTED: readonly PropertyId[] = [
   'extend-after-validity',
   'held-after-validity',
   'unexplained-success',
+  // Issue 8 rows. The hand-over and abandoned-hold bounds are half a ttl (500 ms) against a few
+  // ms measured: a defect costs a whole ttl, so these do not turn on this machine's speed.
+  'slow-handover',
+  'abandoned-hold',
+  'not-refused',
+  'close-not-signalled',
+  'missing-warning',
+  'unexplained-error',
 ];
 
 const seed = process.env.FAULTS_SEED ? Number(process.env.FAULTS_SEED) >>> 0 : newSeed();
@@ -44,7 +52,8 @@ describe(`fault suite › fast subset (seed ${seed}, replay with FAULTS_SEED=${s
       );
       for (const violation of timing) console.warn(`${spec.id} timing: ${violation.detail}`);
       expect(result.error).toBeUndefined();
-      expect(result.check.operations.acquired).toBeGreaterThan(0);
+      if (spec.refused) expect(result.check.operations.acquired).toBe(0);
+      else expect(result.check.operations.acquired).toBeGreaterThan(0);
       expect(result.faultsInjected).toBeGreaterThan(0);
       expect(
         result.unexpected.filter((violation) => ASSERTED.includes(violation.property)),

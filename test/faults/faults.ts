@@ -3,8 +3,10 @@
  * did and when, so the checker can measure signals and recovery against it. All traffic stays on
  * loopback; every wait is bounded.
  */
+import { createConnection } from 'node:net';
 import { now } from './clock.js';
 import { signal } from './processes.js';
+import type { RedisNode } from './redis-node.js';
 import { LOCK_KEY, type ScenarioContext, type WorkerHandle } from './scenario.js';
 
 /** SIGKILL the current holder in the middle of its critical section. */
@@ -191,4 +193,116 @@ export async function busyScript(context: ScenarioContext, ms: number): Promise<
   await context.redis.command('EVAL', BUSY_SCRIPT, '0', String(ms));
   context.record({ kind: 'redis-outage', at, until: now(), what: `busy script ${ms} ms` });
   context.injected(`busy script for ${ms} ms (BUSY replies)`);
+}
+
+/**
+ * A client that only holds `PSUBSCRIBE *` (a monitoring tool, a debugging session): every PUBLISH
+ * counts it as a receiver, on every channel. It stays until the run ends.
+ */
+export async function idlePatternSubscriber(context: ScenarioContext): Promise<void> {
+  const socket = createConnection({ port: context.redis.port, host: '127.0.0.1' });
+  socket.on('error', () => {});
+  socket.on('data', () => {});
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('error', reject);
+  });
+  socket.write('*2\r\n$10\r\nPSUBSCRIBE\r\n$1\r\n*\r\n');
+  context.onCleanup(() => {
+    socket.destroy();
+  });
+  context.injected('idle PSUBSCRIBE * client');
+}
+
+/** SIGKILL `victim`, whatever it is doing (waiting, for instance). */
+export async function killWorker(context: ScenarioContext, victim: WorkerHandle): Promise<number> {
+  signal(victim.process, 'SIGKILL');
+  const at = now();
+  context.record({ kind: 'worker-kill', at, worker: victim.id });
+  context.injected(`SIGKILL ${victim.id}`);
+  await victim.process.exited;
+  return at;
+}
+
+/** Samples the lock key's value every `everyMs` for `ms` (admin connection), into `samples`. */
+export async function sampleLockKey(
+  context: ScenarioContext,
+  ms: number,
+  everyMs: number,
+  samples: { at: number; token: string | null }[],
+): Promise<void> {
+  const until = now() + ms;
+  while (now() < until) {
+    const at = now();
+    const value = await context.redis.command('GET', LOCK_KEY).catch(() => null);
+    samples.push({ at, token: typeof value === 'string' ? value : null });
+    await context.sleep(everyMs);
+  }
+}
+
+/**
+ * `SCRIPT FLUSH`, then `CLIENT PAUSE ms ALL`: lock commands sent now wait past their timeout, and
+ * then meet an empty script cache (NOSCRIPT), which an adapter answers with EVAL.
+ */
+export async function pauseWithFlushedScripts(
+  context: ScenarioContext,
+  ms: number,
+): Promise<number> {
+  await context.redis.command('SCRIPT', 'FLUSH');
+  const at = now();
+  await context.redis.command('CLIENT', 'PAUSE', String(ms), 'ALL');
+  await context.sleep(ms);
+  const until = at + ms;
+  context.record({ kind: 'redis-outage', at, until, what: `SCRIPT FLUSH + CLIENT PAUSE ${ms}` });
+  context.injected(`SCRIPT FLUSH, then CLIENT PAUSE ${ms} ALL`);
+  return until;
+}
+
+/**
+ * Under `allkeys-lru`, fills Redis just past `maxmemory` until the fencing counter is evicted (the
+ * coldest key: only an acquisition touches it). Counts which lock keys went.
+ */
+export async function evictFencingCounter(
+  context: ScenarioContext,
+): Promise<{ counter: boolean; lockKey: boolean }> {
+  await context.waitForHolder();
+  const { redis } = context;
+  const fenceKey = `${LOCK_KEY}:fence`;
+  const used = infoField(String(await redis.command('INFO', 'memory')), 'used_memory');
+  await redis.command('CONFIG', 'SET', 'maxmemory', String(used + 256 * 1024));
+  const filler = 'x'.repeat(8 * 1024);
+  let counter = false;
+  let lockKeyGone = false;
+  const at = now();
+  for (let i = 0; i < 2_000 && !counter; i++) {
+    await redis.command('SET', `filler:${context.seed}:${i}:${at}`, filler);
+    counter = Number(await redis.command('EXISTS', fenceKey)) === 0;
+  }
+  lockKeyGone = Number(await redis.command('EXISTS', LOCK_KEY)) === 0;
+  await redis.command('CONFIG', 'SET', 'maxmemory', '0');
+  if (!counter) throw new Error('the fencing counter was not evicted');
+  if (lockKeyGone) {
+    context.record({ kind: 'key-loss', at, observableAt: now(), what: 'allkeys-lru eviction' });
+  }
+  context.injected(
+    `allkeys-lru eviction of the fencing counter${lockKeyGone ? ' (and the lock key)' : ''}`,
+  );
+  return { counter, lockKey: lockKeyGone };
+}
+
+/** Asks the current holder (in withLock mode) to close its locker while its callback runs. */
+export async function closeHolderLocker(context: ScenarioContext): Promise<void> {
+  const victim = await context.waitForHolder(100);
+  context.send(victim, { type: 'close-locker' });
+  context.injected(`locker.close() in ${victim.id} during its callback`);
+}
+
+/** Makes a `--cluster-enabled yes` server serve every slot, as a one-node cluster. */
+export async function serveAllSlots(redis: RedisNode): Promise<void> {
+  await redis.command('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+  const deadline = now() + 5_000;
+  while (!/cluster_state:ok/.test(String(await redis.command('CLUSTER', 'INFO')))) {
+    if (now() > deadline) throw new Error('the one-node cluster did not reach cluster_state:ok');
+    await new Promise((done) => setTimeout(done, 20));
+  }
 }

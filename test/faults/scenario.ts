@@ -5,7 +5,8 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CheckResult, PropertyId, Violation } from './checker.js';
+import { type Reconstruction, reconstruct } from './attempts.js';
+import type { CheckResult, PropertyId, RunLogs, Violation } from './checker.js';
 import { checkRun } from './checker.js';
 import { now, pause } from './clock.js';
 import type {
@@ -61,7 +62,29 @@ export interface ScenarioSpec {
   readonly expected?: readonly PropertyId[];
   /** Why the expected violations are expected (printed in the report). */
   readonly expectedBecause?: string;
+  /** What the row checks beyond the common properties (printed in the report). */
+  readonly checks?: string;
+  /** Prepares the server before any worker starts. */
+  setup?(redis: RedisNode): Promise<void>;
+  /** Redis must refuse every lock: the run passes with no acquisition at all. */
+  readonly refused?: boolean;
   inject(context: ScenarioContext): Promise<void>;
+  /** Checks of this scenario's own, over the run's logs and what `inject` kept. */
+  verify?(input: VerifyInput): ScenarioVerdict;
+}
+
+export interface VerifyInput {
+  readonly logs: RunLogs;
+  readonly rebuilt: Reconstruction;
+  readonly check: CheckResult;
+  /** What `inject` kept with `context.keep`. */
+  readonly kept: ReadonlyMap<string, unknown>;
+}
+
+export interface ScenarioVerdict {
+  readonly violations: readonly Violation[];
+  /** Figures for the report, by name. */
+  readonly figures: Readonly<Record<string, string | number>>;
 }
 
 export interface WorkerHandle {
@@ -85,9 +108,13 @@ export interface ScenarioContext {
   /** The next worker to announce a write window, waiting up to `timeoutMs`. */
   nextWriteWindow(timeoutMs?: number): Promise<WorkerHandle>;
   send(worker: WorkerHandle, message: OrchestratorMessage): void;
-  /** Starts one more worker (for example to replace a killed one). */
-  spawnWorker(): Promise<WorkerHandle>;
+  /** Starts one more worker (to replace a killed one, or one of another kind). */
+  spawnWorker(options?: WorkerOptions): Promise<WorkerHandle>;
   sleep(ms: number): Promise<void>;
+  /** Keeps a value for the scenario's `verify`. */
+  keep(name: string, value: unknown): void;
+  /** Runs `cleanup` when the run ends (before Redis stops). */
+  onCleanup(cleanup: () => void | Promise<void>): void;
 }
 
 export interface ScenarioResult {
@@ -104,6 +131,9 @@ export interface ScenarioResult {
   readonly workers: number;
   readonly expectedProperties: readonly PropertyId[];
   readonly expectedBecause: string | undefined;
+  readonly checks: string | undefined;
+  /** The scenario's own figures (see ScenarioSpec.verify). */
+  readonly figures: Readonly<Record<string, string | number>>;
   readonly check: CheckResult;
   readonly expected: readonly Violation[];
   readonly unexpected: readonly Violation[];
@@ -128,6 +158,8 @@ class Run implements ScenarioContext {
   readonly #holders = new Map<string, { attempt: string; since: number }>();
   readonly #writeWindowWaiters: ((worker: WorkerHandle) => void)[] = [];
   readonly #faultWriter: JsonlWriter;
+  readonly kept = new Map<string, unknown>();
+  readonly #cleanups: (() => void | Promise<void>)[] = [];
   #nextWorker = 0;
   faultsInjected = 0;
 
@@ -161,17 +193,30 @@ class Run implements ScenarioContext {
     return pause(ms);
   }
 
+  keep(name: string, value: unknown): void {
+    this.kept.set(name, value);
+  }
+
+  onCleanup(cleanup: () => void | Promise<void>): void {
+    this.#cleanups.push(cleanup);
+  }
+
+  async cleanUp(): Promise<void> {
+    for (const cleanup of this.#cleanups.splice(0))
+      await Promise.resolve(cleanup()).catch(() => {});
+  }
+
   send(worker: WorkerHandle, message: OrchestratorMessage): void {
     if (isAlive(worker.process) && worker.process.child.connected)
       worker.process.child.send(message);
   }
 
-  async spawnWorker(): Promise<WorkerHandle> {
+  async spawnWorker(extra: WorkerOptions = {}): Promise<WorkerHandle> {
     const index = this.#nextWorker++;
     const id = `w${index + 1}`;
     const clients = this.spec.clients ?? ['ioredis', 'node-redis'];
     const proxy = this.spec.proxies ? await FaultProxy.start(this.redis.port) : undefined;
-    const options = this.spec.worker ?? {};
+    const options = { ...this.spec.worker, ...extra };
     const config: WorkerConfig = {
       id,
       redisPort: proxy?.port ?? this.redis.port,
@@ -188,7 +233,7 @@ class Run implements ScenarioContext {
       maxRunMs: 10 * 60_000,
       seed: (this.seed + index * 7_919) >>> 0,
       ...options,
-      settings: this.settings,
+      settings: { ...this.settings, ...extra.settings },
     };
     const spawned = spawnTs('worker.ts', [JSON.stringify(config)], true);
     const worker: WorkerHandle = { id, process: spawned, config, proxy };
@@ -293,6 +338,7 @@ export async function runScenario(
   let endedAt = now();
   try {
     redis = await RedisNode.start(spec.redisArgs ?? []);
+    await spec.setup?.(redis);
     resource = spawnTs('resource-server.ts', [resourceLog, spec.mode], false);
     const portLine = await waitForLine(resource, /PORT (\d+)/, READY_TIMEOUT_MS);
     run = new Run(spec, redis, Number(portLine[1]), dir, options.seed);
@@ -306,21 +352,40 @@ export async function runScenario(
   } finally {
     endedAt = now();
     redis?.thaw();
+    await run?.cleanUp();
     await run?.stopWorkers().catch(() => {});
     if (resource) await terminate(resource);
     await redis?.stop().catch(() => {});
   }
 
-  const check = checkRun({
+  const logs: RunLogs = {
     histories: run?.histories() ?? [],
     resource: readJsonl<ResourceEvent>(resourceLog),
     faults: run?.faults ?? [],
     endedAt,
-  });
+  };
+  const check = checkRun(logs);
+  let verdict: ScenarioVerdict = { violations: [], figures: {} };
+  if (spec.verify && run) {
+    try {
+      verdict = spec.verify({
+        logs,
+        rebuilt: reconstruct(logs.histories, logs.faults),
+        check,
+        kept: run.kept,
+      });
+    } catch (caught) {
+      error ??= caught instanceof Error ? (caught.stack ?? caught.message) : String(caught);
+    }
+  }
+  const violations = [...check.violations, ...verdict.violations].sort((a, b) => a.at - b.at);
   const expectedProperties = spec.expected ?? [];
-  const expected = check.violations.filter((v) => expectedProperties.includes(v.property));
-  const unexpected = check.violations.filter((v) => !expectedProperties.includes(v.property));
-  const passed = error === undefined && unexpected.length === 0 && check.operations.acquired > 0;
+  const expected = violations.filter((v) => expectedProperties.includes(v.property));
+  const unexpected = violations.filter((v) => !expectedProperties.includes(v.property));
+  const acquiredAsExpected = spec.refused
+    ? check.operations.acquired === 0
+    : check.operations.acquired > 0;
+  const passed = error === undefined && unexpected.length === 0 && acquiredAsExpected;
   const keep = options.keepLogs || !passed;
   if (!keep) rmSync(dir, { recursive: true, force: true });
   return {
@@ -337,7 +402,9 @@ export async function runScenario(
     workers: run?.workers.length ?? 0,
     expectedProperties,
     expectedBecause: spec.expectedBecause,
-    check,
+    checks: spec.checks,
+    figures: verdict.figures,
+    check: { ...check, violations },
     expected,
     unexpected,
     passed,

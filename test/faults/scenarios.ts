@@ -2,22 +2,38 @@
  * The fault catalogue for single-node Redis (safety.md §6.4, R1–R10) and the random mix (M1).
  * ttl 1000 ms, refresh 300 ms, commandTimeoutMs 500 ms unless a scenario says otherwise.
  */
+import { now } from './clock.js';
 import {
   blackholeHolder,
   blockInWriteWindow,
   busyScript,
   clientKill,
   clientPause,
+  closeHolderLocker,
   debugSleep,
   deleteLockKey,
+  evictFencingCounter,
   evictLockKey,
   flushAll,
   freezeInWriteWindow,
   freezeRedis,
+  idlePatternSubscriber,
   killHolder,
+  killWorker,
+  pauseWithFlushedScripts,
   resetConnections,
   restartRedis,
+  sampleLockKey,
+  serveAllSlots,
 } from './faults.js';
+import {
+  abandonedHolds,
+  closesDuringCallbacks,
+  evictionOutcome,
+  handovers,
+  type KeySample,
+  refusals,
+} from './issue8-checks.js';
 import { nemesis } from './nemesis.js';
 import type { ScenarioContext, ScenarioSpec } from './scenario.js';
 
@@ -52,7 +68,7 @@ const LONG_SECTIONS = { workMs: [600, 2_500] } as const;
 
 const AOF_ALWAYS = ['--appendonly', 'yes', '--appendfsync', 'always'];
 
-export const SCENARIOS: readonly ScenarioSpec[] = [
+const CATALOGUE: readonly ScenarioSpec[] = [
   {
     id: 'R1',
     title: 'holder SIGKILL',
@@ -282,6 +298,154 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
     inject: (context) => nemesis(context, { durationMs: 120_000 }),
   },
 ];
+
+/** Hand-over bound after dead waiters (item 3), and abandoned-hold bound (item 5): ttl / 2. */
+const HALF_TTL_MS = TTL_MS / 2;
+/** Longer than commandTimeoutMs (500), shorter than the ttl. */
+const PAUSE_MS = 800;
+
+/**
+ * Rows of issue 8: each reproduces one defect found in review against a real server, and checks
+ * the behaviour decided for it (see the issue's items 1, 2, 3, 5, 7 and 8).
+ */
+export const ISSUE_8_SCENARIOS: readonly ScenarioSpec[] = [
+  {
+    id: 'I8-1',
+    title: 'extend(200) with ttl 1000 at random while holding',
+    checks:
+      'a shorter extend never shortens the key: no holder claims validity the server did not give (held-after-validity from the PTTL replies), 0 overlaps',
+    fast: true,
+    inModel: true,
+    mode: 'fenced',
+    workers: 3,
+    worker: { manualExtendShare: 0.8, manualExtendTtlMs: 200, workMs: [300, 1_200] },
+    inject: async (context) => {
+      context.injected('extend(200) in 80 % of the critical sections');
+      await context.sleep(8_000);
+    },
+  },
+  {
+    id: 'I8-2',
+    title: 'redis-server --cluster-enabled yes, every slot served (refusal)',
+    checks:
+      'every acquire is refused with ERR_LOCK_UNSUPPORTED before any lock command; no key is written',
+    fast: true,
+    inModel: true,
+    refused: true,
+    mode: 'fenced',
+    workers: 2,
+    redisArgs: ['--cluster-enabled', 'yes'],
+    setup: serveAllSlots,
+    worker: { idleMs: [100, 200] },
+    warmupMs: 500,
+    settleMs: 500,
+    inject: async (context) => {
+      context.injected('one-node cluster (CLUSTER ADDSLOTSRANGE 0 16383)');
+      await context.sleep(2_000);
+      context.keep('keysWritten', [Number(await context.redis.command('DBSIZE'))]);
+    },
+    verify: ({ rebuilt, kept }) =>
+      refusals(rebuilt, 'ERR_LOCK_UNSUPPORTED', (kept.get('keysWritten') as number[]) ?? []),
+  },
+  {
+    id: 'I8-3',
+    title: 'idle PSUBSCRIBE * client; a process with 8 queued waiters SIGKILLed while others wait',
+    checks: `every release while a live worker waits hands over within ${HALF_TTL_MS} ms (a grant to a dead waiter would stall the lock for a ttl)`,
+    fast: true,
+    inModel: true,
+    mode: 'fenced',
+    workers: 3,
+    worker: { workMs: [100, 400] },
+    inject: async (context) => {
+      await idlePatternSubscriber(context);
+      const windows: { from: number; to: number }[] = [];
+      for (let i = 0; i < 2; i++) {
+        const waiters = await context.spawnWorker({ concurrency: 8, workMs: [20, 60] });
+        await context.sleep(700);
+        const at = await killWorker(context, waiters);
+        // Their queue entries live for the rest of their wait (waitMs 3000) plus a grace.
+        await context.sleep(3_500);
+        windows.push({ from: at, to: now() });
+      }
+      context.keep('windows', windows);
+    },
+    verify: ({ rebuilt, kept }) =>
+      handovers(
+        rebuilt,
+        (kept.get('windows') as { from: number; to: number }[]) ?? [],
+        HALF_TTL_MS,
+      ),
+  },
+  {
+    id: 'I8-5',
+    title: `SCRIPT FLUSH, then CLIENT PAUSE ${PAUSE_MS} ALL (> commandTimeoutMs) while workers try to acquire`,
+    checks: `no token that no attempt acquired holds the lock key longer than ${HALF_TTL_MS} ms after the pause (lock key sampled every 10 ms), 0 overlaps`,
+    fast: true,
+    inModel: true,
+    mode: 'fenced',
+    workers: 4,
+    // Tries that do not wait, in a tight loop, so lock commands are in flight at every moment.
+    worker: { workMs: [20, 120], idleMs: [0, 20], settings: { waitMs: 0 } },
+    inject: async (context) => {
+      const samples: KeySample[] = [];
+      const pauseEnds: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        if (i > 0) await context.sleep(500);
+        pauseEnds.push(await pauseWithFlushedScripts(context, PAUSE_MS));
+        await sampleLockKey(context, 1_500, 10, samples);
+      }
+      context.keep('samples', samples);
+      context.keep('pauseEnds', pauseEnds);
+    },
+    verify: ({ rebuilt, kept }) =>
+      abandonedHolds(
+        rebuilt,
+        (kept.get('samples') as KeySample[]) ?? [],
+        (kept.get('pauseEnds') as number[]) ?? [],
+        HALF_TTL_MS,
+      ),
+  },
+  {
+    id: 'I8-7',
+    title: 'maxmemory-policy allkeys-lru: the fencing counter evicted while workers contend',
+    checks:
+      'every worker got the eviction warning; no unexplained error (a grant whose fence key is gone draws a fresh token); 0 lease overlaps',
+    fast: false,
+    inModel: false,
+    mode: 'fenced',
+    redisArgs: ['--maxmemory-policy', 'allkeys-lru'],
+    worker: LONG_SECTIONS,
+    expected: ['token-regression', 'duplicate-fence'],
+    expectedBecause: `${COUNTER_LOSS}; under allkeys-* eviction the counter is the coldest key (documented weakness)`,
+    inject: async (context) => {
+      let counterLosses = 0;
+      let lockKeyLosses = 0;
+      for (let i = 0; i < 2; i++) {
+        if (i > 0) await context.sleep(GAP_MS);
+        const evicted = await evictFencingCounter(context);
+        if (evicted.counter) counterLosses++;
+        if (evicted.lockKey) lockKeyLosses++;
+      }
+      context.keep('counterLosses', counterLosses);
+      context.keep('lockKeyLosses', lockKeyLosses);
+    },
+    verify: (input) => evictionOutcome(input, ['ERR_LOCK_TIMEOUT']),
+  },
+  {
+    id: 'I8-8',
+    title: 'locker.close() while a withLock callback runs',
+    checks:
+      "the callback's signal aborts with reason 'closed' before the release and the next grant; withLock rejects with ERR_LOCK_LOST; 0 resource overlaps",
+    fast: true,
+    inModel: true,
+    mode: 'unfenced',
+    worker: { mode: 'withLock', ...LONG_SECTIONS, manualExtendShare: 0 },
+    inject: (context) => repeat(context, 3, () => closeHolderLocker(context)),
+    verify: closesDuringCallbacks,
+  },
+];
+
+export const SCENARIOS: readonly ScenarioSpec[] = [...CATALOGUE, ...ISSUE_8_SCENARIOS];
 
 /** A shorter mix for the fast subset. */
 export const FAST_MIX: ScenarioSpec = {

@@ -31,6 +31,16 @@ export interface WorkerConfig {
   readonly idleMs: readonly [number, number];
   /** Share of critical sections that also call `lock.extend()` by hand. */
   readonly manualExtendShare: number;
+  /** The ttl those manual extends ask for (default: the lock's ttl); shorter ones test item 1. */
+  readonly manualExtendTtlMs?: number;
+  /**
+   * `acquire`: acquire, critical section, release, judging "still held" by `lock.isHeld`.
+   * `withLock`: the same inside `locker.withLock`, judging by the callback's signal only (its
+   * contract: the signal aborts when the lock is lost, also when the locker closes).
+   */
+  readonly mode?: 'acquire' | 'withLock';
+  /** Independent acquire loops in this process (each a waiter of its own while another holds). */
+  readonly concurrency?: number;
   readonly maxCycles: number;
   readonly maxRunMs: number;
   readonly seed: number;

@@ -5,6 +5,7 @@
  *
  * Run as `node --import tsx worker.ts '<WorkerConfig JSON>'` with an IPC channel.
  */
+import { subscribe } from 'node:diagnostics_channel';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
@@ -88,6 +89,8 @@ class Worker {
   readonly #random: () => number;
   readonly #stop = new AbortController();
   #cycles = 0;
+  #locker: Locker | undefined;
+  #makeLocker: (() => Locker) | undefined;
 
   constructor(
     private readonly config: WorkerConfig,
@@ -107,6 +110,16 @@ class Worker {
 
   stop(): void {
     this.#stop.abort();
+  }
+
+  /** Closes the locker now, whatever its locks are doing, and goes on with a new one. */
+  async closeLocker(): Promise<void> {
+    const locker = this.#locker;
+    if (!locker || !this.#makeLocker) return;
+    this.#locker = this.#makeLocker();
+    const at = now();
+    await locker.close().catch(() => {});
+    this.record({ kind: 'locker-close', at, until: now() });
   }
 
   block(ms: number): void {
@@ -130,25 +143,37 @@ class Worker {
       settings: config.settings,
     });
     const lag = this.#monitorLag();
+    // Published once per locker when Redis may evict the fencing counter (issue 8, item 7).
+    subscribe('latchkey:warning', (message) => {
+      this.record({ kind: 'warning', at: now(), message: JSON.stringify(message).slice(0, 300) });
+    });
     const connection =
       config.client === 'ioredis' ? await connectIORedis(config) : await connectNodeRedis(config);
     const resource = await ResourceClient.connect(config.resourcePort, config.id, 'shared');
     const { ttlMs, refreshMs, commandTimeoutMs, waitMs, driftFactor } = config.settings;
-    const locker = new Locker(
-      recordingAdapter(connection.adapter, (event) => this.record(event)),
-      { ttlMs, refreshMs, commandTimeoutMs, waitMs, driftFactor },
-    );
+    const adapter = recordingAdapter(connection.adapter, (event) => this.record(event));
+    this.#makeLocker = () =>
+      new Locker(adapter, { ttlMs, refreshMs, commandTimeoutMs, waitMs, driftFactor });
+    this.#locker = this.#makeLocker();
     this.send({ type: 'ready' });
     const endAt = now() + config.maxRunMs;
-    try {
+    const loops = config.concurrency ?? 1;
+    const loop = async (index: number) => {
+      let n = 0;
       while (!this.#stop.signal.aborted && this.#cycles < config.maxCycles && now() < endAt) {
         this.#cycles++;
-        await this.#cycle(locker, resource, `${config.id}:${this.#cycles}`);
+        n++;
+        const attempt = loops === 1 ? `${config.id}:${n}` : `${config.id}:${index}.${n}`;
+        if (config.mode === 'withLock') await this.#withLockCycle(resource, attempt);
+        else await this.#cycle(this.#locker as Locker, resource, attempt);
         await pause(this.#between(config.idleMs), this.#stop.signal);
       }
+    };
+    try {
+      await Promise.all(Array.from({ length: loops }, (_, index) => loop(index + 1)));
     } finally {
       clearInterval(lag);
-      await locker.close().catch(() => {});
+      await this.#locker?.close().catch(() => {});
       resource.close();
       await connection.close().catch(() => {});
       this.record({ kind: 'stop', at: now(), cycles: this.#cycles });
@@ -171,6 +196,70 @@ class Worker {
       });
       return;
     }
+    this.#held(lock, attempt);
+    try {
+      await this.#criticalSection(lock, resource, attempt, () => lock.isHeld);
+    } finally {
+      this.send({ type: 'free', attempt });
+      this.record({ kind: 'release-invoke', at: now(), attempt });
+      try {
+        const result = await lock.release();
+        this.record({ kind: 'release-ok', at: now(), attempt, outcome: result.outcome });
+      } catch (error) {
+        this.record({ kind: 'release-fail', at: now(), attempt, code: errorCode(error) });
+      }
+    }
+  }
+
+  /**
+   * withLock: acquire-ok when the callback starts, release-invoke when it returns (withLock
+   * releases then), and how withLock settled. "Held" is judged by the callback's signal alone.
+   */
+  async #withLockCycle(resource: ResourceClient, attempt: string): Promise<void> {
+    this.record({ kind: 'acquire-invoke', at: now(), attempt });
+    let entered = false;
+    const locker = this.#locker as Locker;
+    try {
+      await locker.withLock(
+        this.config.lockName,
+        async (signal, lock) => {
+          entered = true;
+          this.#held(lock, attempt);
+          try {
+            await this.#criticalSection(lock, resource, attempt, () => !signal.aborted);
+          } finally {
+            this.send({ type: 'free', attempt });
+            this.record({ kind: 'release-invoke', at: now(), attempt });
+          }
+        },
+        { signal: this.#stop.signal },
+      );
+      this.record({ kind: 'withlock-settled', at: now(), attempt, ok: true });
+    } catch (error) {
+      if (!entered) {
+        this.record({
+          kind: 'acquire-fail',
+          at: now(),
+          attempt,
+          code: errorCode(error),
+          message: String(error).slice(0, 200),
+        });
+        return;
+      }
+      const reason = (error as { reason?: unknown }).reason;
+      this.record({
+        kind: 'withlock-settled',
+        at: now(),
+        attempt,
+        ok: false,
+        code: errorCode(error),
+        ...(typeof reason === 'string' ? { reason } : {}),
+      });
+    }
+  }
+
+  /** Records a fresh hold and its lost signal, and tells the orchestrator. */
+  #held(lock: Lock, attempt: string): void {
     this.record({
       kind: 'acquire-ok',
       at: now(),
@@ -188,29 +277,23 @@ class Worker {
       { once: true },
     );
     this.send({ type: 'held', attempt, fence: lock.fencingToken });
-    try {
-      await this.#criticalSection(lock, resource, attempt);
-    } finally {
-      this.send({ type: 'free', attempt });
-      this.record({ kind: 'release-invoke', at: now(), attempt });
-      try {
-        const result = await lock.release();
-        this.record({ kind: 'release-ok', at: now(), attempt, outcome: result.outcome });
-      } catch (error) {
-        this.record({ kind: 'release-fail', at: now(), attempt, code: errorCode(error) });
-      }
-    }
   }
 
-  #check(lock: Lock, attempt: string): boolean {
-    const held = lock.isHeld;
-    this.record({ kind: 'check', at: now(), attempt, held });
+  #check(lock: Lock, attempt: string, isHeld: () => boolean): boolean {
+    const remainingMs = lock.remainingMs;
+    const held = isHeld();
+    this.record({ kind: 'check', at: now(), attempt, held, remainingMs });
     return held;
   }
 
-  async #criticalSection(lock: Lock, resource: ResourceClient, attempt: string): Promise<void> {
+  async #criticalSection(
+    lock: Lock,
+    resource: ResourceClient,
+    attempt: string,
+    isHeld: () => boolean,
+  ): Promise<void> {
     const fence = lock.fencingToken;
-    if (!this.#check(lock, attempt)) return;
+    if (!this.#check(lock, attempt, isHeld)) return;
     const entered = await resource.call({ op: 'enter', attempt, fence });
     try {
       if (!entered.accepted) return;
@@ -220,7 +303,7 @@ class Worker {
         await this.#extend(lock, attempt);
       }
       await pause(work / 2, lock.signal);
-      if (!this.#check(lock, attempt)) return;
+      if (!this.#check(lock, attempt, isHeld)) return;
       if (this.config.writeWindowMs > 0) {
         // The write is on its way: whatever happens now, it will arrive.
         this.send({ type: 'write-window', attempt });
@@ -235,8 +318,10 @@ class Worker {
   async #extend(lock: Lock, attempt: string): Promise<void> {
     this.record({ kind: 'extend-invoke', at: now(), attempt });
     try {
-      await lock.extend();
+      await lock.extend(this.config.manualExtendTtlMs);
       this.record({ kind: 'extend-ok', at: now(), attempt });
+      // What the holder believes right after: the checker compares it with what Redis replied.
+      this.#check(lock, attempt, () => lock.isHeld);
     } catch (error) {
       this.record({ kind: 'extend-fail', at: now(), attempt, code: errorCode(error) });
     }
@@ -276,6 +361,7 @@ async function main(): Promise<void> {
   process.on('message', (message: OrchestratorMessage) => {
     if (message.type === 'stop') stop();
     else if (message.type === 'block') worker.block(message.ms);
+    else if (message.type === 'close-locker') void worker.closeLocker();
   });
   process.on('disconnect', stop);
   process.on('SIGTERM', stop);

@@ -132,7 +132,7 @@ export function renderMarkdown(report: Report): string {
     '',
     `Generated ${meta.generatedAt} by \`${meta.command}\` (${meta.subset} run, seed ${meta.seed}, ` +
       `${Math.round(meta.durationMs / 1000)} s) on Node ${meta.node}, ${meta.redis}, ${meta.cpus} CPUs. ` +
-      'Single-node Redis only (safety.md §6.4 R1–R10 and M1); Sentinel, Cluster, Redlock and etcd ' +
+      'Single-node Redis only (safety.md §6.4 R1–R10, M1, and the issue 8 rows I8-*); Sentinel, Cluster (beyond its refusal), Redlock and etcd ' +
       'are not covered yet.',
     '',
     `**${totals.scenarios} scenario runs, ${totals.passed} passed; ${totals.faultsInjected} faults ` +
@@ -189,6 +189,26 @@ export function renderMarkdown(report: Report): string {
         `${operations.abandonedGrants} |`,
     );
   }
+  const ownChecks = report.scenarios.filter(
+    (result) => result.checks !== undefined || Object.keys(result.figures ?? {}).length > 0,
+  );
+  if (ownChecks.length > 0) {
+    lines.push(
+      '',
+      '## Rows with checks of their own (issue 8)',
+      '',
+      '| Run | Fault | What it checks | Measured | Result |',
+      '|---|---|---|---|---|',
+    );
+    for (const result of ownChecks) {
+      const figures = Object.entries(result.figures ?? {})
+        .map(([name, value]) => `${name}: ${value}`)
+        .join('; ');
+      lines.push(
+        `| ${result.id} | ${result.title} | ${result.checks ?? '–'} | ${figures || '–'}; unexpected ${countBy(result.unexpected)} | ${result.passed ? 'pass' : '**FAIL**'} |`,
+      );
+    }
+  }
   const weaknesses = report.scenarios.filter((result) => result.expectedProperties.length > 0);
   lines.push('', '## Expected, documented weaknesses', '');
   for (const result of weaknesses) {
@@ -224,6 +244,31 @@ export function renderMarkdown(report: Report): string {
     lines.push(`- ${result.id} (${result.mode}): ${result.faultLog.join('; ') || '–'}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A report with `partial`'s scenario runs in place of the runs of `base` with the same id, mode
+ * and title (appended when new), totals recomputed. For regenerating some rows of a full report.
+ */
+export function mergeReports(base: Report, partial: Report): Report {
+  const same = (a: ScenarioResult, b: ScenarioResult) =>
+    a.id === b.id && a.mode === b.mode && a.title === b.title;
+  const scenarios = base.scenarios.map(
+    (old) => partial.scenarios.find((fresh) => same(old, fresh)) ?? old,
+  );
+  for (const fresh of partial.scenarios) {
+    if (!scenarios.some((old) => same(old, fresh))) scenarios.push(fresh);
+  }
+  const ids = partial.scenarios.map((result) => result.id).join(', ');
+  const merged = buildReport(
+    {
+      ...base.meta,
+      command: `${base.meta.command}; rows ${ids} from \`${partial.meta.command}\` (seed ${partial.meta.seed}) at ${partial.meta.generatedAt}`,
+      durationMs: base.meta.durationMs + partial.meta.durationMs,
+    },
+    scenarios,
+  );
+  return merged;
 }
 
 export function writeReport(dir: string, report: Report): void {

@@ -7,14 +7,17 @@
  * - FAULTS_ONLY=R1,R7: only these scenario ids;
  * - FAULTS_FAST=1: only the fast subset (with the short random mix);
  * - FAULTS_KEEP_LOGS=1: keep the JSONL logs of passing runs under .tmp/faults/;
- * - FAULTS_REPORT_DIR: where to write the report (default docs/faults).
+ * - FAULTS_REPORT_DIR: where to write the report (default docs/faults);
+ * - FAULTS_MERGE=1: put these runs in place of the same rows of the report already there (and
+ *   append new rows), instead of writing a report of these runs only.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { now } from './clock.js';
 import { repoRoot } from './processes.js';
 import { newSeed } from './random.js';
-import { buildReport, writeReport } from './report.js';
+import { buildReport, mergeReports, type Report, writeReport } from './report.js';
 import { runScenario, type ScenarioResult, type ScenarioSpec } from './scenario.js';
 import { FAST_MIX, SCENARIOS } from './scenarios.js';
 
@@ -79,7 +82,12 @@ async function main(): Promise<void> {
     results,
   );
   const dir = process.env.FAULTS_REPORT_DIR ?? join(repoRoot, 'docs', 'faults');
-  writeReport(dir, report);
+  const existing = join(dir, 'report.json');
+  const merge = process.env.FAULTS_MERGE === '1' && existsSync(existing);
+  writeReport(
+    dir,
+    merge ? mergeReports(JSON.parse(readFileSync(existing, 'utf8')) as Report, report) : report,
+  );
   console.log(`report written to ${dir}/report.md and report.json`);
   process.exitCode = results.every((result) => result.passed) ? 0 : 1;
 }

@@ -241,20 +241,25 @@ export async function sampleLockKey(
 }
 
 /**
- * `SCRIPT FLUSH`, then `CLIENT PAUSE ms ALL`: lock commands sent now wait past their timeout, and
- * then meet an empty script cache (NOSCRIPT), which an adapter answers with EVAL.
+ * `SCRIPT FLUSH` with every script but `reloaded` (as after a restart, once some client has run
+ * those again), then `CLIENT PAUSE ms ALL`: lock commands sent now wait past their timeout, then
+ * meet NOSCRIPT, which an adapter answers with EVAL; a clean-up whose script is cached runs first.
  */
 export async function pauseWithFlushedScripts(
   context: ScenarioContext,
   ms: number,
+  reloaded: readonly string[] = [],
 ): Promise<number> {
   await context.redis.command('SCRIPT', 'FLUSH');
+  for (const lua of reloaded) await context.redis.command('SCRIPT', 'LOAD', lua);
   const at = now();
   await context.redis.command('CLIENT', 'PAUSE', String(ms), 'ALL');
   await context.sleep(ms);
   const until = at + ms;
   context.record({ kind: 'redis-outage', at, until, what: `SCRIPT FLUSH + CLIENT PAUSE ${ms}` });
-  context.injected(`SCRIPT FLUSH, then CLIENT PAUSE ${ms} ALL`);
+  context.injected(
+    `SCRIPT FLUSH${reloaded.length > 0 ? ` (${reloaded.length} script reloaded)` : ''}, then CLIENT PAUSE ${ms} ALL`,
+  );
   return until;
 }
 

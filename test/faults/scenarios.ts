@@ -2,6 +2,7 @@
  * The fault catalogue for single-node Redis (safety.md §6.4, R1–R10) and the random mix (M1).
  * ttl 1000 ms, refresh 300 ms, commandTimeoutMs 500 ms unless a scenario says otherwise.
  */
+import { mutexRelease } from '../../src/scripts/index.js';
 import { now } from './clock.js';
 import {
   blackholeHolder,
@@ -378,7 +379,7 @@ export const ISSUE_8_SCENARIOS: readonly ScenarioSpec[] = [
   },
   {
     id: 'I8-5',
-    title: `SCRIPT FLUSH, then CLIENT PAUSE ${PAUSE_MS} ALL (> commandTimeoutMs) while workers try to acquire`,
+    title: `SCRIPT FLUSH (release script reloaded), then CLIENT PAUSE ${PAUSE_MS} ALL (> commandTimeoutMs) while workers try to acquire`,
     checks: `no token that no attempt acquired holds the lock key longer than ${HALF_TTL_MS} ms after the pause (lock key sampled every 10 ms), 0 overlaps`,
     fast: true,
     inModel: true,
@@ -389,9 +390,9 @@ export const ISSUE_8_SCENARIOS: readonly ScenarioSpec[] = [
     inject: async (context) => {
       const samples: KeySample[] = [];
       const pauseEnds: number[] = [];
-      for (let i = 0; i < 3; i++) {
+      for (let i = 0; i < 4; i++) {
         if (i > 0) await context.sleep(500);
-        pauseEnds.push(await pauseWithFlushedScripts(context, PAUSE_MS));
+        pauseEnds.push(await pauseWithFlushedScripts(context, PAUSE_MS, [mutexRelease.lua]));
         await sampleLockKey(context, 1_500, 10, samples);
       }
       context.keep('samples', samples);

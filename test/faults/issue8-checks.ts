@@ -279,6 +279,8 @@ export function evictionOutcome(input: VerifyInput, allowed: readonly string[]):
           ? event.code
           : undefined;
       if (code === undefined || allowed.includes(code)) continue;
+      // Acquires still waiting when the orchestrator stopped the workers are aborted.
+      if (code === 'AbortError' && event.at >= input.logs.endedAt) continue;
       violations.push({
         property: 'unexplained-error',
         at: event.at,

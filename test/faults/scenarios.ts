@@ -322,7 +322,7 @@ export const ISSUE_8_SCENARIOS: readonly ScenarioSpec[] = [
     worker: { manualExtendShare: 0.8, manualExtendTtlMs: 200, workMs: [300, 1_200] },
     inject: async (context) => {
       context.injected('extend(200) in 80 % of the critical sections');
-      await context.sleep(8_000);
+      await context.sleep(5_000);
     },
   },
   {
@@ -339,7 +339,7 @@ export const ISSUE_8_SCENARIOS: readonly ScenarioSpec[] = [
     setup: serveAllSlots,
     worker: { idleMs: [100, 200] },
     warmupMs: 500,
-    settleMs: 500,
+    settleMs: 300,
     inject: async (context) => {
       context.injected('one-node cluster (CLUSTER ADDSLOTSRANGE 0 16383)');
       await context.sleep(2_000);
@@ -364,8 +364,8 @@ export const ISSUE_8_SCENARIOS: readonly ScenarioSpec[] = [
         const waiters = await context.spawnWorker({ concurrency: 8, workMs: [20, 60] });
         await context.sleep(700);
         const at = await killWorker(context, waiters);
-        // Their queue entries live for the rest of their wait (waitMs 3000) plus a grace.
-        await context.sleep(3_500);
+        // Their queue entries live for most of their wait (waitMs 3000) after this.
+        await context.sleep(2_500);
         windows.push({ from: at, to: now() });
       }
       context.keep('windows', windows);
@@ -391,9 +391,9 @@ export const ISSUE_8_SCENARIOS: readonly ScenarioSpec[] = [
       const samples: KeySample[] = [];
       const pauseEnds: number[] = [];
       for (let i = 0; i < 4; i++) {
-        if (i > 0) await context.sleep(500);
+        if (i > 0) await context.sleep(300);
         pauseEnds.push(await pauseWithFlushedScripts(context, PAUSE_MS, [mutexRelease.lua]));
-        await sampleLockKey(context, 1_500, 10, samples);
+        await sampleLockKey(context, 1_200, 10, samples);
       }
       context.keep('samples', samples);
       context.keep('pauseEnds', pauseEnds);

@@ -125,13 +125,24 @@ export function abandonedHolds(
   };
 }
 
-/** Item 2: every acquire refused with `code` before anything was written. */
+/** Item 2: every acquire refused with `code` before any lock command, and nothing written. */
 export function refusals(
-  rebuilt: Reconstruction,
+  input: VerifyInput,
   code: string,
   keysWritten: readonly number[],
 ): ScenarioVerdict {
+  const { rebuilt } = input;
   const violations: Violation[] = [];
+  const lockCommands = input.logs.histories.flatMap((history) =>
+    history.events.filter((event) => event.kind === 'command' && event.script.startsWith('mutex-')),
+  );
+  if (lockCommands.length > 0) {
+    violations.push({
+      property: 'not-refused',
+      at: lockCommands[0]?.at ?? 0,
+      detail: `${lockCommands.length} lock commands were sent to the cluster-enabled server`,
+    });
+  }
   let refused = 0;
   for (const attempt of rebuilt.attempts) {
     if (attempt.failCode === code) {
@@ -161,6 +172,7 @@ export function refusals(
     violations,
     figures: {
       'refused / attempts': `${refused} / ${rebuilt.attempts.filter((a) => a.okAt !== undefined || a.failAt !== undefined).length}`,
+      'lock commands sent': lockCommands.length,
       'keys written': keys,
     },
   };

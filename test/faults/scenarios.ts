@@ -345,8 +345,8 @@ export const ISSUE_8_SCENARIOS: readonly ScenarioSpec[] = [
       await context.sleep(2_000);
       context.keep('keysWritten', [Number(await context.redis.command('DBSIZE'))]);
     },
-    verify: ({ rebuilt, kept }) =>
-      refusals(rebuilt, 'ERR_LOCK_UNSUPPORTED', (kept.get('keysWritten') as number[]) ?? []),
+    verify: (input) =>
+      refusals(input, 'ERR_LOCK_UNSUPPORTED', (input.kept.get('keysWritten') as number[]) ?? []),
   },
   {
     id: 'I8-3',

@@ -265,7 +265,7 @@ export async function pauseWithFlushedScripts(
 
 /**
  * Under `allkeys-lru`, fills Redis just past `maxmemory` until the fencing counter is evicted (the
- * coldest key: only an acquisition touches it). Counts which lock keys went.
+ * coldest key: only an acquisition touches it). Reports whether the lock key went too.
  */
 export async function evictFencingCounter(
   context: ScenarioContext,
@@ -273,6 +273,13 @@ export async function evictFencingCounter(
   await context.waitForHolder();
   const { redis } = context;
   const fenceKey = `${LOCK_KEY}:fence`;
+  // Redis's LRU clock ticks once a second: wait until the counter is clearly the coldest (a holder
+  // refreshes the lock key every refreshMs; waiters touch the queue keys when they poll).
+  const coldBy = now() + 6_000;
+  while (Number(await redis.command('OBJECT', 'IDLETIME', fenceKey).catch(() => 0)) < 2) {
+    if (now() > coldBy) break;
+    await context.sleep(100);
+  }
   const used = infoField(String(await redis.command('INFO', 'memory')), 'used_memory');
   await redis.command('CONFIG', 'SET', 'maxmemory', String(used + 256 * 1024));
   const filler = 'x'.repeat(8 * 1024);

@@ -414,15 +414,19 @@ export const ISSUE_8_SCENARIOS: readonly ScenarioSpec[] = [
     fast: false,
     inModel: false,
     mode: 'fenced',
-    redisArgs: ['--maxmemory-policy', 'allkeys-lru'],
-    worker: LONG_SECTIONS,
+    // Closer to true LRU than the default 5 samples, so the coldest key goes first as it would on a
+    // server with many keys.
+    redisArgs: ['--maxmemory-policy', 'allkeys-lru', '--maxmemory-samples', '64'],
+    // Holds longer than the LRU clock's 1 s tick, so the counter gets colder than the lock key.
+    worker: { workMs: [2_500, 4_000], settings: { waitMs: 8_000 } },
+    settleMs: 8_000,
     expected: ['token-regression', 'duplicate-fence'],
     expectedBecause: `${COUNTER_LOSS}; under allkeys-* eviction the counter is the coldest key (documented weakness)`,
     inject: async (context) => {
       let counterLosses = 0;
       let lockKeyLosses = 0;
-      for (let i = 0; i < 2; i++) {
-        if (i > 0) await context.sleep(GAP_MS);
+      for (let i = 0; i < 3; i++) {
+        if (i > 0) await context.sleep(3_000);
         const evicted = await evictFencingCounter(context);
         if (evicted.counter) counterLosses++;
         if (evicted.lockKey) lockKeyLosses++;

@@ -280,9 +280,11 @@ class Worker {
   }
 
   #check(lock: Lock, attempt: string, isHeld: () => boolean): boolean {
+    // The time first: a claim is at + remainingMs, and remainingMs read later can only be smaller.
+    const at = now();
     const remainingMs = lock.remainingMs;
     const held = isHeld();
-    this.record({ kind: 'check', at: now(), attempt, held, remainingMs });
+    this.record({ kind: 'check', at, attempt, held, remainingMs });
     return held;
   }
 

@@ -311,3 +311,28 @@ export function evictionOutcome(input: VerifyInput, allowed: readonly string[]):
     },
   };
 }
+
+/**
+ * Item 1, figures only (the checker's held-after-validity judges the claims): how many short
+ * extends Redis ran, and the smallest PTTL it replied to them; below the key's remaining time it
+ * would mean the key was shortened.
+ */
+export function shortExtends(input: VerifyInput, ttlMs: number): ScenarioVerdict {
+  const replies: number[] = [];
+  let claims = 0;
+  for (const history of input.logs.histories) {
+    for (const event of history.events) {
+      if (event.kind === 'check' && event.held && event.remainingMs !== undefined) claims++;
+      if (event.kind !== 'command' || event.script !== 'mutex-extend' || !event.ok) continue;
+      if (event.ttlMs === ttlMs && Number(event.reply) > 0) replies.push(Number(event.reply));
+    }
+  }
+  return {
+    violations: [],
+    figures: {
+      [`extend(${ttlMs}) run by Redis`]: replies.length,
+      'smallest PTTL replied ms': replies.length > 0 ? Math.min(...replies) : '–',
+      'claims checked against the server': claims,
+    },
+  };
+}

@@ -19,6 +19,8 @@ export interface ReportMeta {
   readonly redis: string;
   readonly cpus: number;
   readonly durationMs: number;
+  /** Rows that a later partial run replaced or added (FAULTS_MERGE=1), and by what run. */
+  readonly rowsFrom?: string;
 }
 
 export interface Report {
@@ -134,6 +136,7 @@ export function renderMarkdown(report: Report): string {
       `${Math.round(meta.durationMs / 1000)} s) on Node ${meta.node}, ${meta.redis}, ${meta.cpus} CPUs. ` +
       'Single-node Redis only (safety.md §6.4 R1–R10, M1, and the issue 8 rows I8-*); Sentinel, Cluster (beyond its refusal), Redlock and etcd ' +
       'are not covered yet.',
+    ...(meta.rowsFrom ? ['', meta.rowsFrom] : []),
     '',
     `**${totals.scenarios} scenario runs, ${totals.passed} passed; ${totals.faultsInjected} faults ` +
       `injected; ${totals.acquisitions} acquisitions (handoffs) out of ${totals.acquireCalls} acquire ` +
@@ -263,8 +266,7 @@ export function mergeReports(base: Report, partial: Report): Report {
   const merged = buildReport(
     {
       ...base.meta,
-      command: `${base.meta.command}; rows ${ids} from \`${partial.meta.command}\` (seed ${partial.meta.seed}) at ${partial.meta.generatedAt}`,
-      durationMs: base.meta.durationMs + partial.meta.durationMs,
+      rowsFrom: `Rows ${ids} are from \`${partial.meta.command}\` (seed ${partial.meta.seed}, ${Math.round(partial.meta.durationMs / 1000)} s) at ${partial.meta.generatedAt}, on the library of that day; the other rows are from the run above.`,
     },
     scenarios,
   );

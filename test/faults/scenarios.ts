@@ -34,6 +34,7 @@ import {
   handovers,
   type KeySample,
   refusals,
+  shortExtends,
 } from './issue8-checks.js';
 import { nemesis } from './nemesis.js';
 import type { ScenarioContext, ScenarioSpec } from './scenario.js';
@@ -324,6 +325,7 @@ export const ISSUE_8_SCENARIOS: readonly ScenarioSpec[] = [
       context.injected('extend(200) in 80 % of the critical sections');
       await context.sleep(5_000);
     },
+    verify: (input) => shortExtends(input, 200),
   },
   {
     id: 'I8-2',

@@ -155,11 +155,11 @@ export async function acquireMutex(
       if (reply?.kind === 'conflict') throw new LockKeyConflictError(keys.lock, reply.detail);
       if (reply?.kind === 'acquired') {
         const validUntil = sentAt + options.ttlMs - options.driftMs;
-        if (monotonicNow() < validUntil) {
+        if (worthTaking(validUntil, options)) {
           acquired = true;
           return { keys, token, fencingToken: reply.fencingToken, validUntil, granted: false };
         }
-        // The reply came after the lock's validity ended: it is not ours to use. Give it back.
+        // The reply came (almost) after the lock's validity ended: not ours to use. Give it back.
         abandonToken();
       }
       if (reply) {
@@ -189,7 +189,7 @@ export async function acquireMutex(
           // Granted: the key holds our token for our ttl from a moment after Redis ran this
           // attempt, so after it was sent.
           const validUntil = sentAt + options.ttlMs - options.driftMs;
-          if (monotonicNow() < validUntil) {
+          if (worthTaking(validUntil, options)) {
             acquired = true;
             return { keys, token, fencingToken: grant.fencingToken, validUntil, granted: true };
           }
@@ -215,6 +215,16 @@ export async function acquireMutex(
   }
   if (lastError) throw lastError;
   throw new LockTimeoutError(name, Math.round(monotonicNow() - startedAt));
+}
+
+/**
+ * Whether a lock valid until `validUntil` may be handed to the caller. Only with more validity left
+ * than the drift allowance: the caller's code runs some microtask hops after this check (more on a
+ * busy event loop), and a lock that ends in between must not count as acquired. A grant that fails
+ * this is taken by the next attempt with fresh validity; an acquired reply is given back.
+ */
+function worthTaking(validUntil: number, options: ResolvedLockOptions): boolean {
+  return monotonicNow() < validUntil - options.driftMs;
 }
 
 /**

@@ -187,13 +187,7 @@ class Worker {
     try {
       lock = await locker.acquire(this.config.lockName, { signal: this.#stop.signal });
     } catch (error) {
-      this.record({
-        kind: 'acquire-fail',
-        at: now(),
-        attempt,
-        code: errorCode(error),
-        message: String(error).slice(0, 200),
-      });
+      this.#acquireFailed(attempt, error);
       return;
     }
     this.#held(lock, attempt);
@@ -209,6 +203,16 @@ class Worker {
         this.record({ kind: 'release-fail', at: now(), attempt, code: errorCode(error) });
       }
     }
+  }
+
+  #acquireFailed(attempt: string, error: unknown): void {
+    this.record({
+      kind: 'acquire-fail',
+      at: now(),
+      attempt,
+      code: errorCode(error),
+      message: String(error).slice(0, 200),
+    });
   }
 
   /**
@@ -237,13 +241,7 @@ class Worker {
       this.record({ kind: 'withlock-settled', at: now(), attempt, ok: true });
     } catch (error) {
       if (!entered) {
-        this.record({
-          kind: 'acquire-fail',
-          at: now(),
-          attempt,
-          code: errorCode(error),
-          message: String(error).slice(0, 200),
-        });
+        this.#acquireFailed(attempt, error);
         return;
       }
       const reason = (error as { reason?: unknown }).reason;

@@ -224,6 +224,26 @@ export async function killWorker(context: ScenarioContext, victim: WorkerHandle)
   return at;
 }
 
+/** How many lockers' wake-up channels have a subscriber on the server now. */
+export async function wakeChannelCount(context: ScenarioContext): Promise<number> {
+  const channels = await context.redis.command('PUBSUB', 'CHANNELS', 'latchkey:wake:*');
+  return Array.isArray(channels) ? channels.length : 0;
+}
+
+/**
+ * Waits (bounded by `ms`) until fewer than `before` wake-up channels have a subscriber: Redis has
+ * read the closed socket of a killed process and dropped its subscription. Returns when it did.
+ */
+export async function untilSubscriptionDropped(
+  context: ScenarioContext,
+  before: number,
+  ms = 2_000,
+): Promise<number> {
+  const until = now() + ms;
+  while (now() < until && (await wakeChannelCount(context)) >= before) await context.sleep(2);
+  return now();
+}
+
 /** Samples the lock key's value every `everyMs` for `ms` (admin connection), into `samples`. */
 export async function sampleLockKey(
   context: ScenarioContext,

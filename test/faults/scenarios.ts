@@ -26,6 +26,8 @@ import {
   restartRedis,
   sampleLockKey,
   serveAllSlots,
+  untilSubscriptionDropped,
+  wakeChannelCount,
 } from './faults.js';
 import {
   abandonedHolds,
@@ -365,10 +367,17 @@ export const ISSUE_8_SCENARIOS: readonly ScenarioSpec[] = [
       for (let i = 0; i < 2; i++) {
         const waiters = await context.spawnWorker({ concurrency: 8, workMs: [20, 60] });
         await context.sleep(700);
-        const at = await killWorker(context, waiters);
+        const subscribed = await wakeChannelCount(context);
+        const killedAt = await killWorker(context, waiters);
+        // Until Redis has read the dead process's closed socket, its subscription still counts and
+        // a release may grant to one of its waiters, a grant that lapses after a ttl: that is the
+        // frozen-waiter case (issue 11), not what this row checks. So the window opens when the
+        // subscription is gone.
+        const from = await untilSubscriptionDropped(context, subscribed);
+        context.injected(`subscription gone ${Math.round(from - killedAt)} ms after the SIGKILL`);
         // Their queue entries live for most of their wait (waitMs 3000) after this.
         await context.sleep(2_500);
-        windows.push({ from: at, to: now() });
+        windows.push({ from, to: now() });
       }
       context.keep('windows', windows);
     },

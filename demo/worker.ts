@@ -8,7 +8,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { createLocker } from '../src/adapters/ioredis.js';
+import { createLocker } from '../src/backends/redis/adapters/ioredis.js';
 import { isLockTimeoutError, type Lock, type Locker } from '../src/index.js';
 import { LedgerClient } from './ledger-client.js';
 import { crossProcessNow, parseWorkerConfig, type WorkerConfig } from './protocol.js';

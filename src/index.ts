@@ -1,4 +1,9 @@
-export type { LuaScriptSource, RedisAdapter, RedisSubscriber } from './adapter.js';
+export type {
+  CommandDeadline,
+  LuaScriptSource,
+  RedisAdapter,
+  RedisSubscriber,
+} from './backends/redis/adapter.js';
 export { CHANNELS, WARNING_CODES } from './diagnostics.js';
 export {
   InvalidArgumentError,

@@ -4,7 +4,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import type { RedisAdapter } from './adapter.js';
+import type { RedisAdapter } from './backends/redis/adapter.js';
+import { CleanUps } from './backends/redis/cleanup.js';
+import { MutexKeyCache, wakeChannel } from './backends/redis/keys.js';
+import { ScriptRunner } from './backends/redis/script-runner.js';
+import { mutexInspect } from './backends/redis/scripts/index.js';
 import { debug, observed, publish } from './diagnostics.js';
 import {
   InvalidArgumentError,
@@ -12,10 +16,7 @@ import {
   LockLostError,
   LockTimeoutError,
 } from './errors.js';
-import { MutexKeyCache, wakeChannel } from './keys.js';
 import { acquireMutex } from './locks/acquire.js';
-import { CleanUps } from './locks/cleanup.js';
-import { ScriptRunner } from './locks/commands.js';
 import { type Lock, RedisLockHandle, type ReleaseResult } from './locks/lock-handle.js';
 import {
   type AcquireOptions,
@@ -26,7 +27,6 @@ import {
   resolveLockerOptions,
   resolveLockOptions,
 } from './options.js';
-import { mutexInspect } from './scripts/index.js';
 import { monotonicNow } from './time.js';
 import { PubSubWaker } from './wake/pubsub-waker.js';
 

@@ -1,4 +1,4 @@
-import { createLocker } from '../../src/adapters/ioredis.js';
+import { createLocker } from '../../src/backends/redis/adapters/ioredis.js';
 import { closeIORedis, connectIORedis, installedVersion } from './connections.js';
 import { LATCHKEY_WAITING, latchkeyClient } from './latchkey.js';
 import type { LockLibrary } from './types.js';

@@ -1,5 +1,5 @@
 import { createClient } from 'redis';
-import { createLocker } from '../../src/adapters/node-redis.js';
+import { createLocker } from '../../src/backends/redis/adapters/node-redis.js';
 import { installedVersion } from './connections.js';
 import { LATCHKEY_WAITING, latchkeyClient } from './latchkey.js';
 import type { LockLibrary } from './types.js';

@@ -9,7 +9,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { createLocker } from '../../src/adapters/ioredis.js';
+import { createLocker } from '../../src/backends/redis/adapters/ioredis.js';
 import { startRedis } from '../../test/helpers/redis-server.js';
 import { nowUs } from '../clock.js';
 import { summarize } from '../stats.js';

@@ -5,10 +5,16 @@
  * its queue entry stays live. With a retry strategy it spins instead.
  */
 import { randomFillSync } from 'node:crypto';
+import type { Abandoned } from '../backends/redis/cleanup.js';
+import type { MutexKeyCache, MutexKeys } from '../backends/redis/keys.js';
+import {
+  isPermanentError,
+  pendingCommand,
+  type ScriptRunner,
+} from '../backends/redis/script-runner.js';
+import { type AcquireReply, mutexAcquire, QUEUE_MODE } from '../backends/redis/scripts/index.js';
 import { LockBackendError, LockKeyConflictError, LockTimeoutError } from '../errors.js';
-import type { MutexKeyCache, MutexKeys } from '../keys.js';
 import type { ResolvedLockOptions } from '../options.js';
-import { type AcquireReply, mutexAcquire, QUEUE_MODE } from '../scripts/index.js';
 import { monotonicNow, sleep } from '../time.js';
 import {
   LOOK_AGAIN,
@@ -17,8 +23,6 @@ import {
   type WakeReason,
   type WakeSlot,
 } from '../wake/pubsub-waker.js';
-import type { Abandoned } from './cleanup.js';
-import { isPermanentError, pendingCommand, type ScriptRunner } from './commands.js';
 
 /**
  * How long a queue entry stays live past its owner's planned retry. A release skips entries older

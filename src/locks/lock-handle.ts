@@ -2,6 +2,11 @@
  * A held lock: its identity, its validity on the monotonic clock, a `signal` that aborts the moment
  * the lock is known lost, manual `extend`, idempotent `release`, and `await using` support.
  */
+
+import type { Abandoned } from '../backends/redis/cleanup.js';
+import type { MutexKeys } from '../backends/redis/keys.js';
+import { pendingCommand, type ScriptRunner } from '../backends/redis/script-runner.js';
+import { mutexExtend, mutexRelease } from '../backends/redis/scripts/index.js';
 import { observed, publish } from '../diagnostics.js';
 import {
   InvalidArgumentError,
@@ -10,13 +15,9 @@ import {
   LockLostError,
   LockNotHeldError,
 } from '../errors.js';
-import type { MutexKeys } from '../keys.js';
 import { driftMsFor, MAX_DURATION_MS, MIN_TTL_MS, type ResolvedLockOptions } from '../options.js';
-import { mutexExtend, mutexRelease } from '../scripts/index.js';
 import { monotonicNow, withTimeout } from '../time.js';
 import { AutoRefresh } from './auto-refresh.js';
-import type { Abandoned } from './cleanup.js';
-import { pendingCommand, type ScriptRunner } from './commands.js';
 
 /** What `release()` found. Only `'released'` means this handle still held the lock. */
 export type ReleaseOutcome =

@@ -24,15 +24,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { RedisAdapter } from '../adapter.js';
+import type { RedisAdapter } from '../backends/redis/adapter.js';
+import { type MutexKeys, mutexKeys } from '../backends/redis/keys.js';
+import { mutexRelease } from '../backends/redis/scripts/index.js';
 import { CHANNELS, WARNING_CODES } from '../diagnostics.js';
 import { LOCK_ERROR_CODES, LockLostError, LockTimeoutError } from '../errors.js';
-import { type MutexKeys, mutexKeys } from '../keys.js';
 import { Locker } from '../locker.js';
 import type { Lock } from '../locks/lock-handle.js';
 import type { LockerOptions } from '../options.js';
 import { fixedDelay, maxAttempts } from '../retry.js';
-import { mutexRelease } from '../scripts/index.js';
 import type { ConnectAdapter, ConnectedAdapter } from './types.js';
 import type { WorkerEvent, WorkerTask } from './worker.js';
 
@@ -110,8 +110,8 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
     connections.push(connection);
     const { adapter } = connection;
     const tapped: RedisAdapter = {
-      async runScript(script, keys, args, signal) {
-        const reply = await adapter.runScript(script, keys, args, signal);
+      async runScript(script, keys, args, deadline) {
+        const reply = await adapter.runScript(script, keys, args, deadline);
         tap.onReply?.(script.name, reply);
         return reply;
       },
@@ -1262,9 +1262,9 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
           let slowAttempts = 1;
           const locker = new Locker(
             {
-              async runScript(script, keys, args, signal) {
+              async runScript(script, keys, args, deadline) {
                 if (script.name !== 'mutex-acquire' || slowAttempts-- <= 0) {
-                  return await inner.runScript(script, keys, args, signal);
+                  return await inner.runScript(script, keys, args, deadline);
                 }
                 await sleep(400);
                 const reply = await inner.runScript(script, keys, args); // already on the wire

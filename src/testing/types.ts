@@ -1,4 +1,4 @@
-import type { RedisAdapter } from '../adapter.js';
+import type { RedisAdapter } from '../backends/redis/adapter.js';
 
 /** A connection to a Redis server made through the adapter under test. */
 export interface ConnectedAdapter {

@@ -8,7 +8,7 @@
  * Of one locker's waiters for one lock only the oldest does that (it polls for the process; the
  * others sleep until granted), so polling grows with processes, not with waiters.
  */
-import type { RedisAdapter, RedisSubscriber } from '../adapter.js';
+import type { RedisAdapter, RedisSubscriber } from '../backends/redis/adapter.js';
 import { debug } from '../diagnostics.js';
 import { MAX_DURATION_MS } from '../options.js';
 import { monotonicNow, withTimeout } from '../time.js';

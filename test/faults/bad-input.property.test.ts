@@ -8,8 +8,8 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocker as createIORedisLocker } from '../../src/adapters/ioredis.js';
-import { createLocker as createNodeRedisLocker } from '../../src/adapters/node-redis.js';
+import { createLocker as createIORedisLocker } from '../../src/backends/redis/adapters/ioredis.js';
+import { createLocker as createNodeRedisLocker } from '../../src/backends/redis/adapters/node-redis.js';
 import {
   exponentialBackoff,
   InvalidArgumentError,

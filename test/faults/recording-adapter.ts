@@ -3,7 +3,11 @@
  * it settled. The checker rebuilds each lock's validity from these records on its own, without
  * trusting the library's internal clock arithmetic.
  */
-import type { LuaScriptSource, RedisAdapter } from '../../src/adapter.js';
+import type {
+  CommandDeadline,
+  LuaScriptSource,
+  RedisAdapter,
+} from '../../src/backends/redis/adapter.js';
 import { now } from './clock.js';
 import type { HistoryEvent, ScriptName } from './events.js';
 
@@ -31,10 +35,10 @@ export function recordingAdapter(
       script: LuaScriptSource,
       keys: readonly string[],
       args: readonly string[],
-      signal?: AbortSignal,
+      deadline?: CommandDeadline,
     ) {
       // The server check touches no lock: nothing for the checker.
-      if (script.name === 'server-info') return await inner.runScript(script, keys, args, signal);
+      if (script.name === 'server-info') return await inner.runScript(script, keys, args, deadline);
       const sentAt = now();
       const base = {
         kind: 'command' as const,
@@ -45,7 +49,7 @@ export function recordingAdapter(
         ...(script.name === 'mutex-extend' ? { extendScript: extendScript(script.lua) } : {}),
       };
       try {
-        const reply = await inner.runScript(script, keys, args, signal);
+        const reply = await inner.runScript(script, keys, args, deadline);
         record({ ...base, at: now(), ok: true, reply });
         return reply;
       } catch (error) {

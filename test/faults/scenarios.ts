@@ -2,7 +2,7 @@
  * The fault catalogue for single-node Redis (safety.md §6.4, R1–R10) and the random mix (M1).
  * ttl 1000 ms, refresh 300 ms, commandTimeoutMs 500 ms unless a scenario says otherwise.
  */
-import { mutexRelease } from '../../src/scripts/index.js';
+import { mutexRelease } from '../../src/backends/redis/scripts/index.js';
 import { now } from './clock.js';
 import {
   blackholeHolder,

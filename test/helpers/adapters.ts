@@ -1,8 +1,8 @@
 /** How the tests connect each adapter under test to a server; used in-process and by workers. */
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
-import { fromIORedis } from '../../src/adapters/ioredis.js';
-import { fromNodeRedis } from '../../src/adapters/node-redis.js';
+import { fromIORedis } from '../../src/backends/redis/adapters/ioredis.js';
+import { fromNodeRedis } from '../../src/backends/redis/adapters/node-redis.js';
 import type { ConnectAdapter } from '../../src/testing/types.js';
 
 export const connectIORedis: ConnectAdapter = async (url) => {

@@ -5,8 +5,8 @@
 import { Cluster, Redis } from 'ioredis';
 import { createClient, createCluster } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocker as createIORedisLocker } from '../../src/adapters/ioredis.js';
-import { createLocker as createNodeRedisLocker } from '../../src/adapters/node-redis.js';
+import { createLocker as createIORedisLocker } from '../../src/backends/redis/adapters/ioredis.js';
+import { createLocker as createNodeRedisLocker } from '../../src/backends/redis/adapters/node-redis.js';
 import { LOCK_ERROR_CODES } from '../../src/errors.js';
 import type { Locker } from '../../src/locker.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';

@@ -1,7 +1,7 @@
 import { createConnection, createServer, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { createLocker } from '../../src/adapters/ioredis.js';
+import { createLocker } from '../../src/backends/redis/adapters/ioredis.js';
 import { connectIORedis } from '../helpers/adapters.js';
 import { runConformance } from '../helpers/conformance.js';
 import { startRedis } from '../helpers/redis-server.js';

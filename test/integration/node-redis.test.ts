@@ -4,9 +4,9 @@ import {
   createLocker,
   fromNodeRedis,
   type NodeRedisClient,
-} from '../../src/adapters/node-redis.js';
-import { mutexKeys } from '../../src/keys.js';
-import { mutexExtend, mutexInspect } from '../../src/scripts/index.js';
+} from '../../src/backends/redis/adapters/node-redis.js';
+import { mutexKeys } from '../../src/backends/redis/keys.js';
+import { mutexExtend, mutexInspect } from '../../src/backends/redis/scripts/index.js';
 import { connectNodeRedis } from '../helpers/adapters.js';
 import { runConformance } from '../helpers/conformance.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';

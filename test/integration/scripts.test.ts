@@ -7,13 +7,18 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromIORedis } from '../../src/adapters/ioredis.js';
-import { MutexKeyCache, type MutexKeys, mutexKeys, wakeChannel } from '../../src/keys.js';
+import { fromIORedis } from '../../src/backends/redis/adapters/ioredis.js';
+import {
+  MutexKeyCache,
+  type MutexKeys,
+  mutexKeys,
+  wakeChannel,
+} from '../../src/backends/redis/keys.js';
+import { ScriptRunner } from '../../src/backends/redis/script-runner.js';
+import { mutexAcquire, mutexRelease, QUEUE_MODE } from '../../src/backends/redis/scripts/index.js';
 import { Locker } from '../../src/locker.js';
 import { type AcquireContext, acquireMutex } from '../../src/locks/acquire.js';
-import { ScriptRunner } from '../../src/locks/commands.js';
 import { resolveLockerOptions, resolveLockOptions } from '../../src/options.js';
-import { mutexAcquire, mutexRelease, QUEUE_MODE } from '../../src/scripts/index.js';
 import { PubSubWaker } from '../../src/wake/pubsub-waker.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
 

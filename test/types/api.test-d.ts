@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { describe, expectTypeOf, it } from 'vitest';
-import { createLocker as createIORedisLocker } from '../../src/adapters/ioredis.js';
-import { createLocker as createNodeRedisLocker } from '../../src/adapters/node-redis.js';
+import { createLocker as createIORedisLocker } from '../../src/backends/redis/adapters/ioredis.js';
+import { createLocker as createNodeRedisLocker } from '../../src/backends/redis/adapters/node-redis.js';
 import {
   exponentialBackoff,
   LOCK_ERROR_CODES,

@@ -4,11 +4,11 @@
  * on real servers in the conformance suite; here only the client's arithmetic is).
  */
 import { describe, expect, it } from 'vitest';
+import type { Abandoned } from '../../src/backends/redis/cleanup.js';
+import { MutexKeyCache } from '../../src/backends/redis/keys.js';
+import type { ScriptRunner } from '../../src/backends/redis/script-runner.js';
 import { LOCK_ERROR_CODES } from '../../src/errors.js';
-import { MutexKeyCache } from '../../src/keys.js';
 import { type AcquireContext, acquireMutex } from '../../src/locks/acquire.js';
-import type { Abandoned } from '../../src/locks/cleanup.js';
-import type { ScriptRunner } from '../../src/locks/commands.js';
 import { resolveLockerOptions, resolveLockOptions } from '../../src/options.js';
 import type { PubSubWaker } from '../../src/wake/pubsub-waker.js';
 

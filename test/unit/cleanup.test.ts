@@ -4,10 +4,10 @@
  * servers in the conformance suite.
  */
 import { describe, expect, it } from 'vitest';
+import { CleanUps } from '../../src/backends/redis/cleanup.js';
+import { mutexKeys } from '../../src/backends/redis/keys.js';
+import type { ScriptRunner } from '../../src/backends/redis/script-runner.js';
 import { LockBackendError } from '../../src/errors.js';
-import { mutexKeys } from '../../src/keys.js';
-import { CleanUps } from '../../src/locks/cleanup.js';
-import type { ScriptRunner } from '../../src/locks/commands.js';
 
 const keys = mutexKeys('t:', 'cleanup');
 

@@ -4,7 +4,12 @@
  * CRC16 (XMODEM) of the key's bytes, or of its hash tag, modulo 16384.
  */
 import { describe, expect, it } from 'vitest';
-import { MutexKeyCache, mutexKeys, releaseTombstoneKey, wakeChannel } from '../../src/keys.js';
+import {
+  MutexKeyCache,
+  mutexKeys,
+  releaseTombstoneKey,
+  wakeChannel,
+} from '../../src/backends/redis/keys.js';
 import { resolveLockerOptions } from '../../src/options.js';
 
 const SLOTS = 16_384;

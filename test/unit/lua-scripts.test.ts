@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { type MutexKeys, mutexKeys, releaseTombstoneKey } from '../../src/keys.js';
-import { LUA_SOURCES } from '../../src/scripts/generated.js';
+import { type MutexKeys, mutexKeys, releaseTombstoneKey } from '../../src/backends/redis/keys.js';
+import { LUA_SOURCES } from '../../src/backends/redis/scripts/generated.js';
 import {
   mutexAcquire,
   mutexExtend,
@@ -16,9 +16,9 @@ import {
   mutexRelease,
   QUEUE_MODE,
   serverInfo,
-} from '../../src/scripts/index.js';
+} from '../../src/backends/redis/scripts/index.js';
 
-const luaDir = fileURLToPath(new URL('../../src/scripts/lua/', import.meta.url));
+const luaDir = fileURLToPath(new URL('../../src/backends/redis/scripts/lua/', import.meta.url));
 const files = readdirSync(luaDir)
   .filter((file) => file.endsWith('.lua'))
   .sort();

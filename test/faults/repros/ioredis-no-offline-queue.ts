@@ -1,7 +1,7 @@
 /**
  * Repro (found while choosing the fault workers' client options): with an ioredis client created
  * with `enableOfflineQueue: false` (a common setting to stop commands from being queued and sent
- * late), push wake-ups never work. src/adapters/ioredis.ts `createSubscriber()` calls
+ * late), push wake-ups never work. src/backends/redis/adapters/ioredis.ts `createSubscriber()` calls
  * `client.duplicate()` and subscribes at once; the duplicate inherits `enableOfflineQueue: false`
  * and is not connected yet, so SUBSCRIBE fails with "Stream isn't writeable and enableOfflineQueue
  * options is false". Every waiter then sleeps until the holder's ttl runs out instead of being
@@ -12,7 +12,7 @@
  * with `enableOfflineQueue: false`.
  */
 import { Redis } from 'ioredis';
-import { createLocker } from '../../../src/adapters/ioredis.js';
+import { createLocker } from '../../../src/backends/redis/adapters/ioredis.js';
 import { startRedis } from '../../helpers/redis-server.js';
 
 const server = await startRedis();

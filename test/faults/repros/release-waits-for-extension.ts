@@ -9,7 +9,7 @@
  * extend queued behind the auto-refresh about 2 × commandTimeoutMs too.
  */
 import { Redis } from 'ioredis';
-import { createLocker } from '../../../src/adapters/ioredis.js';
+import { createLocker } from '../../../src/backends/redis/adapters/ioredis.js';
 import { startRedis } from '../../helpers/redis-server.js';
 
 const COMMAND_TIMEOUT_MS = 500;

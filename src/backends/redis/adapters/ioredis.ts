@@ -4,11 +4,11 @@
  */
 import type { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
-import type { RedisAdapter, RedisSubscriber } from '../adapter.js';
-import { debug } from '../diagnostics.js';
-import { LockClientClosedError } from '../errors.js';
-import { Locker } from '../locker.js';
-import type { LockerOptions } from '../options.js';
+import { debug } from '../../../diagnostics.js';
+import { LockClientClosedError } from '../../../errors.js';
+import { Locker } from '../../../locker.js';
+import type { LockerOptions } from '../../../options.js';
+import type { CommandDeadline, RedisAdapter, RedisSubscriber } from '../adapter.js';
 import {
   checkClientMethods,
   closeWithin,
@@ -17,6 +17,7 @@ import {
   type ReadyEvents,
   readyWaiter,
   SUBSCRIBER_CLOSE_TIMEOUT_MS,
+  throwIfExpired,
 } from './shared.js';
 
 /** The part of an ioredis client latchkey uses. */
@@ -28,8 +29,8 @@ export function fromIORedis(client: IORedisClient): RedisAdapter {
   const batchWrites = writeBatcher(client);
   const beforeSend = offlineGuard(client);
   return {
-    async runScript(script, keys, args, signal) {
-      const waiting = beforeSend(signal);
+    async runScript(script, keys, args, deadline) {
+      const waiting = beforeSend(deadline);
       if (waiting) await waiting;
       batchWrites();
       try {
@@ -38,8 +39,8 @@ export function fromIORedis(client: IORedisClient): RedisAdapter {
         if (!isNoScriptError(error)) throw closedOr(client, error);
         // The caller gave up on this command (and may have cleaned up after it): a fresh EVAL now
         // could take a lock nobody waits for.
-        signal?.throwIfAborted();
-        const waitingAgain = beforeSend(signal);
+        throwIfExpired(deadline);
+        const waitingAgain = beforeSend(deadline);
         if (waitingAgain) await waitingAgain;
         try {
           return await client.eval(script.lua, script.numberOfKeys, ...keys, ...args);
@@ -105,24 +106,26 @@ function closedOr(client: IORedisClient, error: unknown): unknown {
  * Keeps lock commands out of ioredis's offline queue: a command queued while the connection is
  * down would be sent whenever it comes back, long after latchkey gave up on it and cleaned up.
  * Returns undefined when the command may go now (the hot path: a ready connection), or a promise
- * that resolves once the connection is ready, rejecting when `signal` aborts first. A client that
+ * that resolves once the connection is ready, rejecting when `deadline` expires first. A client that
  * ended is refused at once; so is one whose caller disabled the offline queue, by ioredis itself.
  */
-function offlineGuard(client: IORedisClient): (signal?: AbortSignal) => Promise<void> | undefined {
+function offlineGuard(
+  client: IORedisClient,
+): (deadline?: CommandDeadline) => Promise<void> | undefined {
   const state = client as ConnectionState;
   const events = client as unknown as Partial<ReadyEvents>;
   const waitForReady =
     typeof events.once === 'function' && typeof events.removeListener === 'function'
       ? readyWaiter(events as ReadyEvents, 'end', () => closedClient())
       : undefined;
-  return (signal) => {
+  return (deadline) => {
     const status = state.status;
     if (status === 'ready' || status === undefined) return undefined;
     if (status === 'end') throw closedClient();
     if (state.options?.enableOfflineQueue === false || !waitForReady) return undefined;
     // lazyConnect: ioredis would connect on the first command; do it here, since we hold it back.
     if (status === 'wait') state.connect?.().catch(() => {});
-    return waitForReady(signal);
+    return waitForReady(deadline?.signal);
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * The port between latchkey and a Redis client: only what the library needs. Adapters for ioredis
- * and node-redis live in src/adapters/; a third-party adapter implements this interface and can
+ * and node-redis live in ./adapters/; a third-party adapter implements this interface and can
  * prove itself with the conformance suite in `latchkey/testing`.
  */
 
@@ -12,6 +12,18 @@ export interface LuaScriptSource {
   readonly numberOfKeys: number;
 }
 
+/**
+ * The end of one command's time, as an adapter sees it. Read it only off the hot path (before a
+ * NOSCRIPT fallback, while the connection is not ready): `signal` is made on first use, because an
+ * AbortSignal per command would cost more than the rest of a lock's client work.
+ */
+export interface CommandDeadline {
+  /** True once latchkey gave up on the command: nothing more of it may be sent. */
+  readonly expired: boolean;
+  /** Aborts (with latchkey's timeout error as its reason) when the command's time is up. */
+  readonly signal: AbortSignal;
+}
+
 export interface RedisAdapter {
   /**
    * Runs `script` with EVALSHA, and once more with EVAL if Redis answers NOSCRIPT (after a restart
@@ -19,17 +31,17 @@ export interface RedisAdapter {
    * numbers, bulk strings as strings, nil as null); rejects with the client's error otherwise, its
    * message starting with Redis's error text (`WRONGTYPE …`).
    *
-   * `signal` aborts at the command's deadline, when latchkey stops waiting for the reply and
-   * undoes whatever the command may have done. From then on nothing of this call may reach Redis:
-   * no NOSCRIPT fallback, and no command still waiting in the client's offline queue (drop it, or
-   * do not queue it while the connection is down). A command already written may still run. Reject
-   * with `LockClientClosedError` when the client is closed and will not reconnect by itself.
+   * `deadline` expires when latchkey stops waiting for the reply and undoes whatever the command
+   * may have done. From then on nothing of this call may reach Redis: no NOSCRIPT fallback, and no
+   * command still waiting in the client's offline queue (drop it, or do not queue it while the
+   * connection is down). A command already written may still run. Reject with
+   * `LockClientClosedError` when the client is closed and will not reconnect by itself.
    */
   runScript(
     script: LuaScriptSource,
     keys: readonly string[],
     args: readonly string[],
-    signal?: AbortSignal,
+    deadline?: CommandDeadline,
   ): Promise<unknown>;
   /**
    * Opens a dedicated connection for pub/sub. latchkey opens at most one per locker and closes it

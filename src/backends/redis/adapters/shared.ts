@@ -1,5 +1,6 @@
 /** Small pieces both client adapters need; no client library is imported here. */
-import { InvalidArgumentError, LockUnsupportedError } from '../errors.js';
+import { InvalidArgumentError, LockUnsupportedError } from '../../../errors.js';
+import type { CommandDeadline } from '../adapter.js';
 
 /** True when Redis answered NOSCRIPT: the script cache no longer has our script. */
 export function isNoScriptError(error: unknown): boolean {
@@ -65,6 +66,14 @@ export function clusterClientRefused(kind: string): LockUnsupportedError {
 export interface ReadyEvents {
   once(event: string, listener: (...args: unknown[]) => void): unknown;
   removeListener(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+
+/**
+ * Before a NOSCRIPT fallback: the caller gave up on this command (and may have cleaned up after
+ * it), so a fresh EVAL now could take a lock nobody waits for.
+ */
+export function throwIfExpired(deadline: CommandDeadline | undefined): void {
+  if (deadline?.expired) deadline.signal.throwIfAborted();
 }
 
 /**

@@ -8,12 +8,12 @@
  * can no longer matter (the token's lock and queue entry have surely expired), on an error that
  * cannot pass, or at close (after one last attempt).
  */
-import { debug } from '../diagnostics.js';
-import type { MutexKeys } from '../keys.js';
-import { MAX_DURATION_MS } from '../options.js';
-import { mutexRelease } from '../scripts/index.js';
-import { monotonicNow } from '../time.js';
-import { isPermanentError, type ScriptRunner } from './commands.js';
+import { debug } from '../../diagnostics.js';
+import { MAX_DURATION_MS } from '../../options.js';
+import { monotonicNow } from '../../time.js';
+import type { MutexKeys } from './keys.js';
+import { isPermanentError, type ScriptRunner } from './script-runner.js';
+import { mutexRelease } from './scripts/index.js';
 
 /** Backoff between failed attempts: base, doubled per failure, capped. */
 const BACKOFF_MS = { base: 50, max: 1_000 } as const;

@@ -2,11 +2,12 @@
  * latchkey on node-redis (the `redis` package, v4 and later):
  * `import { createLocker } from 'latchkey/node-redis'`. Importing this module never loads ioredis.
  */
-import type { RedisAdapter, RedisSubscriber } from '../adapter.js';
-import { debug } from '../diagnostics.js';
-import { LockClientClosedError } from '../errors.js';
-import { Locker } from '../locker.js';
-import type { LockerOptions } from '../options.js';
+
+import { debug } from '../../../diagnostics.js';
+import { LockClientClosedError } from '../../../errors.js';
+import { Locker } from '../../../locker.js';
+import type { LockerOptions } from '../../../options.js';
+import type { CommandDeadline, RedisAdapter, RedisSubscriber } from '../adapter.js';
 import {
   checkClientMethods,
   closeWithin,
@@ -15,6 +16,7 @@ import {
   type ReadyEvents,
   readyWaiter,
   SUBSCRIBER_CLOSE_TIMEOUT_MS,
+  throwIfExpired,
 } from './shared.js';
 
 interface ScriptOptions {
@@ -71,24 +73,24 @@ function closedOr(error: unknown): unknown {
  * Keeps lock commands out of the client's offline queue past their deadline: a command queued
  * while the connection is down would be sent whenever it comes back, long after latchkey gave up
  * on it and cleaned up. Returns the client to send with: itself when ready (the hot path), a view
- * that drops the command when `signal` aborts (v5+), or, on older clients, a promise of the client
- * once ready, rejecting when `signal` aborts first. A client that is not open is refused at once.
+ * that drops the command when `deadline` expires (v5+), or, on older clients, a promise of the
+ * client once ready, rejecting when `deadline` expires first. A client that is not open is refused at once.
  */
 function offlineGuard(
   client: NodeRedisClient,
-): (signal?: AbortSignal) => NodeRedisClient | Promise<NodeRedisClient> {
+): (deadline?: CommandDeadline) => NodeRedisClient | Promise<NodeRedisClient> {
   const state = client as NodeRedisClient & ConnectionState;
   const events = client as unknown as Partial<ReadyEvents>;
   const waitForReady =
     typeof events.once === 'function' && typeof events.removeListener === 'function'
       ? readyWaiter(events as ReadyEvents, 'end', () => closedClient())
       : undefined;
-  return (signal) => {
+  return (deadline) => {
     if (state.isOpen === false) throw closedClient();
-    if (state.isReady !== false || !signal) return client;
-    if (typeof state.withAbortSignal === 'function') return state.withAbortSignal(signal);
+    if (state.isReady !== false || !deadline) return client;
+    if (typeof state.withAbortSignal === 'function') return state.withAbortSignal(deadline.signal);
     if (!waitForReady) return client;
-    return waitForReady(signal).then(() => client);
+    return waitForReady(deadline.signal).then(() => client);
   };
 }
 
@@ -102,19 +104,19 @@ export function fromNodeRedis(client: NodeRedisClient): RedisAdapter {
   }
   const sender = offlineGuard(client);
   return {
-    async runScript(script, keys, args, signal) {
+    async runScript(script, keys, args, deadline) {
       const options = { keys: [...keys], arguments: [...args] };
       try {
-        let target = sender(signal);
+        let target = sender(deadline);
         if (target instanceof Promise) target = await target;
         return await target.evalSha(script.sha1, options);
       } catch (error) {
         if (!isNoScriptError(error)) throw closedOr(error);
         // The caller gave up on this command (and may have cleaned up after it): a fresh EVAL now
         // could take a lock nobody waits for.
-        signal?.throwIfAborted();
+        throwIfExpired(deadline);
         try {
-          let target = sender(signal);
+          let target = sender(deadline);
           if (target instanceof Promise) target = await target;
           return await target.eval(script.lua, options);
         } catch (fallbackError) {

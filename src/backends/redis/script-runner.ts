@@ -2,18 +2,19 @@
  * Runs lock scripts through the adapter with a per-command timeout, and turns what Redis says into
  * latchkey errors in one place. Before a locker's first lock command it checks the server once.
  */
-import type { RedisAdapter } from '../adapter.js';
-import { debug, WARNING_CODES, warn } from '../diagnostics.js';
+
+import { debug, WARNING_CODES, warn } from '../../diagnostics.js';
 import {
   LockBackendError,
   LockClientClosedError,
   LockError,
   LockKeyConflictError,
   LockUnsupportedError,
-} from '../errors.js';
-import type { MutexKeys } from '../keys.js';
-import { type LuaScript, type ServerInfo, serverInfo } from '../scripts/index.js';
-import { OperationTimeout, withTimeout } from '../time.js';
+} from '../../errors.js';
+import { OperationTimeout, withTimeout } from '../../time.js';
+import type { CommandDeadline, RedisAdapter } from './adapter.js';
+import type { MutexKeys } from './keys.js';
+import { type LuaScript, type ServerInfo, serverInfo } from './scripts/index.js';
 
 const KEY_CONFLICT = /^(WRONGTYPE|ERR value is not an integer)/;
 /**
@@ -137,11 +138,11 @@ export class ScriptRunner {
     timeoutMs: number,
     lockKeys: MutexKeys | undefined,
   ): Promise<unknown> {
-    const controller = new AbortController();
-    const operation = this.adapter.runScript(script, keys, args, controller.signal);
+    const deadline = new Deadline();
+    const operation = this.adapter.runScript(script, keys, args, deadline);
     try {
       return await withTimeout(operation, Math.max(1, timeoutMs), (timeout) =>
-        controller.abort(timeout),
+        deadline.expire(timeout),
       );
     } catch (error) {
       const lockError = toLockError(error, script.name, lockKeys);
@@ -211,4 +212,25 @@ function toLockError(error: unknown, scriptName: string, keys: MutexKeys | undef
   const backendError = new LockBackendError(`${scriptName} failed: ${message}`, { cause: error });
   if (PERMANENT.test(message)) permanentErrors.add(backendError);
   return backendError;
+}
+
+/** A command's deadline whose AbortSignal is made only if an adapter asks for it (see adapter.ts). */
+class Deadline implements CommandDeadline {
+  expired = false;
+  #reason: unknown;
+  #controller: AbortController | undefined;
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.expired) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  expire(reason: unknown): void {
+    this.expired = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
 }

@@ -4,6 +4,7 @@ export type {
   RedisAdapter,
   RedisSubscriber,
 } from './backends/redis/adapter.js';
+export type { Lock, ReleaseOutcome, ReleaseResult } from './core/held-lock.js';
 export { CHANNELS, WARNING_CODES } from './diagnostics.js';
 export {
   InvalidArgumentError,
@@ -24,7 +25,6 @@ export {
   LockUnsupportedError,
 } from './errors.js';
 export { type LockedFunction, Locker, type LockState } from './locker.js';
-export type { Lock, ReleaseOutcome, ReleaseResult } from './locks/lock-handle.js';
 export {
   type AcquireOptions,
   DEFAULTS,

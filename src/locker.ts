@@ -2,13 +2,12 @@
  * The public entry point: a Locker makes locks on one Redis through an adapter. Create it with
  * `createLocker` from `latchkey/ioredis` or `latchkey/node-redis`, or with `new Locker(adapter)`.
  */
-import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { RedisAdapter } from './backends/redis/adapter.js';
-import { CleanUps } from './backends/redis/cleanup.js';
-import { MutexKeyCache, wakeChannel } from './backends/redis/keys.js';
-import { ScriptRunner } from './backends/redis/script-runner.js';
-import { mutexInspect } from './backends/redis/scripts/index.js';
+import { RedisSession } from './backends/redis/backend.js';
+import { acquire } from './core/acquire-loop.js';
+import type { LockStore } from './core/backend.js';
+import { HeldLock, type Lock, type ReleaseResult } from './core/held-lock.js';
 import { debug, observed, publish } from './diagnostics.js';
 import {
   InvalidArgumentError,
@@ -16,19 +15,17 @@ import {
   LockLostError,
   LockTimeoutError,
 } from './errors.js';
-import { acquireMutex } from './locks/acquire.js';
-import { type Lock, RedisLockHandle, type ReleaseResult } from './locks/lock-handle.js';
 import {
   type AcquireOptions,
   checkName,
   checkSignal,
   type LockerOptions,
   type ResolvedLockerOptions,
+  type ResolvedLockOptions,
   resolveLockerOptions,
   resolveLockOptions,
 } from './options.js';
 import { monotonicNow } from './time.js';
-import { PubSubWaker } from './wake/pubsub-waker.js';
 
 /** What `inspect` reads about a lock, without changing it. */
 export interface LockState {
@@ -48,12 +45,9 @@ export type LockedFunction<T> = (signal: AbortSignal, lock: Lock) => Promise<T> 
 
 export class Locker {
   readonly #options: ResolvedLockerOptions;
-  readonly #runner: ScriptRunner;
-  readonly #keys: MutexKeyCache;
-  readonly #waker: PubSubWaker;
+  readonly #session: RedisSession;
   readonly #closeController = new AbortController();
-  readonly #handles = new Set<RedisLockHandle>();
-  readonly #cleanUps: CleanUps;
+  readonly #handles = new Set<HeldLock>();
   #closing: Promise<void> | undefined;
 
   constructor(adapter: RedisAdapter, options?: LockerOptions) {
@@ -72,15 +66,7 @@ export class Locker {
     // once, which is no leak (each listener goes when its sleep ends), so lift the warning limit.
     setMaxListeners(0, this.#closeController.signal);
     this.#options = resolveLockerOptions(options);
-    this.#runner = new ScriptRunner(adapter, this.#options.commandTimeoutMs);
-    this.#keys = new MutexKeyCache(this.#options.prefix);
-    this.#cleanUps = new CleanUps(this.#runner, this.#closeController.signal);
-    this.#waker = new PubSubWaker(
-      adapter,
-      wakeChannel(randomBytes(8).toString('hex')),
-      this.#options.commandTimeoutMs,
-      (token) => this.#cleanUps.granted(token),
-    );
+    this.#session = new RedisSession(adapter, this.#options, this.#closeController.signal);
   }
 
   /**
@@ -97,29 +83,31 @@ export class Locker {
     checkName(name);
     const resolved = resolveLockOptions(this.#options, options);
     const signal = checkSignal(options?.signal);
+    return this.#acquireHeld(this.#session.mutex(name), resolved, signal);
+  }
+
+  /** The steps every kind's acquire shares: the loop, the handle, the race with close and abort. */
+  async #acquireHeld(
+    store: LockStore,
+    resolved: ResolvedLockOptions,
+    signal: AbortSignal | undefined,
+  ): Promise<HeldLock> {
     const started = monotonicNow();
-    const acquired = await acquireMutex(
-      {
-        runner: this.#runner,
-        waker: this.#waker,
-        keys: this.#keys,
-        closed: this.#closeController.signal,
-        cleanUp: (abandoned) => this.#cleanUps.add(abandoned),
-      },
-      name,
+    const acquired = await acquire(
+      { session: this.#session, closed: this.#closeController.signal },
+      store,
       resolved,
       signal,
     );
-    const handle = new RedisLockHandle(
+    const handle = new HeldLock(
       {
-        runner: this.#runner,
-        keys: acquired.keys,
+        store,
+        commandTimeoutMs: this.#session.commandTimeoutMs,
         options: resolved,
         driftFactor: this.#options.driftFactor,
         onSettled: (settled) => this.#handles.delete(settled),
-        giveBack: (abandoned) => this.#cleanUps.add(abandoned),
       },
-      name,
+      store.name,
       acquired.token,
       acquired.fencingToken,
       acquired.validUntil,
@@ -143,7 +131,7 @@ export class Locker {
     this.#handles.add(handle);
     if (observed('acquire')) {
       publish('acquire', {
-        name,
+        name: store.name,
         token: handle.token,
         fencingToken: handle.fencingToken,
         waitedMs: monotonicNow() - started,
@@ -211,8 +199,7 @@ export class Locker {
   /** Reads the state of lock `name` without changing it. */
   async inspect(name: string): Promise<LockState> {
     this.#assertOpen();
-    const keys = this.#keys.get(checkName(name));
-    const state = await this.#runner.run(mutexInspect, keys, undefined as never);
+    const state = await this.#session.inspectMutex(checkName(name));
     return {
       locked: state.value !== null,
       token: state.value ?? undefined,
@@ -241,10 +228,7 @@ export class Locker {
     for (const handle of held) handle.lose('closed');
     await Promise.allSettled(held.map((handle) => handle.release()));
     // Clean-ups stop retrying now and make one last attempt each, so this stays bounded.
-    await this.#cleanUps.settle();
-    await this.#waker
-      .close()
-      .catch((error: unknown) => debug('closing subscriber failed: %o', error));
+    await this.#session.close();
   }
 
   #assertOpen(): void {

@@ -8,18 +8,13 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromIORedis } from '../../src/backends/redis/adapters/ioredis.js';
-import {
-  MutexKeyCache,
-  type MutexKeys,
-  mutexKeys,
-  wakeChannel,
-} from '../../src/backends/redis/keys.js';
+import { RedisSession } from '../../src/backends/redis/backend.js';
+import { type MutexKeys, mutexKeys } from '../../src/backends/redis/keys.js';
 import { ScriptRunner } from '../../src/backends/redis/script-runner.js';
 import { mutexAcquire, mutexRelease, QUEUE_MODE } from '../../src/backends/redis/scripts/index.js';
+import { type AcquireContext, acquire } from '../../src/core/acquire-loop.js';
 import { Locker } from '../../src/locker.js';
-import { type AcquireContext, acquireMutex } from '../../src/locks/acquire.js';
 import { resolveLockerOptions, resolveLockOptions } from '../../src/options.js';
-import { PubSubWaker } from '../../src/wake/pubsub-waker.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
 
 const PREFIX = 'latchkey:';
@@ -303,17 +298,14 @@ describe('scripts › queue entries are renewed and bounded', () => {
   it('scripts › queue › endless waiters refresh their entries each renew period and still get the lock', async () => {
     const adapter = fromIORedis(client());
     const closed = new AbortController();
-    const waitRunner = new ScriptRunner(adapter, 2_000);
+    const session = new RedisSession(
+      adapter,
+      { prefix: PREFIX, commandTimeoutMs: 2_000 },
+      closed.signal,
+    );
+    const waitRunner = session.runner;
     const renewMs = 300;
-    const context: AcquireContext = {
-      runner: waitRunner,
-      waker: new PubSubWaker(adapter, wakeChannel(fresh('renew')), 2_000),
-      keys: new MutexKeyCache(PREFIX),
-      closed: closed.signal,
-      cleanUp: ({ keys, token }) =>
-        void waitRunner.run(mutexRelease, keys, { token, withdraw: true }).catch(() => {}),
-      queueRenewMs: renewMs,
-    };
+    const context: AcquireContext = { session, closed: closed.signal, queueRenewMs: renewMs };
     const options = resolveLockOptions(resolveLockerOptions({}), {
       ttlMs: 5_000,
       waitMs: Number.POSITIVE_INFINITY,
@@ -324,9 +316,9 @@ describe('scripts › queue entries are renewed and bounded', () => {
     try {
       const holder = await holderLocker.acquire(name, { ttlMs: 30_000 });
       // One polls for the process (at the holder's expiry, 30 s away), one does not poll.
-      const first = pending(acquireMutex(context, name, options, undefined));
+      const first = pending(acquire(context, session.mutex(name), options, undefined));
       await until('the first waiter queued', queued(keys, 1));
-      const second = pending(acquireMutex(context, name, options, undefined));
+      const second = pending(acquire(context, session.mutex(name), options, undefined));
       await until('the second waiter queued', queued(keys, 2));
       // Longer than an entry lives without a refresh (renew + grace = 2.3 s).
       await sleep(3_000);
@@ -350,7 +342,7 @@ describe('scripts › queue entries are renewed and bounded', () => {
       await waitRunner.run(mutexRelease, keys, { token: next.token, withdraw: false });
     } finally {
       closed.abort(new Error('test over'));
-      await context.waker.close();
+      await session.close();
     }
   }, 20_000);
 

@@ -1,29 +1,23 @@
 /**
- * The schedule of clean-ups of abandoned tokens, with a stand-in for the script runner: which
+ * The schedule of clean-ups of abandoned tokens, with a stand-in for the backend's withdraw: which
  * attempts are made, and when, is pure logic; what a clean-up does in Redis is tested on real
  * servers in the conformance suite.
  */
 import { describe, expect, it } from 'vitest';
-import { CleanUps } from '../../src/backends/redis/cleanup.js';
-import { mutexKeys } from '../../src/backends/redis/keys.js';
-import type { ScriptRunner } from '../../src/backends/redis/script-runner.js';
+import { CleanUps } from '../../src/core/clean-ups.js';
 import { LockBackendError } from '../../src/errors.js';
 
-const keys = mutexKeys('t:', 'cleanup');
-
-/** A runner whose every run is answered by `answer`, recording when each run started. */
-function fakeRunner(answer: (run: number) => Promise<unknown>): {
-  runner: ScriptRunner;
+/** A withdraw whose every run is answered by `answer`, recording when each run started. */
+function fakeWithdraw(answer: (run: number) => Promise<unknown>): {
+  withdraw: () => Promise<unknown>;
   startedAt: number[];
 } {
   const startedAt: number[] = [];
-  const runner = {
-    run: () => {
-      startedAt.push(performance.now());
-      return answer(startedAt.length);
-    },
-  } as unknown as ScriptRunner;
-  return { runner, startedAt };
+  const withdraw = () => {
+    startedAt.push(performance.now());
+    return answer(startedAt.length);
+  };
+  return { withdraw, startedAt };
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -36,24 +30,30 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 
 describe('CleanUps', () => {
   it('CleanUps › a clean-up that ran once the token’s last command settled is not repeated', async () => {
-    const { runner, startedAt } = fakeRunner(async () => 'released');
-    const cleanUps = new CleanUps(runner, new AbortController().signal);
-    cleanUps.add({ keys, token: 'a', lastCommand: undefined, mattersForMs: 60_000 });
+    const { withdraw, startedAt } = fakeWithdraw(async () => 'released');
+    const cleanUps = new CleanUps(new AbortController().signal);
+    cleanUps.add({ what: 'k', withdraw, token: 'a', lastCommand: undefined, mattersForMs: 60_000 });
     await cleanUps.settle();
     expect(startedAt).toHaveLength(1);
   });
 
   it('CleanUps › runs again at once when the last command settles while the first clean-up runs', async () => {
     const lastCommand = deferred();
-    const { runner, startedAt } = fakeRunner(async (run) => {
+    const { withdraw, startedAt } = fakeWithdraw(async (run) => {
       // The late command settles while the first clean-up is on its way: it may have run after it.
       if (run === 1) lastCommand.resolve();
       await new Promise((resolve) => setTimeout(resolve, 5));
       return 'released';
     });
-    const cleanUps = new CleanUps(runner, new AbortController().signal);
+    const cleanUps = new CleanUps(new AbortController().signal);
     const added = performance.now();
-    cleanUps.add({ keys, token: 'b', lastCommand: lastCommand.promise, mattersForMs: 60_000 });
+    cleanUps.add({
+      what: 'k',
+      withdraw,
+      token: 'b',
+      lastCommand: lastCommand.promise,
+      mattersForMs: 60_000,
+    });
     await cleanUps.settle();
     expect(startedAt).toHaveLength(2);
     // Not at the give-up time 60 s later: right after the first one.
@@ -62,9 +62,15 @@ describe('CleanUps', () => {
 
   it('CleanUps › runs again when the last command settles after the first clean-up', async () => {
     const lastCommand = deferred();
-    const { runner, startedAt } = fakeRunner(async () => 'released');
-    const cleanUps = new CleanUps(runner, new AbortController().signal);
-    cleanUps.add({ keys, token: 'c', lastCommand: lastCommand.promise, mattersForMs: 60_000 });
+    const { withdraw, startedAt } = fakeWithdraw(async () => 'released');
+    const cleanUps = new CleanUps(new AbortController().signal);
+    cleanUps.add({
+      what: 'k',
+      withdraw,
+      token: 'c',
+      lastCommand: lastCommand.promise,
+      mattersForMs: 60_000,
+    });
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(startedAt).toHaveLength(1);
     lastCommand.resolve();
@@ -73,12 +79,12 @@ describe('CleanUps', () => {
   });
 
   it('CleanUps › a failed clean-up is retried with backoff until one succeeds', async () => {
-    const { runner, startedAt } = fakeRunner(async (run) => {
+    const { withdraw, startedAt } = fakeWithdraw(async (run) => {
       if (run < 3) throw new LockBackendError('BUSY');
       return 'released';
     });
-    const cleanUps = new CleanUps(runner, new AbortController().signal);
-    cleanUps.add({ keys, token: 'd', lastCommand: undefined, mattersForMs: 60_000 });
+    const cleanUps = new CleanUps(new AbortController().signal);
+    cleanUps.add({ what: 'k', withdraw, token: 'd', lastCommand: undefined, mattersForMs: 60_000 });
     await cleanUps.settle();
     expect(startedAt).toHaveLength(3);
     const [first = 0, second = 0, third = 0] = startedAt;
@@ -87,11 +93,11 @@ describe('CleanUps', () => {
 
   it('CleanUps › close ends the retries after one last attempt', async () => {
     const closed = new AbortController();
-    const { runner, startedAt } = fakeRunner(async () => {
+    const { withdraw, startedAt } = fakeWithdraw(async () => {
       throw new LockBackendError('BUSY');
     });
-    const cleanUps = new CleanUps(runner, closed.signal);
-    cleanUps.add({ keys, token: 'e', lastCommand: undefined, mattersForMs: 60_000 });
+    const cleanUps = new CleanUps(closed.signal);
+    cleanUps.add({ what: 'k', withdraw, token: 'e', lastCommand: undefined, mattersForMs: 60_000 });
     await new Promise((resolve) => setTimeout(resolve, 10));
     closed.abort();
     await cleanUps.settle();
@@ -99,12 +105,12 @@ describe('CleanUps', () => {
   });
 
   it('CleanUps › a grant for a token being cleaned up ends the backoff at once', async () => {
-    const { runner, startedAt } = fakeRunner(async (run) => {
+    const { withdraw, startedAt } = fakeWithdraw(async (run) => {
       if (run === 1) throw new LockBackendError('BUSY');
       return 'released';
     });
-    const cleanUps = new CleanUps(runner, new AbortController().signal);
-    cleanUps.add({ keys, token: 'f', lastCommand: undefined, mattersForMs: 60_000 });
+    const cleanUps = new CleanUps(new AbortController().signal);
+    cleanUps.add({ what: 'k', withdraw, token: 'f', lastCommand: undefined, mattersForMs: 60_000 });
     expect(cleanUps.granted('f')).toBe(true);
     expect(cleanUps.granted('unknown')).toBe(false);
     await cleanUps.settle();

@@ -3,7 +3,12 @@
  * `{name}`, so multi-key scripts stay in one Redis Cluster slot.
  */
 
-export interface MutexKeys {
+/** What every kind's keys have: the main key, named in errors about what a key holds. */
+export interface LockKeys {
+  readonly lock: string;
+}
+
+export interface MutexKeys extends LockKeys {
   /** The lock itself: the holder's token (or a just-granted waiter's), with a PX expiry. */
   readonly lock: string;
   /** Fencing counter, no expiry: survives the lock key so tokens keep growing. */

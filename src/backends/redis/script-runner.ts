@@ -3,17 +3,17 @@
  * latchkey errors in one place. Before a locker's first lock command it checks the server once.
  */
 
+import { markPending, markPermanent } from '../../core/failures.js';
 import { debug, WARNING_CODES, warn } from '../../diagnostics.js';
 import {
   LockBackendError,
-  LockClientClosedError,
   LockError,
   LockKeyConflictError,
   LockUnsupportedError,
 } from '../../errors.js';
 import { OperationTimeout, withTimeout } from '../../time.js';
-import type { CommandDeadline, RedisAdapter } from './adapter.js';
-import type { MutexKeys } from './keys.js';
+import type { CommandDeadline, LuaScriptSource, RedisAdapter } from './adapter.js';
+import type { LockKeys } from './keys.js';
 import { type LuaScript, type ServerInfo, serverInfo } from './scripts/index.js';
 
 const KEY_CONFLICT = /^(WRONGTYPE|ERR value is not an integer)/;
@@ -29,30 +29,6 @@ const INFO_DENIED = /^(NOPERM|ERR The user executing the script can't)/;
 
 /** The oldest Redis the scripts run on: they use `SET … GET` (7.0; 6.2 lacks it with NX). */
 const MIN_VERSION = [7, 0] as const;
-
-const permanentErrors = new WeakSet<Error>();
-const pendingCommands = new WeakMap<Error, Promise<void>>();
-
-/**
- * True for an error that repeating the command cannot cure (a closed client, an unsupported
- * server, missing permissions, a failing script): callers fail at once instead of retrying.
- */
-export function isPermanentError(error: unknown): boolean {
-  return (
-    error instanceof LockClientClosedError ||
-    error instanceof LockUnsupportedError ||
-    error instanceof LockKeyConflictError ||
-    (error instanceof Error && permanentErrors.has(error))
-  );
-}
-
-/**
- * For an error of a command that timed out: a promise that settles (never rejects) when the
- * command itself does, since it may still run on the server. Undefined when the command settled.
- */
-export function pendingCommand(error: unknown): Promise<void> | undefined {
-  return error instanceof Error ? pendingCommands.get(error) : undefined;
-}
 
 export class ScriptRunner {
   #checked = false;
@@ -73,9 +49,9 @@ export class ScriptRunner {
    * at which point the adapter stops anything of it that has not reached Redis yet. A command that
    * timed out may still run on the server later: see {@link pendingCommand}.
    */
-  async run<Args, Reply>(
-    script: LuaScript<Args, Reply>,
-    keys: MutexKeys,
+  async run<Keys extends LockKeys, Args, Reply>(
+    script: LuaScript<Keys, Args, Reply>,
+    keys: Keys,
     args: Args,
     timeoutMs: number = this.timeoutMs,
   ): Promise<Reply> {
@@ -132,11 +108,11 @@ export class ScriptRunner {
   }
 
   async #send(
-    script: LuaScript<never, unknown>,
+    script: LuaScriptSource,
     keys: string[],
     args: string[],
     timeoutMs: number,
-    lockKeys: MutexKeys | undefined,
+    lockKeys: LockKeys | undefined,
   ): Promise<unknown> {
     const deadline = new Deadline();
     const operation = this.adapter.runScript(script, keys, args, deadline);
@@ -147,7 +123,7 @@ export class ScriptRunner {
     } catch (error) {
       const lockError = toLockError(error, script.name, lockKeys);
       if (error instanceof OperationTimeout) {
-        pendingCommands.set(
+        markPending(
           lockError,
           operation.then(
             () => {},
@@ -203,14 +179,14 @@ function causeMessage(error: Error): string {
   return cause instanceof Error ? cause.message : String(cause ?? error.message);
 }
 
-function toLockError(error: unknown, scriptName: string, keys: MutexKeys | undefined): Error {
+function toLockError(error: unknown, scriptName: string, keys: LockKeys | undefined): Error {
   if (error instanceof LockError) return error;
   const message = error instanceof Error ? error.message : String(error);
   if (keys && KEY_CONFLICT.test(message)) {
     return new LockKeyConflictError(keys.lock, message.split('\n')[0] ?? message, { cause: error });
   }
   const backendError = new LockBackendError(`${scriptName} failed: ${message}`, { cause: error });
-  if (PERMANENT.test(message)) permanentErrors.add(backendError);
+  if (PERMANENT.test(message)) markPermanent(backendError);
   return backendError;
 }
 

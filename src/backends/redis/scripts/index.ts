@@ -2,12 +2,13 @@
  * One typed descriptor per Lua script: the keys it takes, how its arguments are encoded, and how its
  * reply is decoded. The Lua itself lives in ./lua/*.lua; build-lua turns it into ./generated.ts.
  */
+import type { ExtendReply, QueueMode, ReleaseReply } from '../../../core/backend.js';
 import type { LuaScriptSource } from '../adapter.js';
-import { type MutexKeys, releaseTombstoneKey } from '../keys.js';
+import { type LockKeys, type MutexKeys, releaseTombstoneKey } from '../keys.js';
 import { LUA_SOURCES } from './generated.js';
 
-export interface LuaScript<Args, Reply> extends LuaScriptSource {
-  keys(keys: MutexKeys, args: Args): string[];
+export interface LuaScript<Keys extends LockKeys, Args, Reply> extends LuaScriptSource {
+  keys(keys: Keys, args: Args): string[];
   args(args: Args): string[];
   /** Decodes the raw reply; throws a plain Error on a shape the script cannot produce. */
   parse(raw: unknown): Reply;
@@ -32,9 +33,12 @@ function pair(raw: unknown): [number, number] {
   return [integer(raw[0]), integer(raw[1])];
 }
 
-/** How an acquire attempt treats the waiting queue (ARGV[3] of mutex-acquire.lua). */
-export const QUEUE_MODE = { never: '0', join: '1', queued: '2' } as const;
-export type QueueMode = (typeof QUEUE_MODE)[keyof typeof QUEUE_MODE];
+/** How an acquire attempt treats the waiting queue (ARGV[3] of the acquire scripts). */
+export const QUEUE_MODE = {
+  never: '0',
+  join: '1',
+  queued: '2',
+} as const satisfies Record<QueueMode, string>;
 
 export type AcquireReply =
   | { readonly kind: 'acquired'; readonly fencingToken: number }
@@ -52,7 +56,7 @@ export const mutexAcquire = {
   args: (a: {
     token: string;
     ttlMs: number;
-    queueMode: QueueMode;
+    queueMode: (typeof QUEUE_MODE)[QueueMode];
     sleepCapMs: number;
     graceMs: number;
     channel: string;
@@ -87,10 +91,7 @@ export const mutexAcquire = {
     }
     throw unexpected(raw);
   },
-} as const satisfies LuaScript<never, AcquireReply>;
-
-/** Outcome of compare-and-delete, from the releasing token's point of view. */
-export type ReleaseReply = 'handed-over' | 'released' | 'missing' | 'other-token';
+} as const satisfies LuaScript<MutexKeys, never, AcquireReply>;
 
 export interface ReleaseArgs {
   readonly token: string;
@@ -125,13 +126,7 @@ export const mutexRelease = {
     if (status === -1) return 'other-token';
     throw unexpected(raw);
   },
-} as const satisfies LuaScript<never, ReleaseReply>;
-
-/** What an extension found; `pttlMs` is the key's PTTL after it, at least the ttl asked for. */
-export type ExtendReply =
-  | { readonly kind: 'extended'; readonly pttlMs: number }
-  | { readonly kind: 'missing' }
-  | { readonly kind: 'other-token' };
+} as const satisfies LuaScript<MutexKeys, never, ReleaseReply>;
 
 export const mutexExtend = {
   ...LUA_SOURCES['mutex-extend'],
@@ -144,7 +139,7 @@ export const mutexExtend = {
     if (status === -1) return { kind: 'other-token' };
     throw unexpected(raw);
   },
-} as const satisfies LuaScript<never, ExtendReply>;
+} as const satisfies LuaScript<MutexKeys, never, ExtendReply>;
 
 export interface InspectReply {
   /** The holder's token (or that of a waiter the lock was just granted to), or null when free. */
@@ -172,7 +167,7 @@ export const mutexInspect = {
       queued: integer(queued),
     };
   },
-} as const satisfies LuaScript<never, InspectReply>;
+} as const satisfies LuaScript<MutexKeys, never, InspectReply>;
 
 /** What the server check reads from INFO (see server-info.lua). */
 export interface ServerInfo {
@@ -202,7 +197,7 @@ function infoFields(texts: readonly unknown[]): Map<string, string> {
 
 export const serverInfo = {
   ...LUA_SOURCES['server-info'],
-  keys: () => [],
+  keys: (): string[] => [],
   args: () => [],
   parse(raw: unknown): ServerInfo {
     if (!Array.isArray(raw) || raw.length !== 3) throw unexpected(raw);
@@ -214,4 +209,4 @@ export const serverInfo = {
       maxmemory: Number(fields.get('maxmemory') ?? 0) || 0,
     };
   },
-} as const satisfies LuaScript<never, ServerInfo>;
+} as const satisfies LuaScript<LockKeys, never, ServerInfo>;

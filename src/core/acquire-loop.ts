@@ -1,28 +1,16 @@
 /**
- * The acquire loop of the mutex. One attempt is one script call; between attempts a waiter sleeps
- * until the release that hands it the lock wakes it (pub/sub), or until the holder's remaining PTTL
- * runs out (a crashed holder), or until its wait ends, but never longer than QUEUE_RENEW_MS, so that
- * its queue entry stays live. With a retry strategy it spins instead.
+ * The acquire loop every kind shares. One attempt is one call to the lock's store; between attempts
+ * a waiter sleeps until the release that hands it the lock wakes it (push), or until the holder's
+ * remaining ttl runs out (a crashed holder), or until its wait ends, but never longer than
+ * QUEUE_RENEW_MS, so that its queue entry stays live. With a retry strategy it spins instead.
  */
 import { randomFillSync } from 'node:crypto';
-import type { Abandoned } from '../backends/redis/cleanup.js';
-import type { MutexKeyCache, MutexKeys } from '../backends/redis/keys.js';
-import {
-  isPermanentError,
-  pendingCommand,
-  type ScriptRunner,
-} from '../backends/redis/script-runner.js';
-import { type AcquireReply, mutexAcquire, QUEUE_MODE } from '../backends/redis/scripts/index.js';
-import { LockBackendError, LockKeyConflictError, LockTimeoutError } from '../errors.js';
+import { LockBackendError, LockTimeoutError } from '../errors.js';
 import type { ResolvedLockOptions } from '../options.js';
 import { monotonicNow, sleep } from '../time.js';
-import {
-  LOOK_AGAIN,
-  type PubSubWaker,
-  TAKE_OVER_POLLING,
-  type WakeReason,
-  type WakeSlot,
-} from '../wake/pubsub-waker.js';
+import type { AttemptReply, BackendSession, LockStore } from './backend.js';
+import { isPermanentError, pendingCommand } from './failures.js';
+import { LOOK_AGAIN, TAKE_OVER_POLLING, type WakeReason, type WakeSlot } from './wait-slots.js';
 
 /**
  * How long a queue entry stays live past its owner's planned retry. A release skips entries older
@@ -40,19 +28,14 @@ export const QUEUE_RENEW_MS = 20_000;
 const ERROR_BACKOFF_MS = { base: 25, max: 1_000 } as const;
 
 export interface AcquireContext {
-  readonly runner: ScriptRunner;
-  readonly waker: PubSubWaker;
-  readonly keys: MutexKeyCache;
+  readonly session: BackendSession;
   /** Aborted by `close()`; ends every wait with its reason. */
   readonly closed: AbortSignal;
-  /** Gives back anything a token may hold or queue, in the background (see CleanUps). */
-  readonly cleanUp: (abandoned: Abandoned) => void;
   /** Overrides QUEUE_RENEW_MS (tests, so that a renewal does not take 20 s to watch). */
   readonly queueRenewMs?: number;
 }
 
 export interface Acquired {
-  readonly keys: MutexKeys;
   readonly token: string;
   readonly fencingToken: number;
   /** Monotonic time until which the lock is surely ours (validity, with drift taken off). */
@@ -80,20 +63,20 @@ export function newToken(): string {
   return token;
 }
 
-export async function acquireMutex(
+export async function acquire(
   context: AcquireContext,
-  name: string,
+  store: LockStore,
   options: ResolvedLockOptions,
   signal: AbortSignal | undefined,
 ): Promise<Acquired> {
-  const { runner, waker } = context;
-  const keys = context.keys.get(name);
+  const { session } = context;
+  const { waker } = session;
   let token = newToken();
   const startedAt = monotonicNow();
   const deadline = startedAt + options.waitMs;
   const waitSignal = signal ? AbortSignal.any([signal, context.closed]) : context.closed;
   const pushWait = options.waitMs > 0 && options.retry === undefined;
-  let slot = pushWait ? waker.register(token, keys.lock) : undefined;
+  let slot = pushWait ? waker.register(token, store.waitKey) : undefined;
 
   const renewMs = context.queueRenewMs ?? QUEUE_RENEW_MS;
   let queued = false;
@@ -106,11 +89,11 @@ export async function acquireMutex(
    * its own token in the lock key must only ever mean "a release granted it to me".
    */
   const abandonToken = (lastCommand?: Promise<void>) => {
-    context.cleanUp({ keys, token, lastCommand, mattersForMs });
+    store.abandon(token, lastCommand, mattersForMs);
     slot?.dispose();
     token = newToken();
     mattersForMs = options.ttlMs;
-    slot = pushWait ? waker.register(token, keys.lock) : undefined;
+    slot = pushWait ? waker.register(token, store.waitKey) : undefined;
     queued = false;
   };
   let attempts = 0;
@@ -119,7 +102,7 @@ export async function acquireMutex(
   try {
     // A server or client that can never work fails here, before anything else is opened; a check
     // that failed for a reason that may pass is tried again with the first attempt.
-    await runner.checkServer().catch((error: unknown) => {
+    await session.checkServer().catch((error: unknown) => {
       if (isPermanentError(error)) throw error;
     });
     // Subscribe before the first attempt can queue us, so the hand-over message cannot be missed.
@@ -130,17 +113,16 @@ export async function acquireMutex(
       const sentAt = monotonicNow();
       // Never asks for more than renewMs: the waiter renews its entry before it stops being live.
       const sleepCapMs = Math.min(renewMs, Math.max(0, Math.ceil(deadline - sentAt)));
-      let reply: AcquireReply | undefined;
+      let reply: AttemptReply | undefined;
       // The attempt's queue entry lives until sleepCapMs + graceMs after Redis runs it.
       mattersForMs = Math.max(mattersForMs, pushWait ? sleepCapMs + QUEUE_GRACE_MS : 0);
       try {
-        reply = await runner.run(mutexAcquire, keys, {
+        reply = await store.attempt({
           token,
           ttlMs: options.ttlMs,
-          queueMode: !pushWait ? QUEUE_MODE.never : queued ? QUEUE_MODE.queued : QUEUE_MODE.join,
+          queue: !pushWait ? 'never' : queued ? 'queued' : 'join',
           sleepCapMs,
           graceMs: QUEUE_GRACE_MS,
-          channel: waker.channel,
           attempt: attempts,
           polls: slot?.polls() ?? true,
           queueLifeMs: renewMs + QUEUE_GRACE_MS,
@@ -156,12 +138,12 @@ export async function acquireMutex(
         failuresInARow++;
       }
 
-      if (reply?.kind === 'conflict') throw new LockKeyConflictError(keys.lock, reply.detail);
+      if (reply?.kind === 'refused') throw reply.error;
       if (reply?.kind === 'acquired') {
         const validUntil = sentAt + options.ttlMs - options.driftMs;
         if (worthTaking(validUntil, options)) {
           acquired = true;
-          return { keys, token, fencingToken: reply.fencingToken, validUntil, granted: false };
+          return { token, fencingToken: reply.fencingToken, validUntil, granted: false };
         }
         // The reply came (almost) after the lock's validity ended: not ours to use. Give it back.
         abandonToken();
@@ -195,7 +177,7 @@ export async function acquireMutex(
           const validUntil = sentAt + options.ttlMs - options.driftMs;
           if (worthTaking(validUntil, options)) {
             acquired = true;
-            return { keys, token, fencingToken: grant.fencingToken, validUntil, granted: true };
+            return { token, fencingToken: grant.fencingToken, validUntil, granted: true };
           }
           // The message came too late to trust the grant; the next attempt takes the lock if it
           // is still ours, with validity counted from its own send time.
@@ -215,10 +197,10 @@ export async function acquireMutex(
   } finally {
     slot?.dispose();
     // Leave the queue, and pass on a lock that a release granted us meanwhile.
-    if (!acquired && queued) context.cleanUp({ keys, token, lastCommand: undefined, mattersForMs });
+    if (!acquired && queued) store.abandon(token, undefined, mattersForMs);
   }
   if (lastError) throw lastError;
-  throw new LockTimeoutError(name, Math.round(monotonicNow() - startedAt));
+  throw new LockTimeoutError(store.name, Math.round(monotonicNow() - startedAt));
 }
 
 /**

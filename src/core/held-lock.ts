@@ -2,11 +2,6 @@
  * A held lock: its identity, its validity on the monotonic clock, a `signal` that aborts the moment
  * the lock is known lost, manual `extend`, idempotent `release`, and `await using` support.
  */
-
-import type { Abandoned } from '../backends/redis/cleanup.js';
-import type { MutexKeys } from '../backends/redis/keys.js';
-import { pendingCommand, type ScriptRunner } from '../backends/redis/script-runner.js';
-import { mutexExtend, mutexRelease } from '../backends/redis/scripts/index.js';
 import { observed, publish } from '../diagnostics.js';
 import {
   InvalidArgumentError,
@@ -18,6 +13,8 @@ import {
 import { driftMsFor, MAX_DURATION_MS, MIN_TTL_MS, type ResolvedLockOptions } from '../options.js';
 import { monotonicNow, withTimeout } from '../time.js';
 import { AutoRefresh } from './auto-refresh.js';
+import type { LockStore, ReleaseReply } from './backend.js';
+import { pendingCommand } from './failures.js';
 
 /** What `release()` found. Only `'released'` means this handle still held the lock. */
 export type ReleaseOutcome =
@@ -67,23 +64,19 @@ export interface Lock extends AsyncDisposable {
   release(): Promise<ReleaseResult>;
 }
 
-export interface LockHandleContext {
-  readonly runner: ScriptRunner;
-  readonly keys: MutexKeys;
+export interface HeldLockContext {
+  readonly store: LockStore;
+  /** The budget of a release, waiting for in-flight extensions included. */
+  readonly commandTimeoutMs: number;
   readonly options: ResolvedLockOptions;
   /** The locker's `driftFactor`: validity from an extension's reply is its PTTL less drift. */
   readonly driftFactor: number;
   /** Called once when the handle is released or lost, so the locker stops tracking it. */
-  readonly onSettled: (handle: RedisLockHandle) => void;
-  /**
-   * Gives the lock back in the background after a release that failed (see CleanUps), so others
-   * need not wait out its ttl.
-   */
-  readonly giveBack: (abandoned: Abandoned) => void;
+  readonly onSettled: (handle: HeldLock) => void;
 }
 
-export class RedisLockHandle implements Lock {
-  readonly #context: LockHandleContext;
+export class HeldLock implements Lock {
+  readonly #context: HeldLockContext;
   // Made on first use: an AbortSignal costs more to create than the rest of a handle, and most
   // locks never look at theirs.
   #controller: AbortController | undefined;
@@ -101,7 +94,7 @@ export class RedisLockHandle implements Lock {
   #release: Promise<ReleaseResult> | undefined;
 
   constructor(
-    context: LockHandleContext,
+    context: HeldLockContext,
     readonly name: string,
     readonly token: string,
     readonly fencingToken: number,
@@ -161,10 +154,7 @@ export class RedisLockHandle implements Lock {
   async #extendNow(ttlMs: number): Promise<void> {
     this.#assertValid();
     const sentAt = monotonicNow();
-    const reply = await this.#context.runner.run(mutexExtend, this.#context.keys, {
-      token: this.token,
-      ttlMs,
-    });
+    const reply = await this.#context.store.extend(this.token, ttlMs);
     if (reply.kind !== 'extended') {
       // The same words as release() uses for what it finds: a key that is gone expired (or was
       // deleted, flushed or evicted); another token in it means someone else took the lock.
@@ -250,24 +240,20 @@ export class RedisLockHandle implements Lock {
     this.#context.onSettled(this);
     // One budget for the whole release, waiting for in-flight extensions included, so a stalled
     // Redis cannot make release take longer than commandTimeoutMs.
-    const deadline = monotonicNow() + this.#context.runner.commandTimeoutMs;
+    const deadline = monotonicNow() + this.#context.commandTimeoutMs;
     if (this.#extensions && this.#extensions.size > 0) {
       await withTimeout(Promise.allSettled([...this.#extensions]), deadline - monotonicNow()).catch(
         () => {},
       );
     }
-    let reply: Awaited<ReturnType<typeof this.releaseCommand>>;
+    let reply: ReleaseReply;
     try {
-      reply = await this.releaseCommand(deadline - monotonicNow());
+      reply = await this.#context.store.release(this.token, deadline - monotonicNow());
     } catch (error) {
       // Redis may still hold the key (the command failed, or timed out and may yet run): keep
-      // trying in the background until it is gone or has surely expired.
-      this.#context.giveBack({
-        keys: this.#context.keys,
-        token: this.token,
-        lastCommand: pendingCommand(error),
-        mattersForMs: this.#longestTtlMs,
-      });
+      // trying in the background until it is gone or has surely expired, so others need not wait
+      // out its ttl.
+      this.#context.store.abandon(this.token, pendingCommand(error), this.#longestTtlMs);
       throw error instanceof LockBackendError
         ? error
         : new LockBackendError(`release of "${this.name}" failed`, { cause: error });
@@ -276,17 +262,6 @@ export class RedisLockHandle implements Lock {
       reply === 'missing' ? 'expired' : reply === 'other-token' ? 'taken' : 'released';
     if (observed('release')) publish('release', { name: this.name, token: this.token, outcome });
     return { outcome, released: outcome === 'released' };
-  }
-
-  private releaseCommand(timeoutMs: number) {
-    // The tombstone lasts as long as we wait for the reply: a client that resends the release
-    // after a reconnect within that time gets "released" again, not what the first run left.
-    return this.#context.runner.run(
-      mutexRelease,
-      this.#context.keys,
-      { token: this.token, withdraw: false, tombstoneMs: timeoutMs },
-      timeoutMs,
-    );
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

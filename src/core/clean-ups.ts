@@ -1,26 +1,26 @@
 /**
  * Clean-ups of abandoned tokens: an acquire whose outcome is unknown (its reply was lost or came
- * too late), or a waiter that gave up while queued. Each clean-up is a release-with-withdraw of the
- * token: it deletes the lock key if the token holds it (handing the lock on) and drops the token's
- * queue entry. A clean-up that fails is retried with backoff; one that ran while the token's last
+ * too late), or a waiter that gave up while queued. Each clean-up is the backend's withdraw of the
+ * token: it frees what the token holds (handing the lock on) and drops the token's queue entry. A clean-up that fails is retried with backoff; one that ran while the token's last
  * command was still unsettled runs again once that command settled (ioredis may send it again after
  * a reconnect). Retrying stops when a clean-up succeeded after the last command settled, when it
  * can no longer matter (the token's lock and queue entry have surely expired), on an error that
  * cannot pass, or at close (after one last attempt).
  */
-import { debug } from '../../diagnostics.js';
-import { MAX_DURATION_MS } from '../../options.js';
-import { monotonicNow } from '../../time.js';
-import type { MutexKeys } from './keys.js';
-import { isPermanentError, type ScriptRunner } from './script-runner.js';
-import { mutexRelease } from './scripts/index.js';
+import { debug } from '../diagnostics.js';
+import { MAX_DURATION_MS } from '../options.js';
+import { monotonicNow } from '../time.js';
+import { isPermanentError } from './failures.js';
 
 /** Backoff between failed attempts: base, doubled per failure, capped. */
 const BACKOFF_MS = { base: 50, max: 1_000 } as const;
 
 export interface Abandoned {
-  readonly keys: MutexKeys;
+  /** What the token was for (a lock key), for debug text. */
+  readonly what: string;
   readonly token: string;
+  /** Runs the withdraw once; rejects if it failed. */
+  readonly withdraw: () => Promise<unknown>;
   /** Settles when the token's last command settles; undefined if it already has. */
   readonly lastCommand: Promise<void> | undefined;
   /**
@@ -45,7 +45,6 @@ export class CleanUps {
   readonly #running = new Set<Promise<void>>();
 
   constructor(
-    private readonly runner: ScriptRunner,
     /** Aborted by the locker's close(): waits end, one last attempt is made. */
     private readonly closed: AbortSignal,
   ) {
@@ -100,14 +99,14 @@ export class CleanUps {
       const last = this.closed.aborted;
       pending.urgent = false;
       try {
-        await this.runner.run(mutexRelease, pending.keys, { token: pending.token, withdraw: true });
+        await pending.withdraw();
         // A clean-up that ran before the token's last command settled may have run before it.
         if (settledBefore || last || monotonicNow() >= pending.giveUpAt) return;
         failures = 0;
         await this.#wait(pending, Number.POSITIVE_INFINITY, settledBefore);
       } catch (error) {
         if (last || isPermanentError(error) || monotonicNow() >= pending.giveUpAt) {
-          debug('clean-up of %s for %s failed: %o', pending.keys.lock, pending.token, error);
+          debug('clean-up of %s for %s failed: %o', pending.what, pending.token, error);
           return;
         }
         failures++;

@@ -8,7 +8,15 @@ import { debug } from '../diagnostics.js';
 import { LockNotHeldError } from '../errors.js';
 import { MIN_TTL_MS, type ResolvedLockOptions } from '../options.js';
 import { monotonicNow } from '../time.js';
-import type { RedisLockHandle } from './lock-handle.js';
+
+/** What the watchdog needs of a held lock; the lock owns the watchdog, never the other way. */
+export interface Refreshable {
+  readonly name: string;
+  readonly remainingMs: number;
+  extend(ttlMs: number): Promise<void>;
+  /** From now on the lock's expiry is reported as a loss with this reason. */
+  stopExtending(reason: 'max-hold'): void;
+}
 
 /** After a failed extension, try again after this share of the remaining validity. */
 const RETRY_SHARE = 1 / 4;
@@ -19,7 +27,7 @@ export class AutoRefresh {
   #stopped = false;
 
   constructor(
-    private readonly handle: RedisLockHandle,
+    private readonly handle: Refreshable,
     private readonly options: ResolvedLockOptions,
     private readonly acquiredAt: number,
   ) {

@@ -1,117 +1,55 @@
 /**
- * Push wake-ups for waiters. Each locker listens on one channel of its own over one subscriber
- * connection; a release that hands a lock to one of its waiters publishes that waiter's token there.
- * So a handoff costs one PUBLISH that reaches one process, however many wait.
- *
- * Messages are an accelerator, not the source of truth: a waiter also looks again when the holder's
- * remaining PTTL runs out, so a lost message (reconnect, dead subscriber) costs time, never safety.
- * Of one locker's waiters for one lock only the oldest does that (it polls for the process; the
- * others sleep until granted), so polling grows with processes, not with waiters.
+ * Waiter slots: the backend-neutral half of push wake-ups. Each waiting acquire owns a slot (its
+ * mailbox) while it waits; a backend's transport delivers grants and "look again" into it. One
+ * process's waiters for one lock form a group, oldest first, and only the oldest polls for the
+ * group at the holder's expiry; the others sleep until woken, so polling grows with processes, not
+ * with waiters.
  */
-import type { RedisAdapter, RedisSubscriber } from '../backends/redis/adapter.js';
-import { debug } from '../diagnostics.js';
 import { MAX_DURATION_MS } from '../options.js';
-import { monotonicNow, withTimeout } from '../time.js';
+import { monotonicNow } from '../time.js';
 
-export class PubSubWaker {
-  private readonly waiters = new Map<string, WakeSlot>();
-  private readonly groups = new Map<string, WaiterGroup>();
-  private subscriber: RedisSubscriber | undefined;
-  private subscribing: Promise<boolean> | undefined;
-  private closed = false;
+/** Every waiting acquire's slot, by token, and their groups, by lock. */
+export class WaitSlots {
+  readonly #byToken = new Map<string, WakeSlot>();
+  readonly #groups = new Map<string, WaiterGroup>();
 
   constructor(
-    private readonly adapter: RedisAdapter,
-    readonly channel: string,
-    private readonly timeoutMs: number,
-    /**
-     * Called with a grant's token when no waiter waits for it: a token this locker abandoned, whose
-     * clean-up has not run yet, must give the lock back at once. Returns whether it knew the token.
-     */
-    private readonly onUnclaimedGrant: (token: string) => boolean = () => false,
+    /** False while no wake-up can reach a waiter (no subscription): then every waiter polls. */
+    readonly canWake: () => boolean,
   ) {}
 
   /**
-   * Subscribes on first use. Resolves true once messages can arrive, false if subscribing failed
-   * (the waiter then relies on its PTTL timer; the next waiter tries to subscribe again).
+   * Starts listening for `token`'s wake-up while it waits for the lock whose waiters are grouped
+   * under `waitKey`; call `dispose()` on the slot when done.
    */
-  ready(): Promise<boolean> {
-    if (this.subscriber) return Promise.resolve(true);
-    this.subscribing ??= this.subscribe().finally(() => {
-      this.subscribing = undefined;
-    });
-    return this.subscribing;
-  }
-
-  private async subscribe(): Promise<boolean> {
-    let subscriber: RedisSubscriber | undefined;
-    try {
-      subscriber = await withTimeout(this.adapter.createSubscriber(), this.timeoutMs);
-      await withTimeout(
-        subscriber.subscribe(this.channel, (message) => this.deliver(message)),
-        this.timeoutMs,
-      );
-    } catch (error) {
-      debug('subscribe to %s failed: %o', this.channel, error);
-      await subscriber?.close().catch(() => {});
-      return false;
-    }
-    if (this.closed) {
-      await subscriber.close();
-      return false;
-    }
-    // Hand-overs published while the connection was down are lost: every waiter looks again.
-    subscriber.onReconnect?.(() => {
-      for (const slot of this.waiters.values()) slot.wake(LOOK_AGAIN);
-    });
-    this.subscriber = subscriber;
-    return true;
-  }
-
-  /** A grant message is "<token> <fencing token> <attempt>" (see mutex-release.lua). */
-  private deliver(message: string): void {
-    const [token = '', fence = '', attempt = ''] = message.split(' ');
-    const fencingToken = Number(fence);
-    const afterAttempt = Number(attempt);
-    if (!Number.isSafeInteger(fencingToken) || !Number.isSafeInteger(afterAttempt)) return;
-    const slot = this.waiters.get(token);
-    if (slot) slot.wake({ fencingToken, afterAttempt });
-    else if (!this.onUnclaimedGrant(token)) debug('grant for unknown token %s dropped', token);
-  }
-
-  /** True once messages can reach this locker's waiters. */
-  get subscribed(): boolean {
-    return this.subscriber !== undefined;
-  }
-
-  /**
-   * Starts listening for `token`'s wake-up while it waits for the lock keyed `lockKey`; call
-   * `dispose()` on the slot when done.
-   */
-  register(token: string, lockKey: string): WakeSlot {
-    let group = this.groups.get(lockKey);
+  register(token: string, waitKey: string): WakeSlot {
+    let group = this.#groups.get(waitKey);
     if (!group) {
-      group = new WaiterGroup(lockKey);
-      this.groups.set(lockKey, group);
+      group = new WaiterGroup(waitKey);
+      this.#groups.set(waitKey, group);
     }
     const slot = new WakeSlot(this, group, token);
     group.append(slot);
-    this.waiters.set(token, slot);
+    this.#byToken.set(token, slot);
     return slot;
+  }
+
+  /** Wakes the waiter of `token`; false when no waiter waits for it. */
+  wake(token: string, reason: WakeReason): boolean {
+    const slot = this.#byToken.get(token);
+    slot?.wake(reason);
+    return slot !== undefined;
+  }
+
+  /** Wakes every waiter, e.g. after wake-ups may have been missed. */
+  wakeAll(reason: WakeReason): void {
+    for (const slot of this.#byToken.values()) slot.wake(reason);
   }
 
   /** Drops a disposed slot, and its group once empty. */
   forget(slot: WakeSlot, group: WaiterGroup): void {
-    this.waiters.delete(slot.token);
-    if (group.first === undefined) this.groups.delete(group.lockKey);
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.subscribing;
-    const subscriber = this.subscriber;
-    this.subscriber = undefined;
-    await subscriber?.close();
+    this.#byToken.delete(slot.token);
+    if (group.first === undefined) this.#groups.delete(group.waitKey);
   }
 }
 
@@ -138,7 +76,7 @@ class WaiterGroup {
   /** Monotonic time at which the holder's key has surely expired, from the latest reply. */
   pollAt = 0;
 
-  constructor(readonly lockKey: string) {}
+  constructor(readonly waitKey: string) {}
 
   append(slot: WakeSlot): void {
     slot.previous = this.last;
@@ -176,7 +114,7 @@ export class WakeSlot {
   private disposed = false;
 
   constructor(
-    private readonly waker: PubSubWaker,
+    private readonly slots: WaitSlots,
     private readonly group: WaiterGroup,
     readonly token: string,
   ) {}
@@ -186,7 +124,7 @@ export class WakeSlot {
    * waiter for the lock, or no wake-up can reach it (no subscription).
    */
   polls(): boolean {
-    return !this.waker.subscribed || this.group.first === this;
+    return !this.slots.canWake() || this.group.first === this;
   }
 
   /** Ms until the group's next poll is due (negative when overdue). */
@@ -216,7 +154,7 @@ export class WakeSlot {
     this.disposed = true;
     const wasPolling = this.group.first === this;
     this.group.remove(this);
-    this.waker.forget(this, this.group);
+    this.slots.forget(this, this.group);
     if (wasPolling) this.group.first?.wake(TAKE_OVER_POLLING);
   }
 

@@ -1,0 +1,62 @@
+/**
+ * One Redis as a lock backend: the script runner, the pub/sub waker and the clean-ups of one
+ * locker, and a store per kind that turns each step of a lock into one script.
+ */
+import { randomBytes } from 'node:crypto';
+import type { BackendSession } from '../../core/backend.js';
+import { CleanUps } from '../../core/clean-ups.js';
+import { debug } from '../../diagnostics.js';
+import type { RedisAdapter } from './adapter.js';
+import { MutexKeyCache, wakeChannel } from './keys.js';
+import { MutexStore } from './mutex-store.js';
+import { PubSubWaker } from './pubsub-waker.js';
+import { ScriptRunner } from './script-runner.js';
+import { type InspectReply, mutexInspect } from './scripts/index.js';
+
+export class RedisSession implements BackendSession {
+  readonly runner: ScriptRunner;
+  readonly waker: PubSubWaker;
+  readonly cleanUps: CleanUps;
+  readonly #mutexKeys: MutexKeyCache;
+
+  constructor(
+    adapter: RedisAdapter,
+    options: { readonly prefix: string; readonly commandTimeoutMs: number },
+    /** Aborted by the locker's close(): clean-ups make one last attempt. */
+    closed: AbortSignal,
+  ) {
+    this.runner = new ScriptRunner(adapter, options.commandTimeoutMs);
+    this.#mutexKeys = new MutexKeyCache(options.prefix);
+    this.cleanUps = new CleanUps(closed);
+    this.waker = new PubSubWaker(
+      adapter,
+      wakeChannel(randomBytes(8).toString('hex')),
+      options.commandTimeoutMs,
+      (token) => this.cleanUps.granted(token),
+    );
+  }
+
+  get commandTimeoutMs(): number {
+    return this.runner.commandTimeoutMs;
+  }
+
+  checkServer(): Promise<void> {
+    return this.runner.checkServer();
+  }
+
+  mutex(name: string): MutexStore {
+    return new MutexStore(this, name, this.#mutexKeys.get(name));
+  }
+
+  inspectMutex(name: string): Promise<InspectReply> {
+    return this.runner.run(mutexInspect, this.#mutexKeys.get(name), undefined as never);
+  }
+
+  /** Waits for clean-ups (after close, one last attempt each), then closes the subscriber. */
+  async close(): Promise<void> {
+    await this.cleanUps.settle();
+    await this.waker
+      .close()
+      .catch((error: unknown) => debug('closing subscriber failed: %o', error));
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Push wake-ups over Redis pub/sub. Each locker listens on one channel of its own over one
+ * subscriber connection; a release that hands a lock to one of its waiters publishes that waiter's
+ * token there. So a hand-over costs one PUBLISH that reaches one process, however many wait.
+ *
+ * Messages are an accelerator, not the source of truth: a waiter also looks again when the holder's
+ * remaining PTTL runs out, so a lost message (reconnect, dead subscriber) costs time, never safety.
+ * The waiters themselves live in WaitSlots (backend-neutral); this file is the transport.
+ */
+
+import type { Waker } from '../../core/backend.js';
+import { LOOK_AGAIN, WaitSlots, type WakeSlot } from '../../core/wait-slots.js';
+import { debug } from '../../diagnostics.js';
+import { withTimeout } from '../../time.js';
+import type { RedisAdapter, RedisSubscriber } from './adapter.js';
+
+export class PubSubWaker implements Waker {
+  readonly #slots = new WaitSlots(() => this.subscribed);
+  private subscriber: RedisSubscriber | undefined;
+  private subscribing: Promise<boolean> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly adapter: RedisAdapter,
+    readonly channel: string,
+    private readonly timeoutMs: number,
+    /**
+     * Called with a grant's token when no waiter waits for it: a token this locker abandoned, whose
+     * clean-up has not run yet, must give the lock back at once. Returns whether it knew the token.
+     */
+    private readonly onUnclaimedGrant: (token: string) => boolean = () => false,
+  ) {}
+
+  /**
+   * Subscribes on first use. Resolves true once messages can arrive, false if subscribing failed
+   * (the waiter then relies on its PTTL timer; the next waiter tries to subscribe again).
+   */
+  ready(): Promise<boolean> {
+    if (this.subscriber) return Promise.resolve(true);
+    this.subscribing ??= this.subscribe().finally(() => {
+      this.subscribing = undefined;
+    });
+    return this.subscribing;
+  }
+
+  private async subscribe(): Promise<boolean> {
+    let subscriber: RedisSubscriber | undefined;
+    try {
+      subscriber = await withTimeout(this.adapter.createSubscriber(), this.timeoutMs);
+      await withTimeout(
+        subscriber.subscribe(this.channel, (message) => this.deliver(message)),
+        this.timeoutMs,
+      );
+    } catch (error) {
+      debug('subscribe to %s failed: %o', this.channel, error);
+      await subscriber?.close().catch(() => {});
+      return false;
+    }
+    if (this.closed) {
+      await subscriber.close();
+      return false;
+    }
+    // Hand-overs published while the connection was down are lost: every waiter looks again.
+    subscriber.onReconnect?.(() => this.#slots.wakeAll(LOOK_AGAIN));
+    this.subscriber = subscriber;
+    return true;
+  }
+
+  /** A grant message is "<token> <fencing token> <attempt>" (see the release scripts). */
+  private deliver(message: string): void {
+    const [token = '', fence = '', attempt = ''] = message.split(' ');
+    const fencingToken = Number(fence);
+    const afterAttempt = Number(attempt);
+    if (!Number.isSafeInteger(fencingToken) || !Number.isSafeInteger(afterAttempt)) return;
+    if (this.#slots.wake(token, { fencingToken, afterAttempt })) return;
+    if (!this.onUnclaimedGrant(token)) debug('grant for unknown token %s dropped', token);
+  }
+
+  /** True once messages can reach this locker's waiters. */
+  get subscribed(): boolean {
+    return this.subscriber !== undefined;
+  }
+
+  register(token: string, waitKey: string): WakeSlot {
+    return this.#slots.register(token, waitKey);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.subscribing;
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    await subscriber?.close();
+  }
+}

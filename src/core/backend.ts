@@ -1,0 +1,90 @@
+/**
+ * The port between the backend-neutral machinery (the acquire loop, held locks) and a backend (one
+ * Redis today; Cluster, a quorum of servers and etcd later). A kind asks the backend for a
+ * {@link LockStore}: one lock's storage operations, with the kind's parameters (a semaphore's limit
+ * and permits, say) already bound. The loop and the held lock only ever call a store and a waker.
+ */
+import type { LockError } from '../errors.js';
+import type { WakeSlot } from './wait-slots.js';
+
+/** How an attempt treats the waiting queue. */
+export type QueueMode =
+  /** Try once; never queue (a `waitMs: 0` acquire, or one that spins with a retry strategy). */
+  | 'never'
+  /** Join the queue if the lock cannot be had now. */
+  | 'join'
+  /** Already queued by an earlier attempt: refresh the entry on failure, drop it on success. */
+  | 'queued';
+
+export interface AttemptRequest {
+  /** This acquisition's random token. */
+  readonly token: string;
+  readonly ttlMs: number;
+  readonly queue: QueueMode;
+  /** Ms the caller sleeps at most before it tries again (its remaining wait, at most a renewal). */
+  readonly sleepCapMs: number;
+  /** Ms a queue entry stays live past the caller's planned retry. */
+  readonly graceMs: number;
+  /** The caller's attempt number; a grant names the attempt it followed. */
+  readonly attempt: number;
+  /** True when the caller tries again at the holder's expiry (it polls for its process). */
+  readonly polls: boolean;
+  /** Ms the queue lives after a join or refresh; no entry lives longer. */
+  readonly queueLifeMs: number;
+}
+
+export type AttemptReply =
+  | { readonly kind: 'acquired'; readonly fencingToken: number }
+  | {
+      readonly kind: 'held';
+      /** Ms until the lock may be free without a release (the holder's expiry). */
+      readonly pttlMs: number;
+      /** The caller's queue entry had vanished and was added again, at the end of the line. */
+      readonly requeued: boolean;
+    }
+  /** The backend will never grant this request as asked (the key holds foreign data, say). */
+  | { readonly kind: 'refused'; readonly error: LockError };
+
+/** What an extension found; `pttlMs` is the lock's remaining life after it, ≥ the ttl asked for. */
+export type ExtendReply =
+  | { readonly kind: 'extended'; readonly pttlMs: number }
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'other-token' };
+
+/** Outcome of a release, from the releasing token's point of view. */
+export type ReleaseReply = 'handed-over' | 'released' | 'missing' | 'other-token';
+
+/** One lock's storage operations on a backend, for one kind. */
+export interface LockStore {
+  /** The lock's name, as the caller gave it. */
+  readonly name: string;
+  /** Groups this lock's waiters in the process (see WaitSlots). */
+  readonly waitKey: string;
+  attempt(request: AttemptRequest): Promise<AttemptReply>;
+  /** Pushes the expiry of `token`'s hold to at least `ttlMs` from now; never shortens it. */
+  extend(token: string, ttlMs: number): Promise<ExtendReply>;
+  /** Releases `token`'s hold, handing it on; a run resent within `timeoutMs` says released again. */
+  release(token: string, timeoutMs: number): Promise<ReleaseReply>;
+  /**
+   * Gives back in the background whatever `token` may hold or queue: its last command's outcome is
+   * unknown, or it gave up waiting. `lastCommand` settles when that command does (it may still run);
+   * `mattersForMs` is how long after it the token can still hold or be granted the lock.
+   */
+  abandon(token: string, lastCommand: Promise<void> | undefined, mattersForMs: number): void;
+}
+
+/** Delivers grants to waiting acquires. */
+export interface Waker {
+  /** Resolves true once grants can reach this process's waiters; false if they cannot now. */
+  ready(): Promise<boolean>;
+  register(token: string, waitKey: string): WakeSlot;
+}
+
+/** What the acquire loop needs of a backend besides one lock's store. */
+export interface BackendSession {
+  readonly waker: Waker;
+  /** The per-command time budget, which a release spreads over its steps. */
+  readonly commandTimeoutMs: number;
+  /** Checks the server once; rejects with a permanent error if it can never work. */
+  checkServer(): Promise<void>;
+}

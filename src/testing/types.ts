@@ -9,3 +9,32 @@ export interface ConnectedAdapter {
 
 /** Connects an adapter to the Redis server at `url` (`redis://host:port`). */
 export type ConnectAdapter = (url: string) => Promise<ConnectedAdapter>;
+
+type Body = () => unknown | Promise<unknown>;
+
+/** The test runner's functions the suite uses (vitest, jest, node:test and mocha all fit). */
+export interface TestApi {
+  describe(name: string, body: () => void): unknown;
+  it(name: string, body: Body, timeoutMs?: number): unknown;
+  beforeAll(body: Body, timeoutMs?: number): unknown;
+  afterAll(body: Body, timeoutMs?: number): unknown;
+}
+
+export interface SuiteServer {
+  /** `redis://host:port` of a dedicated test server. */
+  readonly url: string;
+  /** Sends an admin command without going through the adapter under test. */
+  command(...args: (string | number)[]): Promise<unknown>;
+}
+
+export interface ConformanceTarget {
+  /** Shown in test names: `Locker (name) › …`. */
+  readonly name: string;
+  readonly connect: ConnectAdapter;
+  /** The server to test against; called inside `beforeAll`, after the runner started it. */
+  readonly server: () => SuiteServer;
+  /** How to start a worker process that calls `runWorker(connect)`; multi-process tests need it. */
+  readonly worker?: { readonly command: string; readonly args: readonly string[] };
+  /** Scales the multi-process test sizes (1 = the documented 8 processes × 200 acquisitions). */
+  readonly scale?: number;
+}

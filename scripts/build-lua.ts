@@ -4,12 +4,13 @@
  * here rather than pinned by hand.
  *
  * The key count comes from the script's own header (the highest `KEYS[n]` it documents); the unit
- * tests check that the header and the body agree.
+ * tests check that the header and the body agree. `-- @include` lines are expanded (lua-include.ts).
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expandIncludes } from './lua-include.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const luaDir = join(root, 'src/backends/redis/scripts/lua');
@@ -29,12 +30,13 @@ const entries = readdirSync(luaDir)
   .filter((file) => file.endsWith('.lua'))
   .sort()
   .map((file) => {
-    const lua = readFileSync(join(luaDir, file), 'utf8');
+    const source = readFileSync(join(luaDir, file), 'utf8');
+    const lua = expandIncludes(source, luaDir);
     return {
       name: file.replace(/\.lua$/, ''),
       lua,
       sha1: createHash('sha1').update(lua).digest('hex'),
-      numberOfKeys: headerKeyCount(lua),
+      numberOfKeys: headerKeyCount(source),
     };
   });
 

@@ -6,11 +6,14 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import { debuglog } from 'node:util';
 
 export const CHANNELS = {
-  /** `{ name, token, fencingToken, waitedMs }` when a lock is acquired. */
+  /**
+   * `{ kind, name, token, fencingToken, waitedMs }` when a lock is acquired; `kind` is `'mutex'`
+   * or `'semaphore'`.
+   */
   acquire: 'latchkey:lock:acquire',
-  /** `{ name, token, outcome }` when a release finished. */
+  /** `{ kind, name, token, outcome }` when a release finished. */
   release: 'latchkey:lock:release',
-  /** `{ name, token, reason }` when a held lock is known lost. */
+  /** `{ kind, name, token, reason }` when a held lock is known lost. */
   lost: 'latchkey:lock:lost',
   /**
    * `{ code, message }` when the server is set up in a way that weakens the locks, once per locker

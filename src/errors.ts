@@ -15,6 +15,7 @@ export const LOCK_ERROR_CODES = {
   keyConflict: 'ERR_LOCK_KEY_CONFLICT',
   unsupported: 'ERR_LOCK_UNSUPPORTED',
   clientClosed: 'ERR_LOCK_CLIENT_CLOSED',
+  limitMismatch: 'ERR_LOCK_LIMIT_MISMATCH',
 } as const;
 
 export type LockErrorCode = (typeof LOCK_ERROR_CODES)[keyof typeof LOCK_ERROR_CODES];
@@ -142,6 +143,24 @@ export class LockUnsupportedError extends LockError {
 export class LockClientClosedError extends LockError {
   override readonly name = 'LockClientClosedError';
   override readonly code = LOCK_ERROR_CODES.clientClosed;
+}
+
+/**
+ * A semaphore was asked for with another `limit` than the one its current holders or waiters use.
+ * The limit belongs to the name while anyone holds or waits for it; change it once it is idle.
+ */
+export class LockLimitMismatchError extends LockError {
+  override readonly name = 'LockLimitMismatchError';
+  override readonly code = LOCK_ERROR_CODES.limitMismatch;
+  constructor(
+    readonly lockName: string,
+    readonly limit: number,
+    readonly existingLimit: number,
+  ) {
+    super(
+      `semaphore "${lockName}" is in use with limit ${existingLimit}; it was asked for with limit ${limit}`,
+    );
+  }
 }
 
 export function isLockError(value: unknown): value is LockError {

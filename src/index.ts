@@ -5,6 +5,7 @@ export type {
   RedisSubscriber,
 } from './backends/redis/adapter.js';
 export type { Lock, ReleaseOutcome, ReleaseResult } from './core/held-lock.js';
+export type { HeldFunction } from './core/run-holding.js';
 export { CHANNELS, WARNING_CODES } from './diagnostics.js';
 export {
   InvalidArgumentError,
@@ -18,12 +19,19 @@ export {
   type LockErrorCode,
   LockerClosedError,
   LockKeyConflictError,
+  LockLimitMismatchError,
   type LockLossReason,
   LockLostError,
   LockNotHeldError,
   LockTimeoutError,
   LockUnsupportedError,
 } from './errors.js';
+export type {
+  Permit,
+  Semaphore,
+  SemaphoreHolder,
+  SemaphoreState,
+} from './kinds/semaphore.js';
 export { type LockedFunction, Locker, type LockState } from './locker.js';
 export {
   type AcquireOptions,
@@ -32,7 +40,10 @@ export {
   type LockOptions,
   MAX_DURATION_MS,
   MAX_NAME_BYTES,
+  MAX_SEMAPHORE_LIMIT,
   MIN_TTL_MS,
+  type PermitOptions,
+  type SemaphoreOptions,
 } from './options.js';
 export {
   exponentialBackoff,

@@ -7,14 +7,13 @@ import type { RedisAdapter } from './backends/redis/adapter.js';
 import { RedisSession } from './backends/redis/backend.js';
 import { acquire } from './core/acquire-loop.js';
 import type { LockStore } from './core/backend.js';
-import { HeldLock, type Lock, type ReleaseResult } from './core/held-lock.js';
-import { debug, observed, publish } from './diagnostics.js';
-import {
-  InvalidArgumentError,
-  LockerClosedError,
-  LockLostError,
-  LockTimeoutError,
-} from './errors.js';
+import { HeldLock, type HeldLockContext, type Lock } from './core/held-lock.js';
+import { type HeldFunction, runHolding } from './core/run-holding.js';
+import { observed, publish } from './diagnostics.js';
+import { InvalidArgumentError, LockerClosedError } from './errors.js';
+import type { KindContext, MakeHandle } from './kinds/context.js';
+import { Semaphore } from './kinds/semaphore.js';
+import { tryOnce } from './kinds/try-once.js';
 import {
   type AcquireOptions,
   checkName,
@@ -24,6 +23,7 @@ import {
   type ResolvedLockOptions,
   resolveLockerOptions,
   resolveLockOptions,
+  type SemaphoreOptions,
 } from './options.js';
 import { monotonicNow } from './time.js';
 
@@ -41,13 +41,15 @@ export interface LockState {
   readonly waiters: number;
 }
 
-export type LockedFunction<T> = (signal: AbortSignal, lock: Lock) => Promise<T> | T;
+export type LockedFunction<T> = HeldFunction<T>;
 
 export class Locker {
   readonly #options: ResolvedLockerOptions;
   readonly #session: RedisSession;
   readonly #closeController = new AbortController();
   readonly #handles = new Set<HeldLock>();
+  /** What the kinds (semaphore, …) get of this locker. */
+  readonly #kindContext: KindContext;
   #closing: Promise<void> | undefined;
 
   constructor(adapter: RedisAdapter, options?: LockerOptions) {
@@ -67,6 +69,13 @@ export class Locker {
     setMaxListeners(0, this.#closeController.signal);
     this.#options = resolveLockerOptions(options);
     this.#session = new RedisSession(adapter, this.#options, this.#closeController.signal);
+    this.#kindContext = {
+      backend: this.#session,
+      options: this.#options,
+      assertOpen: () => this.#assertOpen(),
+      acquireHeld: (store, resolved, signal, make) =>
+        this.#acquireHeld(store, resolved, signal, make),
+    };
   }
 
   /**
@@ -83,15 +92,16 @@ export class Locker {
     checkName(name);
     const resolved = resolveLockOptions(this.#options, options);
     const signal = checkSignal(options?.signal);
-    return this.#acquireHeld(this.#session.mutex(name), resolved, signal);
+    return this.#acquireHeld(this.#session.mutex(name), resolved, signal, newHeldLock);
   }
 
   /** The steps every kind's acquire shares: the loop, the handle, the race with close and abort. */
-  async #acquireHeld(
+  async #acquireHeld<H extends HeldLock>(
     store: LockStore,
     resolved: ResolvedLockOptions,
     signal: AbortSignal | undefined,
-  ): Promise<HeldLock> {
+    make: MakeHandle<H>,
+  ): Promise<H> {
     const started = monotonicNow();
     const acquired = await acquire(
       { session: this.#session, closed: this.#closeController.signal },
@@ -99,7 +109,7 @@ export class Locker {
       resolved,
       signal,
     );
-    const handle = new HeldLock(
+    const handle = make(
       {
         store,
         commandTimeoutMs: this.#session.commandTimeoutMs,
@@ -107,10 +117,7 @@ export class Locker {
         driftFactor: this.#options.driftFactor,
         onSettled: (settled) => this.#handles.delete(settled),
       },
-      store.name,
-      acquired.token,
-      acquired.fencingToken,
-      acquired.validUntil,
+      acquired,
     );
     // A grant or an acquired reply may arrive in the same turn as the close or the caller's abort
     // it raced with: the caller gave up, so the lock is not theirs to get. Give it back (to the
@@ -131,6 +138,7 @@ export class Locker {
     this.#handles.add(handle);
     if (observed('acquire')) {
       publish('acquire', {
+        kind: store.kind,
         name: store.name,
         token: handle.token,
         fencingToken: handle.fencingToken,
@@ -145,18 +153,7 @@ export class Locker {
     name: string,
     options?: Omit<AcquireOptions, 'waitMs' | 'retry'>,
   ): Promise<Lock | null> {
-    if (options && ('waitMs' in options || 'retry' in options)) {
-      throw new InvalidArgumentError(
-        'options',
-        'of tryAcquire take no waitMs or retry: it never waits',
-      );
-    }
-    try {
-      return await this.acquire(name, { ...options, waitMs: 0 });
-    } catch (error) {
-      if (error instanceof LockTimeoutError) return null;
-      throw error;
-    }
+    return tryOnce(options, (once) => this.acquire(name, once));
   }
 
   /**
@@ -169,31 +166,7 @@ export class Locker {
    */
   async withLock<T>(name: string, fn: LockedFunction<T>, options?: AcquireOptions): Promise<T> {
     if (typeof fn !== 'function') throw new InvalidArgumentError('fn', 'must be a function');
-    const lock = await this.acquire(name, options);
-    const { signal } = lock;
-    let ran:
-      | { readonly ok: true; readonly value: T }
-      | { readonly ok: false; readonly error: unknown };
-    try {
-      ran = { ok: true, value: await fn(signal, lock) };
-    } catch (error) {
-      ran = { ok: false, error };
-    }
-    let released: ReleaseResult | undefined;
-    try {
-      released = await lock.release();
-    } catch (error) {
-      debug('release of %s failed: %o', name, error);
-    }
-    const lost = lossOf(name, signal, released);
-    if (lost) {
-      // An AbortError from work that obeyed the signal, or any failure after the loss, is a
-      // consequence of the loss: callers who match on `code` must see ERR_LOCK_LOST.
-      if (ran.ok || ran.error === lost) throw lost;
-      throw new LockLostError(lost.lockName, lost.reason, { cause: ran.error });
-    }
-    if (!ran.ok) throw ran.error;
-    return ran.value;
+    return runHolding(await this.acquire(name, options), fn);
   }
 
   /** Reads the state of lock `name` without changing it. */
@@ -231,21 +204,33 @@ export class Locker {
     await this.#session.close();
   }
 
+  /**
+   * A counting semaphore: up to `limit` permits of `name` held at once, each holder taking one or
+   * more. Makes no Redis call; the first `acquire` does.
+   *
+   * @example
+   * const pool = locker.semaphore('db-pool', { limit: 4 });
+   * await using permit = await pool.acquire({ permits: 1 });
+   */
+  semaphore(name: string, options: SemaphoreOptions): Semaphore {
+    this.#assertOpen();
+    return new Semaphore(this.#kindContext, name, options);
+  }
+
   #assertOpen(): void {
     if (this.#closing) throw new LockerClosedError();
   }
 }
 
-/**
- * The loss `withLock` reports: the signal's reason, or, when the release found the key gone or
- * another token in it before the handle noticed, the loss the release revealed.
- */
-function lossOf(
-  name: string,
-  signal: AbortSignal,
-  released: ReleaseResult | undefined,
-): LockLostError | undefined {
-  if (signal.aborted) return signal.reason as LockLostError;
-  if (!released || released.released) return undefined;
-  return new LockLostError(name, released.outcome === 'taken' ? 'taken' : 'expired');
+function newHeldLock(
+  context: HeldLockContext,
+  acquired: { readonly token: string; readonly fencingToken: number; readonly validUntil: number },
+): HeldLock {
+  return new HeldLock(
+    context,
+    context.store.name,
+    acquired.token,
+    acquired.fencingToken,
+    acquired.validUntil,
+  );
 }

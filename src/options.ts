@@ -12,6 +12,8 @@ export const MIN_TTL_MS = 100;
 export const MAX_DURATION_MS = 2 ** 31 - 1;
 /** Longest accepted lock name, in UTF-8 bytes. */
 export const MAX_NAME_BYTES = 1024;
+/** Largest accepted semaphore `limit`. */
+export const MAX_SEMAPHORE_LIMIT = 2 ** 31 - 1;
 /** Longest accepted key prefix, in UTF-8 bytes. */
 export const MAX_PREFIX_BYTES = 256;
 
@@ -61,6 +63,25 @@ export interface AcquireOptions extends LockOptions {
    * same moment (it is given back). Not used after `acquire` resolved.
    */
   signal?: AbortSignal | undefined;
+}
+
+/** Options of a counting semaphore, given when it is made: `locker.semaphore(name, { limit })`. */
+export interface SemaphoreOptions {
+  /**
+   * How many permits the name has. Integer in [1, {@link MAX_SEMAPHORE_LIMIT}]. Belongs to the
+   * name while anyone holds or waits: asking with another limit then throws
+   * `LockLimitMismatchError`. No default.
+   */
+  limit: number;
+}
+
+/** Options of one semaphore `acquire` call. */
+export interface PermitOptions extends AcquireOptions {
+  /**
+   * How many permits to take at once, all or none. Integer in [1, limit].
+   * @default 1
+   */
+  permits?: number;
 }
 
 /** Options of a locker: defaults for its locks, plus settings of the locker itself. */
@@ -117,6 +138,8 @@ export interface ResolvedLockOptions {
 
 const LOCK_OPTION_NAMES = ['ttlMs', 'waitMs', 'autoRefresh', 'refreshMs', 'maxHoldMs', 'retry'];
 const ACQUIRE_OPTION_NAMES = [...LOCK_OPTION_NAMES, 'signal'];
+/** What a semaphore's acquire takes: an acquire's options and `permits`. */
+export const PERMIT_OPTION_NAMES = [...ACQUIRE_OPTION_NAMES, 'permits'];
 const LOCKER_OPTION_NAMES = [...LOCK_OPTION_NAMES, 'prefix', 'commandTimeoutMs', 'driftFactor'];
 
 function rejectUnknown(where: string, options: object, known: readonly string[]): void {
@@ -304,4 +327,29 @@ export function checkName(name: unknown): string {
     throw new InvalidArgumentError('name', `must be at most ${MAX_NAME_BYTES} bytes of UTF-8`);
   }
   return name;
+}
+
+/** Checks a semaphore's options: `limit` is required, an integer in [1, MAX_SEMAPHORE_LIMIT]. */
+export function resolveSemaphoreOptions(input: unknown): { readonly limit: number } {
+  if (input === undefined) throw new InvalidArgumentError('options', 'must give the `limit`');
+  const options = requireOptionsObject('options', input) as SemaphoreOptions;
+  rejectUnknown('options', options, ['limit']);
+  return { limit: count('limit', options.limit, MAX_SEMAPHORE_LIMIT) };
+}
+
+/** Checks `permits` of a semaphore acquire: an integer in [1, limit]; default 1. */
+export function resolvePermits(input: unknown, limit: number): number {
+  const { permits } = requireOptionsObject('options', input) as PermitOptions;
+  return permits === undefined ? 1 : count('permits', permits, limit);
+}
+
+/** An integer in [1, max]. */
+function count(argument: string, value: unknown, max: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > max) {
+    throw new InvalidArgumentError(
+      argument,
+      `must be an integer between 1 and ${max} (got ${describe(value)})`,
+    );
+  }
+  return value;
 }

@@ -56,6 +56,8 @@ export type ReleaseReply = 'handed-over' | 'released' | 'missing' | 'other-token
 
 /** One lock's storage operations on a backend, for one kind. */
 export interface LockStore {
+  /** The lock's kind, as diagnostics events name it. */
+  readonly kind: 'mutex' | 'semaphore';
   /** The lock's name, as the caller gave it. */
   readonly name: string;
   /** Groups this lock's waiters in the process (see WaitSlots). */
@@ -87,4 +89,41 @@ export interface BackendSession {
   readonly commandTimeoutMs: number;
   /** Checks the server once; rejects with a permanent error if it can never work. */
   checkServer(): Promise<void>;
+}
+
+/** What a backend reads about a mutex, without changing it. */
+export interface MutexSnapshot {
+  /** The holder's token (or that of a waiter the lock was just granted to), or null when free. */
+  readonly value: string | null;
+  /** Remaining ms of the lock, or a negative number when free. */
+  readonly pttlMs: number;
+  /** The last fencing token issued for this name, or 0 if none yet. */
+  readonly lastFencingToken: number;
+  readonly queued: number;
+}
+
+/** What a backend reads about a semaphore, without changing it. */
+export interface SemaphoreSnapshot {
+  /** The limit its holders and waiters use, or null when nobody holds or waits. */
+  readonly limit: number | null;
+  readonly lastFencingToken: number;
+  readonly waiters: number;
+  /** Live holders, each with its own expiry. */
+  readonly holders: readonly {
+    readonly token: string;
+    readonly remainingMs: number;
+    readonly permits: number;
+    readonly fencingToken: number;
+  }[];
+}
+
+/** A backend as the locker and the kinds see it: a store per kind, inspection, close. */
+export interface LockBackend extends BackendSession {
+  mutex(name: string): LockStore;
+  /** A semaphore's store for a caller that wants `permits` of `limit`. */
+  semaphore(name: string, limit: number, permits: number): LockStore;
+  inspectMutex(name: string): Promise<MutexSnapshot>;
+  inspectSemaphore(name: string): Promise<SemaphoreSnapshot>;
+  /** Waits for background clean-ups (after close, one last attempt each), then disconnects. */
+  close(): Promise<void>;
 }

@@ -219,7 +219,14 @@ export class HeldLock implements Lock {
   #lose(reason: LockLossReason): void {
     if (this.#lostWith || this.#release) return;
     this.#stopTimers();
-    if (observed('lost')) publish('lost', { name: this.name, token: this.token, reason });
+    if (observed('lost')) {
+      publish('lost', {
+        kind: this.#context.store.kind,
+        name: this.name,
+        token: this.token,
+        reason,
+      });
+    }
     this.#lostWith = new LockLostError(this.name, reason);
     this.#controller?.abort(this.#lostWith);
     this.#context.onSettled(this);
@@ -260,7 +267,10 @@ export class HeldLock implements Lock {
     }
     const outcome: ReleaseOutcome =
       reply === 'missing' ? 'expired' : reply === 'other-token' ? 'taken' : 'released';
-    if (observed('release')) publish('release', { name: this.name, token: this.token, outcome });
+    if (observed('release')) {
+      const { kind } = this.#context.store;
+      publish('release', { kind, name: this.name, token: this.token, outcome });
+    }
     return { outcome, released: outcome === 'released' };
   }
 

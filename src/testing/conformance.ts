@@ -22,8 +22,9 @@ import { registerLifecycleTests } from './lifecycle.js';
 import { registerMutexAcquireTests } from './mutex-acquire.js';
 import { registerMutexHoldTests } from './mutex-hold.js';
 import { registerMutexReleaseTests } from './mutex-release.js';
-import { registerProcessTests } from './processes.js';
+import { registerProcessTests, startWorker } from './processes.js';
 import { registerRecoveryTests } from './recovery.js';
+import { registerSemaphoreTests } from './semaphore.js';
 import type { ConformanceTarget, TestApi } from './types.js';
 
 export type { ConformanceTarget, SuiteServer, TestApi } from './types.js';
@@ -40,5 +41,18 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
     registerRecoveryTests(api, ctx);
     registerLifecycleTests(api, ctx);
     if (target.worker) registerProcessTests(api, target, target.worker, () => ctx.server);
+  });
+  api.describe(`Semaphore (${target.name})`, () => {
+    api.beforeAll(() => ctx.open());
+    api.afterAll(() => ctx.close());
+    const { worker } = target;
+    registerSemaphoreTests(api, {
+      target: target.name,
+      server: () => ctx.server,
+      newLocker: ctx.newLocker,
+      fresh: ctx.fresh,
+      startWorker: worker && ((task) => startWorker(worker, task)),
+      scale: target.scale ?? 1,
+    });
   });
 }

@@ -11,64 +11,19 @@ import type { ConformanceTarget, SuiteServer, TestApi } from './types.js';
 import type { WorkerEvent, WorkerTask } from './worker.js';
 
 /** Tests that need separate OS processes: mutual exclusion, crashes, cross-process hand-over, exit. */
+/** How to start a worker process. */
+export type WorkerCommand = NonNullable<ConformanceTarget['worker']>;
+
 export function registerProcessTests(
   api: TestApi,
   target: ConformanceTarget,
-  worker: NonNullable<ConformanceTarget['worker']>,
+  worker: WorkerCommand,
   server: () => SuiteServer,
 ): void {
   const { describe, it } = api;
   const scale = target.scale ?? 1;
 
-  function start(task: WorkerTask) {
-    const child = spawn(worker.command, [...worker.args, JSON.stringify(task)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const events: WorkerEvent[] = [];
-    const waiting = new Set<{
-      test: (e: WorkerEvent) => boolean;
-      resolve: (e: WorkerEvent) => void;
-    }>();
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      let event: WorkerEvent;
-      try {
-        event = JSON.parse(line) as WorkerEvent;
-      } catch {
-        return;
-      }
-      events.push(event);
-      for (const waiter of waiting) {
-        if (waiter.test(event)) {
-          waiting.delete(waiter);
-          waiter.resolve(event);
-        }
-      }
-    });
-    const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
-      child.once('exit', (code) =>
-        resolve({ code, at: performance.timeOrigin + performance.now() }),
-      ),
-    );
-    return {
-      child,
-      events,
-      exited,
-      next(kind: WorkerEvent['event'], ms = 30_000): Promise<WorkerEvent> {
-        const seen = events.find((event) => event.event === kind);
-        if (seen) return Promise.resolve(seen);
-        return new Promise((resolve, reject) => {
-          const entry = { test: (event: WorkerEvent) => event.event === kind, resolve };
-          waiting.add(entry);
-          setTimeout(() => {
-            waiting.delete(entry);
-            reject(
-              new Error(`worker sent no "${kind}" within ${ms} ms; saw ${JSON.stringify(events)}`),
-            );
-          }, ms).unref();
-        });
-      },
-    };
-  }
+  const start = (task: WorkerTask) => startWorker(worker, task);
 
   describe('processes', () => {
     it('Locker › processes › 8 processes × 200 acquisitions: never two holders, fencing tokens in order', async () => {
@@ -224,4 +179,53 @@ async function scriptRuns(server: SuiteServer): Promise<number> {
   for (const match of info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm))
     total += Number(match[1]);
   return total;
+}
+
+/** Starts a worker process on `task`; its JSON-line events can be awaited with `next`. */
+export function startWorker(worker: WorkerCommand, task: WorkerTask) {
+  const child = spawn(worker.command, [...worker.args, JSON.stringify(task)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const events: WorkerEvent[] = [];
+  const waiting = new Set<{
+    test: (e: WorkerEvent) => boolean;
+    resolve: (e: WorkerEvent) => void;
+  }>();
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    let event: WorkerEvent;
+    try {
+      event = JSON.parse(line) as WorkerEvent;
+    } catch {
+      return;
+    }
+    events.push(event);
+    for (const waiter of waiting) {
+      if (waiter.test(event)) {
+        waiting.delete(waiter);
+        waiter.resolve(event);
+      }
+    }
+  });
+  const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
+    child.once('exit', (code) => resolve({ code, at: performance.timeOrigin + performance.now() })),
+  );
+  return {
+    child,
+    events,
+    exited,
+    next(kind: WorkerEvent['event'], ms = 30_000): Promise<WorkerEvent> {
+      const seen = events.find((event) => event.event === kind);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const entry = { test: (event: WorkerEvent) => event.event === kind, resolve };
+        waiting.add(entry);
+        setTimeout(() => {
+          waiting.delete(entry);
+          reject(
+            new Error(`worker sent no "${kind}" within ${ms} ms; saw ${JSON.stringify(events)}`),
+          );
+        }, ms).unref();
+      });
+    },
+  };
 }

@@ -5,9 +5,12 @@
  *
  * Mutual exclusion is checked outside the library: inside its critical section a worker creates a
  * marker file with O_EXCL (which fails if another holder is inside) and appends its fencing token to
- * a shared file with O_APPEND, in acquisition order.
+ * a shared file with O_APPEND, in acquisition order. A semaphore holder of k permits claims k of
+ * `limit` slot files the same way: while no more than `limit` permits are held, it always finds k
+ * free slots (pigeonhole), so a slot it cannot claim means the limit was exceeded.
  */
 import { appendFileSync, closeSync, openSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { Locker } from '../locker.js';
 import type { ConnectAdapter } from './types.js';
 
@@ -35,7 +38,19 @@ export type WorkerTask =
       readonly ttlMs: number;
       readonly waitMs: number;
     }
-  | { readonly kind: 'lifecycle'; readonly url: string; readonly name: string };
+  | { readonly kind: 'lifecycle'; readonly url: string; readonly name: string }
+  | {
+      readonly kind: 'semaphore';
+      readonly url: string;
+      readonly name: string;
+      readonly limit: number;
+      readonly permits: number;
+      readonly iterations: number;
+      readonly ttlMs: number;
+      /** Where holders claim one slot file per permit (O_EXCL): `limit` slots exist. */
+      readonly slotDir: string;
+      readonly fenceFile: string;
+    };
 
 export type WorkerEvent =
   | { readonly event: 'ready' }
@@ -123,6 +138,25 @@ async function runTask(locker: Locker, task: WorkerTask): Promise<void> {
       await lock.release();
       return;
     }
+    case 'semaphore': {
+      const pool = locker.semaphore(task.name, { limit: task.limit });
+      let violations = 0;
+      for (let i = 0; i < task.iterations; i++) {
+        const permit = await pool.acquire({
+          permits: task.permits,
+          ttlMs: task.ttlMs,
+          waitMs: 60_000,
+        });
+        const claimed = claimSlots(task.slotDir, task.limit, task.permits);
+        if (claimed.length < task.permits) violations++;
+        appendFileSync(task.fenceFile, `${permit.fencingToken} ${process.pid}\n`);
+        await new Promise((resolve) => setImmediate(resolve));
+        for (const slot of claimed) unlinkSync(slot);
+        await permit.release();
+      }
+      emit({ event: 'done', acquisitions: task.iterations, violations });
+      return;
+    }
     case 'lifecycle': {
       const lock = await locker.acquire(task.name);
       emit({ event: 'acquired', fencingToken: lock.fencingToken, at: sharedNow() });
@@ -130,4 +164,17 @@ async function runTask(locker: Locker, task: WorkerTask): Promise<void> {
       return;
     }
   }
+}
+
+/** Claims up to `count` of the `limit` slot files (O_EXCL); returns the paths it got. */
+function claimSlots(dir: string, limit: number, count: number): string[] {
+  const claimed: string[] = [];
+  for (let slot = 0; slot < limit && claimed.length < count; slot++) {
+    const path = join(dir, String(slot));
+    try {
+      closeSync(openSync(path, 'wx'));
+      claimed.push(path);
+    } catch {}
+  }
+  return claimed;
 }

@@ -21,6 +21,7 @@ const context: AcquireContext = {
 /** A store whose attempts answer "acquired" after `afterMs`; records the tokens it abandons. */
 function storeAnswering(afterMs: number, abandoned: string[]): LockStore {
   return {
+    kind: 'mutex',
     name: 'n',
     waitKey: 'n',
     attempt: async () => {

@@ -15,6 +15,7 @@ import {
   LockError,
   LockerClosedError,
   LockKeyConflictError,
+  LockLimitMismatchError,
   LockLostError,
   LockNotHeldError,
   LockTimeoutError,
@@ -123,6 +124,15 @@ const rows: readonly Row[] = [
     code: 'ERR_LOCK_CLIENT_CLOSED',
     message: 'the client is closed',
     fields: {},
+  },
+  {
+    type: LockLimitMismatchError,
+    make: () => new LockLimitMismatchError('pool', 3, 4),
+    acceptsCause: false,
+    name: 'LockLimitMismatchError',
+    code: 'ERR_LOCK_LIMIT_MISMATCH',
+    message: 'semaphore "pool" is in use with limit 4; it was asked for with limit 3',
+    fields: { lockName: 'pool', limit: 3, existingLimit: 4 },
   },
 ];
 

@@ -5,9 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  MutexKeyCache,
+  KeyCache,
   mutexKeys,
   releaseTombstoneKey,
+  semaphoreKeys,
   wakeChannel,
 } from '../../src/backends/redis/keys.js';
 import { resolveLockerOptions } from '../../src/options.js';
@@ -78,6 +79,31 @@ describe('keys › the slot function of this test', () => {
     expect(hashTag(Buffer.from('a{}b'))).toEqual(Buffer.from('a{}b'));
     expect(hashTag(Buffer.from('a{b'))).toEqual(Buffer.from('a{b'));
     expect(hashTag(Buffer.from('a}b{c}'))).toEqual(Buffer.from('c'));
+  });
+});
+
+describe('semaphoreKeys', () => {
+  it('names the holders and companions under the prefix, in the name’s hash slot', () => {
+    const keys = semaphoreKeys('latchkey:', 'pool');
+    expect(keys).toEqual({
+      lock: 'latchkey:{pool}:sem',
+      permits: 'latchkey:{pool}:sem:permits',
+      limit: 'latchkey:{pool}:sem:limit',
+      fence: 'latchkey:{pool}:sem:fence',
+      queue: 'latchkey:{pool}:sem:queue',
+      waiters: 'latchkey:{pool}:sem:waiters',
+    });
+    const all = [...Object.values(keys), releaseTombstoneKey(keys, 'a'.repeat(32))];
+    expect(new Set(all.map(slot)).size).toBe(1);
+    expect(slot(keys.lock)).toBe(slot(mutexKeys('latchkey:', 'pool').lock));
+  });
+
+  it('never shares a key with the mutex of the same name', () => {
+    for (const name of ['pool', 'a:sem', 'x}{y', '%7B']) {
+      const mutex = new Set(Object.values(mutexKeys('p:', name)));
+      for (const key of Object.values(semaphoreKeys('p:', name)))
+        expect(mutex.has(key)).toBe(false);
+    }
   });
 });
 
@@ -169,16 +195,16 @@ describe('wakeChannel', () => {
   });
 });
 
-describe('MutexKeyCache', () => {
+describe('KeyCache', () => {
   it('returns the same keys as mutexKeys, and the same object for a name seen before', () => {
-    const cache = new MutexKeyCache('p:');
+    const cache = new KeyCache('p:', mutexKeys);
     const first = cache.get('orders:42');
     expect(first).toEqual(mutexKeys('p:', 'orders:42'));
     expect(cache.get('orders:42')).toBe(first);
   });
 
   it('keeps at most its capacity, dropping the oldest name first', () => {
-    const cache = new MutexKeyCache('p:', 2);
+    const cache = new KeyCache('p:', mutexKeys, 2);
     const a = cache.get('a');
     const b = cache.get('b');
     cache.get('c'); // evicts a

@@ -7,7 +7,15 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { type MutexKeys, mutexKeys, releaseTombstoneKey } from '../../src/backends/redis/keys.js';
+import { expandIncludes, includedNames } from '../../scripts/lua-include.js';
+import {
+  type LockKeys,
+  type MutexKeys,
+  mutexKeys,
+  releaseTombstoneKey,
+  type SemaphoreKeys,
+  semaphoreKeys,
+} from '../../src/backends/redis/keys.js';
 import { LUA_SOURCES } from '../../src/backends/redis/scripts/generated.js';
 import {
   mutexAcquire,
@@ -17,6 +25,12 @@ import {
   QUEUE_MODE,
   serverInfo,
 } from '../../src/backends/redis/scripts/index.js';
+import {
+  semaphoreAcquire,
+  semaphoreExtend,
+  semaphoreInspect,
+  semaphoreRelease,
+} from '../../src/backends/redis/scripts/semaphore.js';
 
 const luaDir = fileURLToPath(new URL('../../src/backends/redis/scripts/lua/', import.meta.url));
 const files = readdirSync(luaDir)
@@ -207,22 +221,62 @@ describe.each(scripts)('lua › $file', (script) => {
     expect(described.replace(/[-\s]/g, '').length).toBeGreaterThan(0);
   });
 
-  it('is in the generated module unchanged, with its sha1 and key count', () => {
+  it('is in the generated module with its includes expanded, its sha1 and key count', () => {
     const generated = LUA_SOURCES[script.name as keyof typeof LUA_SOURCES];
+    const expanded = expandIncludes(script.source, luaDir);
     expect(generated.name).toBe(script.name);
-    expect(generated.lua).toBe(script.source);
-    expect(generated.sha1).toBe(createHash('sha1').update(script.source).digest('hex'));
+    expect(generated.lua).toBe(expanded);
+    expect(generated.lua).not.toMatch(/^-- @include/m);
+    expect(generated.sha1).toBe(createHash('sha1').update(expanded).digest('hex'));
     expect(generated.sha1).toMatch(/^[0-9a-f]{40}$/);
     expect(generated.numberOfKeys).toBe(keys.size);
   });
 });
 
+const includeDir = `${luaDir}include/`;
+const includeFiles = readdirSync(includeDir).filter((file) => file.endsWith('.lua'));
+
+describe('lua › includes', () => {
+  it('every @include names a file in lua/include, and every file there is included', () => {
+    const named = new Set(scripts.flatMap((script) => includedNames(script.source)));
+    expect([...named].sort()).toEqual(
+      includeFiles.map((file) => file.replace(/\.lua$/, '')).sort(),
+    );
+  });
+
+  it.each(includeFiles)(
+    '%s opens with its name, reads no KEYS or ARGV and includes nothing',
+    (file) => {
+      const source = readFileSync(`${includeDir}${file}`, 'utf8');
+      expect(source.split('\n')[0]).toMatch(
+        new RegExp(`^-- include/${file.replace(/\.lua$/, '')}: \\S`),
+      );
+      const code = codeOnly(source);
+      expect(used(code, 'KEYS')).toEqual([]);
+      expect(used(code, 'ARGV')).toEqual([]);
+      expect(includedNames(source)).toEqual([]);
+    },
+  );
+});
+
 /** Sample arguments for each descriptor, and what its `args()` must encode them as. */
-const descriptors = [
+const mutex: MutexKeys = mutexKeys('p:', 'n');
+const semaphore: SemaphoreKeys = semaphoreKeys('p:', 'n');
+
+const descriptors: readonly {
+  readonly name: keyof typeof LUA_SOURCES;
+  readonly script: { readonly lua: string; readonly sha1: string; readonly numberOfKeys: number };
+  /** The keys object the descriptor is given, and the keys it passes. */
+  readonly given: LockKeys;
+  readonly keys: () => string[];
+  readonly args: () => string[];
+  readonly encoded: readonly string[];
+}[] = [
   {
     name: 'mutex-acquire',
     script: mutexAcquire,
-    keys: (k: MutexKeys) => mutexAcquire.keys(k),
+    given: mutex,
+    keys: () => mutexAcquire.keys(mutex),
     args: () =>
       mutexAcquire.args({
         token: 'a'.repeat(32),
@@ -240,32 +294,93 @@ const descriptors = [
   {
     name: 'mutex-release',
     script: mutexRelease,
-    keys: (k: MutexKeys) => mutexRelease.keys(k, { token: 'b'.repeat(32), withdraw: true }),
+    given: mutex,
+    keys: () => mutexRelease.keys(mutex, { token: 'b'.repeat(32), withdraw: true }),
     args: () => mutexRelease.args({ token: 'b'.repeat(32), withdraw: true, tombstoneMs: 1_999.5 }),
     encoded: ['b'.repeat(32), '1', '2000'],
   },
   {
     name: 'mutex-extend',
     script: mutexExtend,
-    keys: (k: MutexKeys) => mutexExtend.keys(k),
+    given: mutex,
+    keys: () => mutexExtend.keys(mutex),
     args: () => mutexExtend.args({ token: 'c'.repeat(32), ttlMs: 777 }),
     encoded: ['c'.repeat(32), '777'],
   },
   {
     name: 'mutex-inspect',
     script: mutexInspect,
-    keys: (k: MutexKeys) => mutexInspect.keys(k),
+    given: mutex,
+    keys: () => mutexInspect.keys(mutex),
     args: () => mutexInspect.args(),
     encoded: [],
   },
   {
     name: 'server-info',
     script: serverInfo,
+    given: mutex,
     keys: () => serverInfo.keys(),
     args: () => serverInfo.args(),
     encoded: [],
   },
-] as const;
+  {
+    name: 'semaphore-acquire',
+    script: semaphoreAcquire,
+    given: semaphore,
+    keys: () => semaphoreAcquire.keys(semaphore),
+    args: () =>
+      semaphoreAcquire.args({
+        token: 'a'.repeat(32),
+        ttlMs: 10_000,
+        queueMode: QUEUE_MODE.queued,
+        sleepCapMs: 2500,
+        graceMs: 300,
+        channel: 'latchkey:wake:l1',
+        attempt: 4,
+        polls: true,
+        queueLifeMs: 22_000,
+        limit: 5,
+        permits: 2,
+      }),
+    encoded: [
+      'a'.repeat(32),
+      '10000',
+      '2',
+      '2500',
+      '300',
+      'latchkey:wake:l1',
+      '4',
+      '1',
+      '22000',
+      '5',
+      '2',
+    ],
+  },
+  {
+    name: 'semaphore-release',
+    script: semaphoreRelease,
+    given: semaphore,
+    keys: () => semaphoreRelease.keys(semaphore, { token: 'b'.repeat(32), withdraw: false }),
+    args: () => semaphoreRelease.args({ token: 'b'.repeat(32), withdraw: false, tombstoneMs: 50 }),
+    encoded: ['b'.repeat(32), '0', '50'],
+  },
+  {
+    name: 'semaphore-extend',
+    script: semaphoreExtend,
+    given: semaphore,
+    keys: () => semaphoreExtend.keys(semaphore),
+    args: () => semaphoreExtend.args({ token: 'c'.repeat(32), ttlMs: 777 }),
+    encoded: ['c'.repeat(32), '777'],
+  },
+  {
+    name: 'semaphore-inspect',
+    script: semaphoreInspect,
+    given: semaphore,
+    keys: () => semaphoreInspect.keys(semaphore),
+    args: () => semaphoreInspect.args(),
+    encoded: [],
+  },
+];
 
 describe('lua › descriptors', () => {
   it('cover every script', () => {
@@ -275,7 +390,7 @@ describe('lua › descriptors', () => {
 
 describe.each(descriptors)('lua › descriptor of $name', (descriptor) => {
   const script = scripts.find((s) => s.name === descriptor.name) as Script;
-  const keys = mutexKeys('p:', 'n');
+  const keys = descriptor.given;
 
   it('carries the generated source', () => {
     const generated = LUA_SOURCES[descriptor.name];
@@ -285,7 +400,7 @@ describe.each(descriptors)('lua › descriptor of $name', (descriptor) => {
   });
 
   it('passes numberOfKeys keys, in the order the header documents them', () => {
-    const passed = descriptor.keys(keys);
+    const passed = descriptor.keys();
     expect(passed).toHaveLength(descriptor.script.numberOfKeys);
     expect(passed).toHaveLength(script.documented.keys.size);
     // The release's tombstone belongs to the token released ('b'.repeat(32) above).
@@ -445,5 +560,56 @@ describe('lua › mutexInspect.parse', () => {
     [token, null, '1', 0],
   ])('rejects %j', (raw) => {
     expect(() => mutexInspect.parse(raw)).toThrow(/unexpected script reply/);
+  });
+});
+
+describe('lua › semaphore descriptors decode', () => {
+  it.each([
+    [[1, 7], { kind: 'acquired', fencingToken: 7 }],
+    [[0, 1500], { kind: 'held', pttlMs: 1500, requeued: false }],
+    [[0, 800, 1], { kind: 'held', pttlMs: 800, requeued: true }],
+    [[-2, 4], { kind: 'limit-mismatch', limit: 4 }],
+  ])('semaphoreAcquire %j', (raw, reply) => {
+    expect(semaphoreAcquire.parse(raw)).toEqual(reply);
+  });
+
+  it.each([null, 1, [], [1], [-2, 0], [-1, 1], [2, 1], [0, 2, 0]])(
+    'semaphoreAcquire refuses %j',
+    (raw) => {
+      expect(() => semaphoreAcquire.parse(raw)).toThrow(/unexpected script reply/);
+    },
+  );
+
+  it('semaphoreRelease, semaphoreExtend', () => {
+    expect([2, 1, 0].map((raw) => semaphoreRelease.parse(raw))).toEqual([
+      'handed-over',
+      'released',
+      'missing',
+    ]);
+    expect(() => semaphoreRelease.parse(-1)).toThrow(/unexpected/);
+    expect(semaphoreExtend.parse(900)).toEqual({ kind: 'extended', pttlMs: 900 });
+    expect(semaphoreExtend.parse(0)).toEqual({ kind: 'missing' });
+    expect(() => semaphoreExtend.parse(-1)).toThrow(/unexpected/);
+  });
+
+  it('semaphoreInspect', () => {
+    expect(semaphoreInspect.parse([null, null, 0])).toEqual({
+      limit: null,
+      lastFencingToken: 0,
+      waiters: 0,
+      holders: [],
+    });
+    expect(semaphoreInspect.parse([3, 12, 2, 'a', 900, 2, 11, 'b', 1200, 1, 12])).toEqual({
+      limit: 3,
+      lastFencingToken: 12,
+      waiters: 2,
+      holders: [
+        { token: 'a', remainingMs: 900, permits: 2, fencingToken: 11 },
+        { token: 'b', remainingMs: 1200, permits: 1, fencingToken: 12 },
+      ],
+    });
+    for (const raw of [null, [1, 2], [1, 2, 3, 'a'], [1, 2, 3, 4, 5, 6, 7]]) {
+      expect(() => semaphoreInspect.parse(raw)).toThrow(/unexpected/);
+    }
   });
 });

@@ -3,21 +3,31 @@
  * locker, and a store per kind that turns each step of a lock into one script.
  */
 import { randomBytes } from 'node:crypto';
-import type { BackendSession } from '../../core/backend.js';
+import type { LockBackend, SemaphoreSnapshot } from '../../core/backend.js';
 import { CleanUps } from '../../core/clean-ups.js';
 import { debug } from '../../diagnostics.js';
 import type { RedisAdapter } from './adapter.js';
-import { MutexKeyCache, wakeChannel } from './keys.js';
+import {
+  KeyCache,
+  type MutexKeys,
+  mutexKeys,
+  type SemaphoreKeys,
+  semaphoreKeys,
+  wakeChannel,
+} from './keys.js';
 import { MutexStore } from './mutex-store.js';
 import { PubSubWaker } from './pubsub-waker.js';
 import { ScriptRunner } from './script-runner.js';
 import { type InspectReply, mutexInspect } from './scripts/index.js';
+import { semaphoreInspect } from './scripts/semaphore.js';
+import { SemaphoreStore } from './semaphore-store.js';
 
-export class RedisSession implements BackendSession {
+export class RedisSession implements LockBackend {
   readonly runner: ScriptRunner;
   readonly waker: PubSubWaker;
   readonly cleanUps: CleanUps;
-  readonly #mutexKeys: MutexKeyCache;
+  readonly #mutexKeys: KeyCache<MutexKeys>;
+  readonly #semaphoreKeys: KeyCache<SemaphoreKeys>;
 
   constructor(
     adapter: RedisAdapter,
@@ -26,7 +36,8 @@ export class RedisSession implements BackendSession {
     closed: AbortSignal,
   ) {
     this.runner = new ScriptRunner(adapter, options.commandTimeoutMs);
-    this.#mutexKeys = new MutexKeyCache(options.prefix);
+    this.#mutexKeys = new KeyCache(options.prefix, mutexKeys);
+    this.#semaphoreKeys = new KeyCache(options.prefix, semaphoreKeys);
     this.cleanUps = new CleanUps(closed);
     this.waker = new PubSubWaker(
       adapter,
@@ -50,6 +61,14 @@ export class RedisSession implements BackendSession {
 
   inspectMutex(name: string): Promise<InspectReply> {
     return this.runner.run(mutexInspect, this.#mutexKeys.get(name), undefined as never);
+  }
+
+  semaphore(name: string, limit: number, permits: number): SemaphoreStore {
+    return new SemaphoreStore(this, name, this.#semaphoreKeys.get(name), limit, permits);
+  }
+
+  inspectSemaphore(name: string): Promise<SemaphoreSnapshot> {
+    return this.runner.run(semaphoreInspect, this.#semaphoreKeys.get(name), undefined as never);
   }
 
   /** Waits for clean-ups (after close, one last attempt each), then closes the subscriber. */

@@ -34,11 +34,39 @@ export function mutexKeys(prefix: string, name: string): MutexKeys {
   };
 }
 
+/** The keys of one counting semaphore; `:sem` keeps them apart from a mutex of the same name. */
+export interface SemaphoreKeys extends LockKeys {
+  /** Holders: token -> expiry in server ms (zset). */
+  readonly lock: string;
+  /** Per holder: "<permits> <fencing token>" (hash). */
+  readonly permits: string;
+  /** The limit the name is in use with, while anyone holds or waits (string). */
+  readonly limit: string;
+  /** Fencing counter, no expiry. */
+  readonly fence: string;
+  /** Waiting tokens in arrival order (zset). */
+  readonly queue: string;
+  /** Per waiter: "<live-until ms> <ttl ms> <attempt> <permits> <wake channel>" (hash). */
+  readonly waiters: string;
+}
+
+export function semaphoreKeys(prefix: string, name: string): SemaphoreKeys {
+  const base = `${prefix}{${encodeTag(name)}}:sem`;
+  return {
+    lock: base,
+    permits: `${base}:permits`,
+    limit: `${base}:limit`,
+    fence: `${base}:fence`,
+    queue: `${base}:queue`,
+    waiters: `${base}:waiters`,
+  };
+}
+
 /**
  * Where a release of `token` that released leaves its tombstone for a short while (see
  * mutex-release.lua). Built on the lock key, so it carries the lock's hash tag.
  */
-export function releaseTombstoneKey(keys: MutexKeys, token: string): string {
+export function releaseTombstoneKey(keys: LockKeys, token: string): string {
   return `${keys.lock}:released:${token}`;
 }
 
@@ -46,18 +74,19 @@ export function releaseTombstoneKey(keys: MutexKeys, token: string): string {
  * The keys of recently used names, so a busy lock does not rebuild its key strings on every call.
  * Bounded: past `capacity` names the oldest entry goes.
  */
-export class MutexKeyCache {
-  readonly #byName = new Map<string, MutexKeys>();
+export class KeyCache<Keys extends LockKeys> {
+  readonly #byName = new Map<string, Keys>();
 
   constructor(
     private readonly prefix: string,
+    private readonly keysOf: (prefix: string, name: string) => Keys,
     private readonly capacity = 1_024,
   ) {}
 
-  get(name: string): MutexKeys {
+  get(name: string): Keys {
     let keys = this.#byName.get(name);
     if (!keys) {
-      keys = mutexKeys(this.prefix, name);
+      keys = this.keysOf(this.prefix, name);
       if (this.#byName.size >= this.capacity) {
         const oldest = this.#byName.keys().next().value;
         if (oldest !== undefined) this.#byName.delete(oldest);

@@ -14,11 +14,13 @@ export interface LuaScript<Keys extends LockKeys, Args, Reply> extends LuaScript
   parse(raw: unknown): Reply;
 }
 
-function unexpected(raw: unknown): Error {
+/** The error a descriptor's parse throws for a reply its script cannot give. */
+export function unexpected(raw: unknown): Error {
   return new Error(`unexpected script reply ${JSON.stringify(raw)}`);
 }
 
-function integer(raw: unknown): number {
+/** An integer reply (Redis integers may come as strings from some clients). */
+export function integer(raw: unknown): number {
   const value = typeof raw === 'string' && /^-?\d+$/.test(raw) ? Number(raw) : raw;
   if (typeof value !== 'number' || !Number.isInteger(value)) {
     throw unexpected(raw);
@@ -26,10 +28,8 @@ function integer(raw: unknown): number {
   return value;
 }
 
-function pair(raw: unknown): [number, number] {
-  if (!Array.isArray(raw) || raw.length !== 2) {
-    throw new Error(`unexpected script reply ${JSON.stringify(raw)}`);
-  }
+export function pair(raw: unknown): [number, number] {
+  if (!Array.isArray(raw) || raw.length !== 2) throw unexpected(raw);
   return [integer(raw[0]), integer(raw[1])];
 }
 

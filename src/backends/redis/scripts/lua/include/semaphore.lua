@@ -1,0 +1,119 @@
+-- include/semaphore: what the semaphore scripts share. Holders live in a zset (token -> expiry in
+-- server ms) and a hash (token -> "<permits> <fencing token>"); waiters in a zset (token ->
+-- arrival in server microseconds) and a hash (token -> "<live-until ms> <ttl ms> <attempt>
+-- <permits> <wake channel>"). The functions take the keys as a table with the fields lock,
+-- permits, limit, fence, queue and waiters.
+
+-- Expired holders dropped per call at most; waiters skipped per call at most. Both keep a call
+-- bounded; what is left is handled by the next call.
+local maxPurge = 64
+local maxSkip = 64
+
+-- The server's clock: ms and microseconds since the epoch.
+local function serverNow()
+  local now = redis.call('TIME')
+  local seconds, micros = tonumber(now[1]), tonumber(now[2])
+  return seconds * 1000 + math.floor(micros / 1000), seconds * 1000000 + micros
+end
+
+-- Lengthens the expiry of `key` to at least `ms` from now; never shortens it.
+local function keepAlive(key, ms)
+  local pttl = redis.call('PTTL', key)
+  if pttl == -1 or (pttl >= 0 and pttl < ms) then
+    redis.call('PEXPIRE', key, ms)
+  end
+end
+
+-- Keeps the holder keys and the limit alive until a holder's expiry at `expiry`.
+local function keepHolders(k, expiry, nowMs)
+  local ms = expiry - nowMs
+  keepAlive(k.lock, ms)
+  keepAlive(k.permits, ms)
+  keepAlive(k.limit, ms)
+end
+
+-- Drops holders whose expiry has passed (at most maxPurge): their permits come back.
+local function purgeExpired(k, nowMs)
+  local expired = redis.call(
+    'ZRANGE', k.lock, '-inf', string.format('%d', nowMs), 'BYSCORE', 'LIMIT', 0, maxPurge
+  )
+  if #expired > 0 then
+    redis.call('ZREM', k.lock, unpack(expired))
+    redis.call('HDEL', k.permits, unpack(expired))
+  end
+end
+
+-- Permits held by live holders. A holder whose record is missing counts as holding all of them:
+-- a damaged record must never let more callers in than the limit.
+local function usedPermits(k, nowMs, limit)
+  local live = redis.call('ZRANGE', k.lock, '(' .. string.format('%d', nowMs), '+inf', 'BYSCORE')
+  if #live == 0 then
+    return 0
+  end
+  local used = 0
+  local records = redis.call('HMGET', k.permits, unpack(live))
+  for i = 1, #live do
+    used = used + (tonumber(string.match(records[i] or '', '^(%d+) ')) or limit)
+  end
+  return used
+end
+
+-- Makes `token` a holder of `permits` until nowMs + ttl, with a fencing token of its own.
+local function addHolder(k, token, permits, ttl, nowMs, limitText)
+  local fence = redis.call('INCR', k.fence)
+  local expiry = nowMs + ttl
+  redis.call('ZADD', k.lock, expiry, token)
+  -- %d: `..` would format the fence with %.14g, wrong from 10^14 on.
+  redis.call('HSET', k.permits, token, permits .. ' ' .. string.format('%d', fence))
+  redis.call('SET', k.limit, limitText, 'KEEPTTL')
+  keepHolders(k, expiry, nowMs)
+  return fence
+end
+
+-- Grants queued waiters in arrival order while they fit in the free permits, and tells each on
+-- its channel "<token> <fence> <attempt>", the attempt Redis ran last for it. Strict FIFO: it
+-- stops at the first live waiter that does not fit. Waiters past their live-until, without an
+-- entry, or whose channel has no subscriber (they cannot be told) are dropped, at most maxSkip.
+-- `self` is the caller of an acquire, granted without a message. Returns how many waiters were
+-- told, and the caller's fence if it was granted.
+local function grantFitting(k, nowMs, limit, limitText, self)
+  local free = limit - usedPermits(k, nowMs, limit)
+  local told, skipped, selfFence = 0, 0, nil
+  while free > 0 and skipped < maxSkip do
+    local head = redis.call('ZRANGE', k.queue, 0, 0)[1]
+    if not head then
+      break
+    end
+    local entry = redis.call('HGET', k.waiters, head)
+    local liveUntil, ttl, attempt, permits, channel
+    if entry then
+      liveUntil, ttl, attempt, permits, channel =
+        string.match(entry, '^(%d+) (%d+) (%d+) (%d+) (.+)$')
+    end
+    if
+      not liveUntil
+      or tonumber(liveUntil) <= nowMs
+      or (head ~= self and redis.call('PUBSUB', 'NUMSUB', channel)[2] == 0)
+    then
+      redis.call('ZREM', k.queue, head)
+      redis.call('HDEL', k.waiters, head)
+      skipped = skipped + 1
+    else
+      permits = tonumber(permits)
+      if permits > free then
+        break
+      end
+      redis.call('ZREM', k.queue, head)
+      redis.call('HDEL', k.waiters, head)
+      local fence = addHolder(k, head, permits, tonumber(ttl), nowMs, limitText)
+      free = free - permits
+      if head == self then
+        selfFence = fence
+      else
+        redis.call('PUBLISH', channel, head .. ' ' .. string.format('%d', fence) .. ' ' .. attempt)
+        told = told + 1
+      end
+    end
+  end
+  return told, selfFence
+end

@@ -1,0 +1,122 @@
+/** Typed descriptors of the counting semaphore's scripts (lua/semaphore-*.lua). */
+import type { ExtendReply, ReleaseReply, SemaphoreSnapshot } from '../../../core/backend.js';
+import { releaseTombstoneKey, type SemaphoreKeys } from '../keys.js';
+import { LUA_SOURCES } from './generated.js';
+import {
+  integer,
+  type LuaScript,
+  pair,
+  type QUEUE_MODE,
+  type ReleaseArgs,
+  unexpected,
+} from './index.js';
+
+export type SemaphoreAcquireReply =
+  | { readonly kind: 'acquired'; readonly fencingToken: number }
+  | { readonly kind: 'held'; readonly pttlMs: number; readonly requeued: boolean }
+  /** The name is in use with another limit, `limit`. */
+  | { readonly kind: 'limit-mismatch'; readonly limit: number };
+
+export const semaphoreAcquire = {
+  ...LUA_SOURCES['semaphore-acquire'],
+  keys: (k: SemaphoreKeys) => [k.lock, k.permits, k.limit, k.fence, k.queue, k.waiters],
+  args: (a: {
+    token: string;
+    ttlMs: number;
+    queueMode: (typeof QUEUE_MODE)[keyof typeof QUEUE_MODE];
+    sleepCapMs: number;
+    graceMs: number;
+    channel: string;
+    attempt: number;
+    polls: boolean;
+    queueLifeMs: number;
+    limit: number;
+    permits: number;
+  }) => [
+    a.token,
+    String(a.ttlMs),
+    a.queueMode,
+    String(a.sleepCapMs),
+    String(a.graceMs),
+    a.channel,
+    String(a.attempt),
+    a.polls ? '1' : '0',
+    String(a.queueLifeMs),
+    String(a.limit),
+    String(a.permits),
+  ],
+  parse(raw: unknown): SemaphoreAcquireReply {
+    if (Array.isArray(raw) && raw.length === 3 && integer(raw[0]) === 0 && integer(raw[2]) === 1) {
+      return { kind: 'held', pttlMs: integer(raw[1]), requeued: true };
+    }
+    const [status, value] = pair(raw);
+    if (status === 1) return { kind: 'acquired', fencingToken: value };
+    if (status === 0) return { kind: 'held', pttlMs: value, requeued: false };
+    if (status === -2 && value > 0) return { kind: 'limit-mismatch', limit: value };
+    throw unexpected(raw);
+  },
+} as const satisfies LuaScript<SemaphoreKeys, never, SemaphoreAcquireReply>;
+
+export const semaphoreRelease = {
+  ...LUA_SOURCES['semaphore-release'],
+  keys: (k: SemaphoreKeys, a: ReleaseArgs) => [
+    k.lock,
+    k.permits,
+    k.limit,
+    k.fence,
+    k.queue,
+    k.waiters,
+    releaseTombstoneKey(k, a.token),
+  ],
+  args: (a: ReleaseArgs) => [
+    a.token,
+    a.withdraw ? '1' : '0',
+    String(Math.max(0, Math.ceil(a.tombstoneMs ?? 0))),
+  ],
+  parse(raw: unknown): ReleaseReply {
+    const status = integer(raw);
+    if (status === 2) return 'handed-over';
+    if (status === 1) return 'released';
+    if (status === 0) return 'missing';
+    throw unexpected(raw);
+  },
+} as const satisfies LuaScript<SemaphoreKeys, never, ReleaseReply>;
+
+export const semaphoreExtend = {
+  ...LUA_SOURCES['semaphore-extend'],
+  keys: (k: SemaphoreKeys) => [k.lock, k.permits, k.limit],
+  args: (a: { token: string; ttlMs: number }) => [a.token, String(a.ttlMs)],
+  parse(raw: unknown): ExtendReply {
+    const status = integer(raw);
+    if (status > 0) return { kind: 'extended', pttlMs: status };
+    if (status === 0) return { kind: 'missing' };
+    throw unexpected(raw);
+  },
+} as const satisfies LuaScript<SemaphoreKeys, never, ExtendReply>;
+
+export const semaphoreInspect = {
+  ...LUA_SOURCES['semaphore-inspect'],
+  keys: (k: SemaphoreKeys) => [k.lock, k.permits, k.limit, k.fence, k.queue],
+  args: () => [],
+  parse(raw: unknown): SemaphoreSnapshot {
+    if (!Array.isArray(raw) || raw.length < 3 || (raw.length - 3) % 4 !== 0) throw unexpected(raw);
+    const [limit, fence, queued] = raw;
+    const holders: SemaphoreSnapshot['holders'][number][] = [];
+    for (let i = 3; i < raw.length; i += 4) {
+      const token = raw[i];
+      if (typeof token !== 'string') throw unexpected(raw);
+      holders.push({
+        token,
+        remainingMs: integer(raw[i + 1]),
+        permits: integer(raw[i + 2]),
+        fencingToken: integer(raw[i + 3]),
+      });
+    }
+    return {
+      limit: limit == null ? null : integer(limit),
+      lastFencingToken: fence == null ? 0 : integer(fence),
+      waiters: integer(queued),
+      holders,
+    };
+  },
+} as const satisfies LuaScript<SemaphoreKeys, never, SemaphoreSnapshot>;

@@ -1,0 +1,38 @@
+/** The counting semaphore's storage operations on one Redis (see lua/semaphore-*.lua). */
+import type { AttemptReply, AttemptRequest } from '../../core/backend.js';
+import { LockLimitMismatchError } from '../../errors.js';
+import type { RedisSession } from './backend.js';
+import type { SemaphoreKeys } from './keys.js';
+import { ScriptStore } from './script-store.js';
+import { QUEUE_MODE } from './scripts/index.js';
+import { semaphoreAcquire, semaphoreExtend, semaphoreRelease } from './scripts/semaphore.js';
+
+export class SemaphoreStore extends ScriptStore<SemaphoreKeys> {
+  readonly kind = 'semaphore';
+
+  constructor(
+    session: RedisSession,
+    name: string,
+    keys: SemaphoreKeys,
+    /** The limit this caller uses and the permits it wants, bound into every attempt. */
+    private readonly limit: number,
+    private readonly permits: number,
+  ) {
+    super(session, name, keys, { extend: semaphoreExtend, release: semaphoreRelease });
+  }
+
+  async attempt(request: AttemptRequest): Promise<AttemptReply> {
+    const reply = await this.session.runner.run(semaphoreAcquire, this.keys, {
+      ...request,
+      queueMode: QUEUE_MODE[request.queue],
+      channel: this.session.waker.channel,
+      limit: this.limit,
+      permits: this.permits,
+    });
+    if (reply.kind !== 'limit-mismatch') return reply;
+    return {
+      kind: 'refused',
+      error: new LockLimitMismatchError(this.name, this.limit, reply.limit),
+    };
+  }
+}

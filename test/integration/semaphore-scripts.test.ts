@@ -1,0 +1,245 @@
+/**
+ * What the semaphore's scripts write and tell, on a real redis-server, driven by hand: the grant
+ * messages (one per waiter granted, exact numbers), strict FIFO, dead heads skipped, a waiter
+ * leaving the head lets the next in, a holder's own expiry, and no key without expiry once idle
+ * (the fencing counter aside). Runs on ioredis only: the scripts decide all of it.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromIORedis } from '../../src/backends/redis/adapters/ioredis.js';
+import { type SemaphoreKeys, semaphoreKeys } from '../../src/backends/redis/keys.js';
+import { ScriptRunner } from '../../src/backends/redis/script-runner.js';
+import { QUEUE_MODE } from '../../src/backends/redis/scripts/index.js';
+import {
+  semaphoreAcquire,
+  semaphoreExtend,
+  semaphoreInspect,
+  semaphoreRelease,
+} from '../../src/backends/redis/scripts/semaphore.js';
+import { type RedisServer, startRedis } from '../helpers/redis-server.js';
+
+const PREFIX = 'latchkey:';
+let server: RedisServer;
+let runner: ScriptRunner;
+const clients: Redis[] = [];
+let counter = 0;
+const fresh = (label: string) => semaphoreKeys(PREFIX, `${label}:${++counter}`);
+const token = (n: number) => n.toString(16).padStart(32, '0');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function client(): Redis {
+  const redis = new Redis(server.port);
+  redis.on('error', () => {});
+  clients.push(redis);
+  return redis;
+}
+
+/** A subscriber on `channel` that records the messages it gets. */
+async function listen(channel: string): Promise<string[]> {
+  const messages: string[] = [];
+  const subscriber = client();
+  subscriber.on('message', (_channel: string, message: string) => messages.push(message));
+  await subscriber.subscribe(channel);
+  return messages;
+}
+
+interface Try {
+  readonly permits?: number;
+  readonly limit?: number;
+  readonly ttlMs?: number;
+  readonly mode?: keyof typeof QUEUE_MODE;
+  readonly channel?: string;
+  readonly attempt?: number;
+}
+
+function attempt(keys: SemaphoreKeys, who: string, t: Try = {}) {
+  return runner.run(semaphoreAcquire, keys, {
+    token: who,
+    ttlMs: t.ttlMs ?? 10_000,
+    queueMode: QUEUE_MODE[t.mode ?? 'join'],
+    sleepCapMs: 5_000,
+    graceMs: 2_000,
+    channel: t.channel ?? 'latchkey:wake:nobody',
+    attempt: t.attempt ?? 1,
+    polls: true,
+    queueLifeMs: 22_000,
+    limit: t.limit ?? 3,
+    permits: t.permits ?? 1,
+  });
+}
+
+const release = (keys: SemaphoreKeys, who: string, withdraw = false) =>
+  runner.run(semaphoreRelease, keys, { token: who, withdraw });
+
+async function until(what: string, check: () => boolean, ms = 3_000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms`);
+    await sleep(10);
+  }
+}
+
+beforeAll(async () => {
+  server = await startRedis();
+  runner = new ScriptRunner(fromIORedis(client()), 2_000);
+});
+
+afterAll(async () => {
+  for (const redis of clients) redis.disconnect();
+  await server?.stop();
+});
+
+describe('semaphore scripts', () => {
+  it('semaphore scripts › a release grants every queued waiter that fits, one message each, in order', async () => {
+    const keys = fresh('grants');
+    const channel = 'latchkey:wake:grants';
+    const messages = await listen(channel);
+    expect(await attempt(keys, token(1), { permits: 3 })).toMatchObject({ kind: 'acquired' });
+    for (const [n, permits] of [
+      [2, 1],
+      [3, 2],
+      [4, 1],
+    ] as const) {
+      expect(await attempt(keys, token(n), { permits, channel, attempt: n })).toMatchObject({
+        kind: 'held',
+      });
+    }
+    expect(await release(keys, token(1))).toBe('handed-over');
+    // 3 permits come free: the waiters wanting 1 and 2 fit; the one wanting 1 after them waits.
+    await until('two grant messages', () => messages.length >= 2);
+    await sleep(50);
+    const parsed = messages.map((m) => m.split(' '));
+    expect(parsed.map(([who]) => who)).toEqual([token(2), token(3)]);
+    expect(parsed.map(([, , after]) => after)).toEqual(['2', '3']);
+    const fences = parsed.map(([, fence]) => Number(fence));
+    expect(fences[1]).toBe((fences[0] ?? 0) + 1);
+    const state = await runner.run(semaphoreInspect, keys, undefined as never);
+    expect(state.holders.map((h) => h.token).sort()).toEqual([token(2), token(3)].sort());
+    expect(state.holders.find((h) => h.token === token(3))?.permits).toBe(2);
+    expect(state.waiters).toBe(1);
+    // A granted waiter's next attempt picks the grant up with the fence the message named.
+    expect(await attempt(keys, token(2), { mode: 'queued', channel })).toEqual({
+      kind: 'acquired',
+      fencingToken: fences[0],
+    });
+  });
+
+  it('semaphore scripts › strict FIFO: a newcomer does not pass a queued waiter even when its permit is free', async () => {
+    const keys = fresh('fifo');
+    const channel = 'latchkey:wake:fifo';
+    await listen(channel);
+    expect(await attempt(keys, token(1), { permits: 2 })).toMatchObject({ kind: 'acquired' });
+    expect(await attempt(keys, token(2), { permits: 2, channel })).toMatchObject({ kind: 'held' });
+    // One permit is free, but the waiter ahead wants two.
+    expect(await attempt(keys, token(3), { mode: 'never' })).toMatchObject({ kind: 'held' });
+    // The head gives up: the newcomer behind it may go now.
+    expect(await release(keys, token(2), true)).toBe('missing');
+    expect(await attempt(keys, token(3), { mode: 'never' })).toMatchObject({ kind: 'acquired' });
+  });
+
+  it('semaphore scripts › a waiter leaving the head of the line lets the ones behind it in', async () => {
+    const keys = fresh('leave-head');
+    const channel = 'latchkey:wake:leave-head';
+    const messages = await listen(channel);
+    await attempt(keys, token(1), { permits: 2 });
+    await attempt(keys, token(2), { permits: 2, channel });
+    await attempt(keys, token(3), { permits: 1, channel, attempt: 7 });
+    await release(keys, token(2), true);
+    await until('the grant to the waiter behind', () => messages.length === 1);
+    expect(messages[0]?.split(' ')[0]).toBe(token(3));
+    expect(messages[0]?.split(' ')[2]).toBe('7');
+  });
+
+  it('semaphore scripts › dead and unsubscribed heads are skipped, and the live one behind granted', async () => {
+    const keys = fresh('skip');
+    const channel = 'latchkey:wake:skip';
+    const messages = await listen(channel);
+    await attempt(keys, token(1), { permits: 3 });
+    await attempt(keys, token(2), { channel: 'latchkey:wake:nobody-listens' });
+    await attempt(keys, token(3), { channel });
+    // Push a third waiter's entry into the past: it gave up without leaving.
+    await attempt(keys, token(4), { channel });
+    const entry = String(await server.command('HGET', keys.waiters, token(4)));
+    await server.command('HSET', keys.waiters, token(4), entry.replace(/^\d+/, '1'));
+    expect(await release(keys, token(1))).toBe('handed-over');
+    await until('the grant', () => messages.length >= 1);
+    await sleep(50);
+    expect(messages.map((m) => m.split(' ')[0])).toEqual([token(3)]);
+    expect(Number(await server.command('ZCARD', keys.queue))).toBe(0);
+  });
+
+  it('semaphore scripts › each holder has its own expiry, and expired permits come back without a release', async () => {
+    const keys = fresh('expiry');
+    await attempt(keys, token(1), { permits: 2, ttlMs: 150 });
+    await attempt(keys, token(2), { permits: 1, ttlMs: 10_000 });
+    expect(await attempt(keys, token(3), { permits: 2, mode: 'never' })).toMatchObject({
+      kind: 'held',
+    });
+    await sleep(250);
+    expect(await attempt(keys, token(3), { permits: 2, mode: 'never' })).toMatchObject({
+      kind: 'acquired',
+    });
+    expect(await runner.run(semaphoreExtend, keys, { token: token(1), ttlMs: 1_000 })).toEqual({
+      kind: 'missing',
+    });
+    expect(await release(keys, token(1))).toBe('missing');
+  });
+
+  it('semaphore scripts › the held reply says when the earliest holder expires', async () => {
+    const keys = fresh('pttl');
+    await attempt(keys, token(1), { ttlMs: 5_000 });
+    await attempt(keys, token(2), { ttlMs: 2_000 });
+    await attempt(keys, token(3), { ttlMs: 8_000 });
+    const reply = await attempt(keys, token(4), { mode: 'never' });
+    expect(reply.kind).toBe('held');
+    if (reply.kind === 'held') {
+      expect(reply.pttlMs).toBeGreaterThan(1_500);
+      expect(reply.pttlMs).toBeLessThanOrEqual(2_000);
+    }
+  });
+
+  it('semaphore scripts › another limit is refused while in use; the limit key goes when idle', async () => {
+    const keys = fresh('limit');
+    await attempt(keys, token(1), { limit: 2 });
+    expect(await attempt(keys, token(2), { limit: 4 })).toEqual({
+      kind: 'limit-mismatch',
+      limit: 2,
+    });
+    expect(await release(keys, token(1))).toBe('released');
+    expect(Number(await server.command('EXISTS', keys.limit))).toBe(0);
+    expect(await attempt(keys, token(2), { limit: 4, permits: 4 })).toMatchObject({
+      kind: 'acquired',
+    });
+  });
+
+  it('semaphore scripts › extend never shortens, and a release run twice with a tombstone says released twice', async () => {
+    const keys = fresh('extend');
+    await attempt(keys, token(1), { ttlMs: 10_000 });
+    const short = await runner.run(semaphoreExtend, keys, { token: token(1), ttlMs: 200 });
+    expect(short.kind === 'extended' && short.pttlMs > 9_000).toBe(true);
+    const long = await runner.run(semaphoreExtend, keys, { token: token(1), ttlMs: 30_000 });
+    expect(long.kind === 'extended' && long.pttlMs > 29_000).toBe(true);
+    const twice = { token: token(1), withdraw: false, tombstoneMs: 1_000 };
+    expect(await runner.run(semaphoreRelease, keys, twice)).toBe('released');
+    expect(await runner.run(semaphoreRelease, keys, twice)).toBe('released');
+    expect(await release(keys, token(1))).toBe('missing');
+  });
+
+  it('semaphore scripts › once idle, no key of the name is left without an expiry but the fence', async () => {
+    const keys = fresh('leftovers');
+    const channel = 'latchkey:wake:leftovers';
+    await listen(channel);
+    await attempt(keys, token(1), { permits: 3 });
+    await attempt(keys, token(2), { channel });
+    await release(keys, token(1));
+    await release(keys, token(2));
+    const names = (await server.command('KEYS', `${keys.lock}*`)) as string[];
+    for (const key of names) {
+      const pttl = Number(await server.command('PTTL', key));
+      if (key === keys.fence) expect(pttl).toBe(-1);
+      else expect(pttl, key).toBeGreaterThan(0);
+    }
+    expect(names).toContain(keys.fence);
+    expect(names).not.toContain(keys.limit);
+  });
+});

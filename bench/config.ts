@@ -24,6 +24,12 @@ export interface BenchConfig {
     readonly rounds: number;
     readonly durationMs: number;
   };
+  /** C processes share `limit` permits of one key (hold: holdMs). */
+  readonly semaphore: {
+    readonly contenders: readonly number[];
+    readonly limit: number;
+    readonly durationMs: number;
+  };
   readonly manyWaiters: {
     readonly waiters: readonly number[];
     readonly processes: number;
@@ -45,6 +51,7 @@ export const FULL: BenchConfig = {
   contended: { contenders: [2, 8, 32], durationMs: 10_000, drainMs: 4_000 },
   audit: { contenders: 8, durationMs: 2_000 },
   manyKeys: { tasks: 256, warmupMs: 1_500, rounds: 5, durationMs: 1_000 },
+  semaphore: { contenders: [8, 32], limit: 4, durationMs: 10_000 },
   manyWaiters: {
     waiters: [100, 1_000, 10_000],
     processes: 8,
@@ -65,6 +72,7 @@ export const QUICK: BenchConfig = {
   contended: { contenders: [2, 8], durationMs: 400, drainMs: 300 },
   audit: { contenders: 4, durationMs: 250 },
   manyKeys: { tasks: 256, warmupMs: 100, rounds: 1, durationMs: 400 },
+  semaphore: { contenders: [8], limit: 4, durationMs: 400 },
   manyWaiters: {
     waiters: [100, 1_000],
     processes: 8,

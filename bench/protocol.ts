@@ -16,6 +16,8 @@ export type Task =
       drainMs: number;
       holdMs: number;
       ttlMs: number;
+      /** Set for the semaphore scenario: each contender takes one of `limit` permits of `key`. */
+      limit?: number;
     }
   | {
       kind: 'many-keys';

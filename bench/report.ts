@@ -6,6 +6,10 @@ function table(header: readonly string[], rows: readonly (readonly (string | num
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
+function round2(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
 function num(value: number | undefined): string {
   if (value === undefined || Number.isNaN(value)) return '–';
   return value.toLocaleString('en-US', { maximumFractionDigits: 2 });
@@ -132,9 +136,44 @@ export function renderReport(results: BenchResults): string {
     ),
   );
 
+  for (const contenders of [...new Set(results.semaphore.map((r) => r.contenders))]) {
+    const limit = results.semaphore.find((r) => r.contenders === contenders)?.limit;
+    const rows = results.semaphore.filter((r) => r.contenders === contenders);
+    const peer = rows.find((r) => !r.lib.startsWith('latchkey-'));
+    parts.push(
+      '',
+      `### 5. Semaphore: N = ${limit} permits, C = ${contenders} processes, hold ${results.config.holdMs} ms`,
+      '',
+      table(
+        [
+          'Library',
+          'acq/s',
+          'wait p50 / p99 / max ms',
+          `wait p99 vs ${peer ? label(peer.lib) : 'peer'}`,
+          'per contender min/max',
+          'cmds/acq (all)',
+          'Redis CPU µs/acq',
+          'max holders',
+          'give-ups',
+        ],
+        rows.map((r) => [
+          label(r.lib),
+          num(r.acquisitionsPerSec),
+          `${num(r.waitP50Ms)} / ${num(r.waitP99Ms)} / ${num(r.waitMaxMs)}`,
+          peer && r.waitP99Ms > 0 ? `${num(round2(peer.waitP99Ms / r.waitP99Ms))}× lower` : '–',
+          `${r.perContenderMin}/${r.perContenderMax} (${num(r.fairness)})`,
+          num(r.commandsPerAcquisition),
+          num(r.redisCpuUsPerAcquisition),
+          r.maxHolders,
+          r.giveUps + (r.errors > 0 ? ` (+${r.errors} errors)` : ''),
+        ]),
+      ),
+    );
+  }
+
   parts.push(
     '',
-    "### Targets (latchkey's default mutex)",
+    "### Targets (latchkey's default mutex and semaphore)",
     '',
     table(
       ['Adapter', 'Target', 'Measured', 'Result'],

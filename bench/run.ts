@@ -22,6 +22,7 @@ import { renderReport } from './report.js';
 import type { BenchResults, LibraryInfo } from './results.js';
 import { auditLibraries, type ContendedResult, runContended } from './scenarios/contended.js';
 import { type ManyWaitersResult, runManyWaiters } from './scenarios/many-waiters.js';
+import { runSemaphore, type SemaphoreResult } from './scenarios/semaphore.js';
 import {
   type ManyKeysSummary,
   runSingleProcessScenarios,
@@ -30,7 +31,7 @@ import {
 import { round } from './stats.js';
 import { checkTargets } from './targets.js';
 
-const SCENARIOS = ['uncontended', 'many-keys', 'contended', 'many-waiters'] as const;
+const SCENARIOS = ['uncontended', 'many-keys', 'contended', 'many-waiters', 'semaphore'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const METHOD: Record<string, string> = {
@@ -52,6 +53,8 @@ const METHOD: Record<string, string> = {
   cpu: 'Redis CPU = used_cpu_sys + used_cpu_user of the lock server over the window.',
   memory:
     'Client heap per waiter = growth of the JS heap (after GC) of each waiter process from before its waiters start to after they settle, divided by its waiters, averaged over processes.',
+  semaphore:
+    'C processes share N permits of one key with each library\'s counting semaphore and its defaults, hold 1 ms (+ the checker round trip), straight back; "max holders" is the occupancy counter\'s highest value, which must not pass N. redis-semaphore 5 has no separate fair semaphore any more (its README: Semaphore is fair now), so its Semaphore stands for both.',
   'many waiters':
     'Each waiter acquires, holds, releases and goes back to the end of the line, so W stay waiting; handoffs = acquisitions during the window. Polling libraries run for the same bounded window; their figures are what they did in it.',
 };
@@ -84,6 +87,7 @@ async function main(): Promise<void> {
     ...(scenarios.includes('contended') ? config.contended.contenders : []),
     scenarios.includes('contended') ? config.audit.contenders : 0,
     scenarios.includes('many-waiters') ? config.manyWaiters.processes : 0,
+    ...(scenarios.includes('semaphore') ? config.semaphore.contenders : []),
   );
   log(`lock server :${lockServer.port}, checker :${checker.port}; starting ${workerCount} workers`);
   const pool = await WorkerPool.start(workerCount);
@@ -109,6 +113,7 @@ async function main(): Promise<void> {
     let manyKeys: Record<string, ManyKeysSummary> = {};
     let contended: ContendedResult[] = [];
     let manyWaiters: ManyWaitersResult[] = [];
+    let semaphore: SemaphoreResult[] = [];
     let audits: Record<string, CommandOrigins> = {};
     if (scenarios.includes('uncontended') || scenarios.includes('many-keys')) {
       ({ uncontended, manyKeys } = await runSingleProcessScenarios(context, {
@@ -121,6 +126,7 @@ async function main(): Promise<void> {
     }
     if (scenarios.includes('contended')) contended = await runContended(context, audits);
     if (scenarios.includes('many-waiters')) manyWaiters = await runManyWaiters(context, audits);
+    if (scenarios.includes('semaphore')) semaphore = await runSemaphore(context);
 
     const libraries: LibraryInfo[] = [];
     for (const id of libs) {
@@ -146,8 +152,9 @@ async function main(): Promise<void> {
       contended,
       manyKeys,
       manyWaiters,
+      semaphore,
       commandAudit: audits,
-      targets: checkTargets(libs, { uncontended, contended, manyKeys, manyWaiters }),
+      targets: checkTargets(libs, { uncontended, contended, manyKeys, manyWaiters, semaphore }),
     };
     mkdirSync(dirname(outFile), { recursive: true });
     writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);

@@ -6,6 +6,7 @@
 import { isLatchkey } from './libs/index.js';
 import type { ContendedResult } from './scenarios/contended.js';
 import type { ManyWaitersResult } from './scenarios/many-waiters.js';
+import type { SemaphoreResult } from './scenarios/semaphore.js';
 import type { ManyKeysSummary, UncontendedResult } from './scenarios/single-process.js';
 import { round } from './stats.js';
 
@@ -22,6 +23,7 @@ interface Figures {
   readonly contended: readonly ContendedResult[];
   readonly manyKeys: Readonly<Record<string, ManyKeysSummary>>;
   readonly manyWaiters: readonly ManyWaitersResult[];
+  readonly semaphore: readonly SemaphoreResult[];
 }
 
 /** The issue states the contended targets at this C, and "flat" from FEWEST to MOST waiters. */
@@ -141,6 +143,38 @@ export function checkTargets(libs: readonly string[], figures: Figures): TargetR
       `many waiters: Redis CPU µs per handoff flat (W = ${MOST_WAITERS} ≤ ${FLAT_TOLERANCE} × W = ${FEWEST_WAITERS})`,
       series((r) => r.redisCpuUsPerHandoff),
       flat((r) => r.redisCpuUsPerHandoff),
+    );
+
+    const permits = figures.semaphore.filter((r) => r.lib === lib);
+    const atTargetC = permits.find((r) => r.contenders === TARGET_C);
+    const peer = figures.semaphore.find(
+      (r) => r.lib === 'redis-semaphore' && r.contenders === TARGET_C,
+    );
+    add(
+      `semaphore N = 4, ${atC}: wait p99 ≥ 10× below redis-semaphore's`,
+      atTargetC && peer
+        ? `${atTargetC.waitP99Ms} ms vs ${peer.waitP99Ms} ms (${round(peer.waitP99Ms / atTargetC.waitP99Ms)}×)`
+        : 'not run',
+      atTargetC && peer ? peer.waitP99Ms >= 10 * atTargetC.waitP99Ms : undefined,
+    );
+    add(
+      `semaphore N = 4, ${atC}: per-contender min/max ≥ 0.8`,
+      atTargetC ? `${atTargetC.fairness}` : 'not run',
+      atTargetC ? atTargetC.fairness >= 0.8 : undefined,
+    );
+    add(
+      'semaphore: max holders ≤ N (every C)',
+      permits.map((r) => `C=${r.contenders}: ${r.maxHolders}`).join(', ') || 'n/a',
+      permits.length > 0 ? permits.every((r) => r.maxHolders <= r.limit) : undefined,
+    );
+    const [fewestC] = permits;
+    const mostC = permits[permits.length - 1];
+    add(
+      `semaphore: all commands per acquisition not growing with C (largest ≤ ${GROWTH_TOLERANCE} × smallest)`,
+      permits.map((r) => `C=${r.contenders}: ${r.commandsPerAcquisition}`).join(', ') || 'n/a',
+      fewestC && mostC && fewestC !== mostC
+        ? mostC.commandsPerAcquisition <= fewestC.commandsPerAcquisition * GROWTH_TOLERANCE
+        : undefined,
     );
   }
   return out;

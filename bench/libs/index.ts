@@ -17,6 +17,13 @@ export const LIBRARY_IDS = [
 
 export type LibraryId = (typeof LIBRARY_IDS)[number];
 
+/** The libraries whose client has a counting semaphore (`acquirePermit`). */
+export const SEMAPHORE_LIBRARY_IDS: readonly LibraryId[] = [
+  'latchkey-ioredis',
+  'latchkey-node-redis',
+  'redis-semaphore',
+];
+
 const modules: Record<LibraryId, () => Promise<{ library: LockLibrary }>> = {
   'latchkey-ioredis': () => import('./latchkey-ioredis.js'),
   'latchkey-node-redis': () => import('./latchkey-node-redis.js'),

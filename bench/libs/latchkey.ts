@@ -26,6 +26,22 @@ export function latchkeyClient(
         throw error;
       }
     },
+    async acquirePermit(key, limit, ttlMs, signal) {
+      try {
+        const permit = await locker
+          .semaphore(key, { limit })
+          .acquire(signal ? { ttlMs, signal } : { ttlMs });
+        return {
+          fencingToken: permit.fencingToken,
+          release: async () => {
+            await permit.release();
+          },
+        };
+      } catch (error) {
+        if (error instanceof LockTimeoutError) return null;
+        throw error;
+      }
+    },
     ping: async () => {
       await ping();
     },

@@ -1,5 +1,8 @@
-/** redis-semaphore's Mutex with its defaults: retry every 10 ms, acquireTimeout 10 s, refresh on. */
-import { Mutex, TimeoutError } from 'redis-semaphore';
+/**
+ * redis-semaphore's Mutex and Semaphore with their defaults: retry every 10 ms, acquireTimeout 10 s,
+ * refresh on. (Its FairSemaphore was removed in 5.x: the README says Semaphore is fair now.)
+ */
+import { Mutex, Semaphore, TimeoutError } from 'redis-semaphore';
 import { closeIORedis, connectIORedis, installedVersion } from './connections.js';
 import type { LockLibrary } from './types.js';
 
@@ -19,6 +22,16 @@ export const library: LockLibrary = {
           throw error;
         }
         return { fencingToken: undefined, release: () => mutex.release() };
+      },
+      async acquirePermit(key, limit, ttlMs, signal) {
+        const semaphore = new Semaphore(client, key, limit, { lockTimeout: ttlMs });
+        try {
+          await semaphore.acquire(signal);
+        } catch (error) {
+          if (error instanceof TimeoutError) return null;
+          throw error;
+        }
+        return { fencingToken: undefined, release: () => semaphore.release() };
       },
       ping: async () => {
         await client.ping();

@@ -18,6 +18,16 @@ export interface LockClient {
    * never cancel pass no signal, so libraries run their plain path.
    */
   acquire(key: string, ttlMs: number, signal?: AbortSignal): Promise<HeldLock | null>;
+  /**
+   * For libraries with a counting semaphore: takes one of `limit` permits of `key`, waiting as the
+   * library's semaphore waits by default; `null` and rejection as for `acquire`.
+   */
+  acquirePermit?(
+    key: string,
+    limit: number,
+    ttlMs: number,
+    signal?: AbortSignal,
+  ): Promise<HeldLock | null>;
   /** One PING on the connection the library's commands use. */
   ping(): Promise<void>;
   close(): Promise<void>;

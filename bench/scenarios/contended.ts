@@ -30,13 +30,17 @@ export interface ContendedResult extends ContendedFigures {
 /** Time between sending the start message and the window opening, for IPC to reach everyone. */
 const START_DELAY_US = 150_000;
 
-async function contendOnce(
+export async function contendOnce(
   context: BenchContext,
   lib: LibraryId,
   contenders: number,
   durationMs: number,
   label: string,
-  during?: (run: () => Promise<ContendResult[]>) => Promise<ContendResult[]>,
+  options: {
+    readonly during?: (run: () => Promise<ContendResult[]>) => Promise<ContendResult[]>;
+    /** Contend for one of `limit` semaphore permits instead of the lock. */
+    readonly limit?: number;
+  } = {},
 ): Promise<{ results: ContendResult[]; snapshot: ServerSnapshot; windowUs: number }> {
   const { pool, lockServer, checker, stats, config } = context;
   const workers = pool.take(contenders);
@@ -68,7 +72,9 @@ async function contendOnce(
         drainMs: config.contended.drainMs,
         holdMs: config.holdMs,
         ttlMs: config.ttlMs,
+        ...(options.limit === undefined ? {} : { limit: options.limit }),
       }));
+    const { during } = options;
     const results = await (during ? during(run) : run());
     return { results, snapshot: await snapshotAtEnd, windowUs: endAtUs - startAtUs };
   } finally {
@@ -96,12 +102,14 @@ export async function auditLibraries(
       context.config.audit.contenders,
       context.config.audit.durationMs,
       'audit',
-      async (run) => {
-        let results: ContendResult[] = [];
-        origins = await auditCommands(context.lockServer.port, async () => {
-          results = await run();
-        });
-        return results;
+      {
+        during: async (run) => {
+          let results: ContendResult[] = [];
+          origins = await auditCommands(context.lockServer.port, async () => {
+            results = await run();
+          });
+          return results;
+        },
       },
     );
     audits[lib] = origins;

@@ -2,7 +2,7 @@
  * Contended: acquire, hold, release, straight back to acquire, until the window ends. While it
  * holds the lock the worker increments an occupancy counter on a separate checker server (and
  * decrements it before releasing), so two holders at once show up as a value above 1 whatever the
- * library believes.
+ * library believes. With `limit` set it takes a semaphore permit instead; above `limit` is wrong.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nowUs, sleepUntilUs } from '../clock.js';
@@ -33,13 +33,20 @@ export async function runContend(client: LockClient, task: ContendTask): Promise
   await sleepUntilUs(task.startAtUs);
   const stopTimer = setTimeout(() => stop.abort(), (task.endAtUs - nowUs()) / 1000);
 
+  const { limit } = task;
+  const acquire = (signal: AbortSignal) => {
+    if (limit === undefined) return client.acquire(task.key, task.ttlMs, signal);
+    if (!client.acquirePermit) throw new Error('this library has no semaphore');
+    return client.acquirePermit(task.key, limit, task.ttlMs, signal);
+  };
+
   const loop = async () => {
     while (nowUs() < task.endAtUs) {
       const wantUs = nowUs();
       let held: HeldLock | null = null;
       while (!held && !stop.signal.aborted) {
         try {
-          held = await client.acquire(task.key, task.ttlMs, stop.signal);
+          held = await acquire(stop.signal);
           if (!held) result.giveUps++;
         } catch (error) {
           if (stop.signal.aborted) break;

@@ -86,18 +86,26 @@ if score and score > nowMs then
   return { 1, fence }
 end
 
+-- The name takes our limit (nobody holds or waits with another); each holder added or queue
+-- entry made below keeps it alive as long as it needs it.
+if stored ~= limitText then
+  redis.call('SET', k.limit, limitText, 'PX', ttl)
+end
+
 local self = nil
 if mode == '2' then
   self = token
 end
-local _, selfFence = grantFitting(k, nowMs, limit, limitText, self)
+local _, selfFence, used = grantFitting(k, nowMs, limit, usedPermits(k, nowMs, limit), self)
 if selfFence then
   return { 1, selfFence }
 end
 
 -- Not queued (or our entry is gone): go ahead only when nobody waits in line.
-if redis.call('ZCARD', k.queue) == 0 and wanted <= limit - usedPermits(k, nowMs, limit) then
-  return { 1, addHolder(k, token, wanted, ttl, nowMs, limitText) }
+if wanted <= limit - used and redis.call('ZCARD', k.queue) == 0 then
+  local fence = addHolder(k, token, wanted, nowMs + ttl)
+  keepHolders(k, nowMs + ttl, nowMs)
+  return { 1, fence }
 end
 
 local first = redis.call('ZRANGE', k.lock, 0, 0, 'WITHSCORES')
@@ -119,7 +127,6 @@ if mode ~= '0' then
   redis.call('HSET', k.waiters, token, entry)
   redis.call('PEXPIRE', k.queue, queueLife)
   redis.call('PEXPIRE', k.waiters, queueLife)
-  redis.call('SET', k.limit, limitText, 'KEEPTTL')
   keepAlive(k.limit, queueLife)
   if mode == '2' and added == 1 then
     return { 0, pttl, 1 }

@@ -60,7 +60,8 @@ end
 purgeExpired(k, nowMs)
 local limitText = redis.call('GET', k.limit)
 if limitText then
-  local told = grantFitting(k, nowMs, tonumber(limitText), limitText, nil)
+  local limit = tonumber(limitText)
+  local told = grantFitting(k, nowMs, limit, usedPermits(k, nowMs, limit), nil)
   if told > 0 and result == 1 then
     result = 2
   end

@@ -58,15 +58,13 @@ local function usedPermits(k, nowMs, limit)
   return used
 end
 
--- Makes `token` a holder of `permits` until nowMs + ttl, with a fencing token of its own.
-local function addHolder(k, token, permits, ttl, nowMs, limitText)
+-- Makes `token` a holder of `permits` until `expiry`, with a fencing token of its own. The caller
+-- keeps the keys alive (keepHolders) once for all the holders it adds.
+local function addHolder(k, token, permits, expiry)
   local fence = redis.call('INCR', k.fence)
-  local expiry = nowMs + ttl
   redis.call('ZADD', k.lock, expiry, token)
   -- %d: `..` would format the fence with %.14g, wrong from 10^14 on.
   redis.call('HSET', k.permits, token, permits .. ' ' .. string.format('%d', fence))
-  redis.call('SET', k.limit, limitText, 'KEEPTTL')
-  keepHolders(k, expiry, nowMs)
   return fence
 end
 
@@ -74,11 +72,12 @@ end
 -- its channel "<token> <fence> <attempt>", the attempt Redis ran last for it. Strict FIFO: it
 -- stops at the first live waiter that does not fit. Waiters past their live-until, without an
 -- entry, or whose channel has no subscriber (they cannot be told) are dropped, at most maxSkip.
--- `self` is the caller of an acquire, granted without a message. Returns how many waiters were
--- told, and the caller's fence if it was granted.
-local function grantFitting(k, nowMs, limit, limitText, self)
-  local free = limit - usedPermits(k, nowMs, limit)
-  local told, skipped, selfFence = 0, 0, nil
+-- `self` is the caller of an acquire, granted without a message; `used` the permits held now.
+-- Returns how many waiters were told, the caller's fence if it was granted, and the permits held
+-- afterwards. Keeps the keys alive for the holders it added.
+local function grantFitting(k, nowMs, limit, used, self)
+  local free = limit - used
+  local told, skipped, selfFence, latest = 0, 0, nil, nil
   while free > 0 and skipped < maxSkip do
     local head = redis.call('ZRANGE', k.queue, 0, 0)[1]
     if not head then
@@ -105,7 +104,9 @@ local function grantFitting(k, nowMs, limit, limitText, self)
       end
       redis.call('ZREM', k.queue, head)
       redis.call('HDEL', k.waiters, head)
-      local fence = addHolder(k, head, permits, tonumber(ttl), nowMs, limitText)
+      local expiry = nowMs + tonumber(ttl)
+      local fence = addHolder(k, head, permits, expiry)
+      latest = math.max(latest or expiry, expiry)
       free = free - permits
       if head == self then
         selfFence = fence
@@ -115,5 +116,8 @@ local function grantFitting(k, nowMs, limit, limitText, self)
       end
     end
   end
-  return told, selfFence
+  if latest then
+    keepHolders(k, latest, nowMs)
+  end
+  return told, selfFence, limit - free
 end

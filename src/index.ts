@@ -27,6 +27,14 @@ export {
   LockUnsupportedError,
 } from './errors.js';
 export type {
+  LockMode,
+  ReadWriteHold,
+  ReadWriteHolder,
+  ReadWriteLock,
+  ReadWriteState,
+  WriteHold,
+} from './kinds/read-write.js';
+export type {
   Permit,
   Semaphore,
   SemaphoreHolder,

@@ -12,6 +12,7 @@ import { type HeldFunction, runHolding } from './core/run-holding.js';
 import { observed, publish } from './diagnostics.js';
 import { InvalidArgumentError, LockerClosedError } from './errors.js';
 import type { KindContext, MakeHandle } from './kinds/context.js';
+import { ReadWriteLock } from './kinds/read-write.js';
 import { Semaphore } from './kinds/semaphore.js';
 import { tryOnce } from './kinds/try-once.js';
 import {
@@ -215,6 +216,19 @@ export class Locker {
   semaphore(name: string, options: SemaphoreOptions): Semaphore {
     this.#assertOpen();
     return new Semaphore(this.#kindContext, name, options);
+  }
+
+  /**
+   * A read-write lock: many readers of `name` at once, or one writer alone, served in arrival
+   * order. Makes no Redis call; the first acquire does.
+   *
+   * @example
+   * const config = locker.readWrite('config');
+   * await using read = await config.acquireRead();
+   */
+  readWrite(name: string): ReadWriteLock {
+    this.#assertOpen();
+    return new ReadWriteLock(this.#kindContext, name);
   }
 
   #assertOpen(): void {

@@ -54,10 +54,15 @@ export type ExtendReply =
 /** Outcome of a release, from the releasing token's point of view. */
 export type ReleaseReply = 'handed-over' | 'released' | 'missing' | 'other-token';
 
+/** The kinds of lock, as diagnostics events name them. */
+export type LockKind = 'mutex' | 'semaphore' | 'read-write';
+
+/** What a read-write lock's holder may do: share with other readers, or exclude everyone. */
+export type LockMode = 'read' | 'write';
+
 /** One lock's storage operations on a backend, for one kind. */
 export interface LockStore {
-  /** The lock's kind, as diagnostics events name it. */
-  readonly kind: 'mutex' | 'semaphore';
+  readonly kind: LockKind;
   /** The lock's name, as the caller gave it. */
   readonly name: string;
   /** Groups this lock's waiters in the process (see WaitSlots). */
@@ -73,6 +78,15 @@ export interface LockStore {
    * `mattersForMs` is how long after it the token can still hold or be granted the lock.
    */
   abandon(token: string, lastCommand: Promise<void> | undefined, mattersForMs: number): void;
+}
+
+/** A read-write lock's store: a lock store that can also turn a write hold into a read hold. */
+export interface ReadWriteStore extends LockStore {
+  /**
+   * Makes `token`'s write hold a read hold in one step, keeping its fencing token and expiry; the
+   * readers queued next come in at once. `missing` when the token holds nothing any more.
+   */
+  downgrade(token: string): Promise<'downgraded' | 'missing'>;
 }
 
 /** Delivers grants to waiting acquires. */
@@ -117,13 +131,29 @@ export interface SemaphoreSnapshot {
   }[];
 }
 
+/** What a backend reads about a read-write lock, without changing it. */
+export interface ReadWriteSnapshot {
+  readonly lastFencingToken: number;
+  readonly waiters: number;
+  /** Live holders: one writer, or any number of readers, each with its own expiry. */
+  readonly holders: readonly {
+    readonly token: string;
+    readonly mode: LockMode;
+    readonly remainingMs: number;
+    readonly fencingToken: number;
+  }[];
+}
+
 /** A backend as the locker and the kinds see it: a store per kind, inspection, close. */
 export interface LockBackend extends BackendSession {
   mutex(name: string): LockStore;
   /** A semaphore's store for a caller that wants `permits` of `limit`. */
   semaphore(name: string, limit: number, permits: number): LockStore;
+  /** A read-write lock's store for a caller that wants to read or to write. */
+  readWrite(name: string, mode: LockMode): ReadWriteStore;
   inspectMutex(name: string): Promise<MutexSnapshot>;
   inspectSemaphore(name: string): Promise<SemaphoreSnapshot>;
+  inspectReadWrite(name: string): Promise<ReadWriteSnapshot>;
   /** Waits for background clean-ups (after close, one last attempt each), then disconnects. */
   close(): Promise<void>;
 }

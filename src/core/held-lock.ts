@@ -143,12 +143,35 @@ export class HeldLock implements Lock {
     // Extensions may overlap: each moves the deadline only forward (see #extendNow), so a slow
     // reply can never shorten a newer one, and no extension waits behind another.
     this.#longestTtlMs = Math.max(this.#longestTtlMs, ttlMs);
-    const extension = this.#extendNow(ttlMs);
+    return this.#track(this.#extendNow(ttlMs));
+  }
+
+  /**
+   * Runs a kind's change to the hold (a read-write lock's downgrade) the way an extension runs:
+   * refused once released, checked against the validity before and after, waited for by
+   * release(), and the lock reported lost when the backend finds the hold gone.
+   */
+  protected changeHold(change: () => Promise<'changed' | 'missing'>): Promise<void> {
+    if (this.#release) return Promise.reject(new LockNotHeldError(this.name, 'it was released'));
+    return this.#track(this.#changeNow(change));
+  }
+
+  async #changeNow(change: () => Promise<'changed' | 'missing'>): Promise<void> {
+    this.#assertValid();
+    if ((await change()) === 'missing') {
+      this.#lose('expired');
+      throw new LockNotHeldError(this.name, 'its key is gone');
+    }
+    this.#assertValid();
+  }
+
+  /** Remembers an extension or change in flight until it settles, so release() can wait for it. */
+  #track(operation: Promise<void>): Promise<void> {
     this.#extensions ??= new Set();
     const extensions = this.#extensions;
-    extensions.add(extension);
-    extension.finally(() => extensions.delete(extension)).catch(() => {});
-    return extension;
+    extensions.add(operation);
+    operation.finally(() => extensions.delete(operation)).catch(() => {});
+    return operation;
   }
 
   async #extendNow(ttlMs: number): Promise<void> {

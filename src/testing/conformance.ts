@@ -18,11 +18,13 @@
 
 import { registerBadInputTests } from './bad-input.js';
 import { createSuiteContext } from './context.js';
+import type { KindSuiteContext } from './kind-helpers.js';
 import { registerLifecycleTests } from './lifecycle.js';
 import { registerMutexAcquireTests } from './mutex-acquire.js';
 import { registerMutexHoldTests } from './mutex-hold.js';
 import { registerMutexReleaseTests } from './mutex-release.js';
 import { registerProcessTests, startWorker } from './processes.js';
+import { registerReadWriteTests } from './read-write.js';
 import { registerRecoveryTests } from './recovery.js';
 import { registerSemaphoreTests } from './semaphore.js';
 import type { ConformanceTarget, TestApi } from './types.js';
@@ -42,17 +44,23 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
     registerLifecycleTests(api, ctx);
     if (target.worker) registerProcessTests(api, target, target.worker, () => ctx.server);
   });
+  const { worker } = target;
+  const kindContext: KindSuiteContext = {
+    target: target.name,
+    server: () => ctx.server,
+    newLocker: ctx.newLocker,
+    fresh: ctx.fresh,
+    startWorker: worker && ((task) => startWorker(worker, task)),
+    scale: target.scale ?? 1,
+  };
   api.describe(`Semaphore (${target.name})`, () => {
     api.beforeAll(() => ctx.open());
     api.afterAll(() => ctx.close());
-    const { worker } = target;
-    registerSemaphoreTests(api, {
-      target: target.name,
-      server: () => ctx.server,
-      newLocker: ctx.newLocker,
-      fresh: ctx.fresh,
-      startWorker: worker && ((task) => startWorker(worker, task)),
-      scale: target.scale ?? 1,
-    });
+    registerSemaphoreTests(api, kindContext);
+  });
+  api.describe(`ReadWriteLock (${target.name})`, () => {
+    api.beforeAll(() => ctx.open());
+    api.afterAll(() => ctx.close());
+    registerReadWriteTests(api, kindContext);
   });
 }

@@ -7,9 +7,12 @@
  * marker file with O_EXCL (which fails if another holder is inside) and appends its fencing token to
  * a shared file with O_APPEND, in acquisition order. A semaphore holder of k permits claims k of
  * `limit` slot files the same way: while no more than `limit` permits are held, it always finds k
- * free slots (pigeonhole), so a slot it cannot claim means the limit was exceeded.
+ * free slots (pigeonhole), so a slot it cannot claim means the limit was exceeded. A read-write
+ * holder first marks itself (a writer's O_EXCL file, or a reader's own file) and then looks for
+ * the others' marks (a writer for any reader's, a reader for the writer's): of two holders that
+ * overlap, the later to mark sees the earlier, whatever the interleaving.
  */
-import { appendFileSync, closeSync, openSync, unlinkSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Locker } from '../locker.js';
 import type { ConnectAdapter } from './types.js';
@@ -49,6 +52,21 @@ export type WorkerTask =
       readonly ttlMs: number;
       /** Where holders claim one slot file per permit (O_EXCL): `limit` slots exist. */
       readonly slotDir: string;
+      readonly fenceFile: string;
+    }
+  | {
+      readonly kind: 'read-write';
+      readonly url: string;
+      readonly name: string;
+      readonly iterations: number;
+      readonly ttlMs: number;
+      /** Every `writeEvery`-th iteration writes (the first one included); the others read. */
+      readonly writeEvery: number;
+      /** Writers downgrade to read before they release. */
+      readonly downgrade: boolean;
+      /** Holds the writer's mark file and a `readers` folder of readers' marks. */
+      readonly markDir: string;
+      /** One line per hold, in the order holders got in: "<R|W|D> <fencing token> <pid>". */
       readonly fenceFile: string;
     };
 
@@ -153,6 +171,48 @@ async function runTask(locker: Locker, task: WorkerTask): Promise<void> {
         await new Promise((resolve) => setImmediate(resolve));
         for (const slot of claimed) unlinkSync(slot);
         await permit.release();
+      }
+      emit({ event: 'done', acquisitions: task.iterations, violations });
+      return;
+    }
+    case 'read-write': {
+      const lock = locker.readWrite(task.name);
+      const writerMark = join(task.markDir, 'writer');
+      const readerMark = join(task.markDir, 'readers', `${process.pid}`);
+      let violations = 0;
+      for (let i = 0; i < task.iterations; i++) {
+        const options = { ttlMs: task.ttlMs, waitMs: 60_000 };
+        if (i % task.writeEvery === 0) {
+          const write = await lock.acquireWrite(options);
+          try {
+            closeSync(openSync(writerMark, 'wx'));
+          } catch {
+            violations++;
+          }
+          if (readdirSync(join(task.markDir, 'readers')).length > 0) violations++;
+          appendFileSync(task.fenceFile, `W ${write.fencingToken} ${process.pid}\n`);
+          await new Promise((resolve) => setImmediate(resolve));
+          unlinkSync(writerMark);
+          if (task.downgrade) {
+            // Marked as a reader before the downgrade lets other readers in: no writer can come
+            // in while this one still reads.
+            closeSync(openSync(readerMark, 'w'));
+            await write.downgrade();
+            appendFileSync(task.fenceFile, `D ${write.fencingToken} ${process.pid}\n`);
+            if (existsSync(writerMark)) violations++;
+            await new Promise((resolve) => setImmediate(resolve));
+            unlinkSync(readerMark);
+          }
+          await write.release();
+        } else {
+          const read = await lock.acquireRead(options);
+          closeSync(openSync(readerMark, 'w'));
+          if (existsSync(writerMark)) violations++;
+          appendFileSync(task.fenceFile, `R ${read.fencingToken} ${process.pid}\n`);
+          await new Promise((resolve) => setImmediate(resolve));
+          unlinkSync(readerMark);
+          await read.release();
+        }
       }
       emit({ event: 'done', acquisitions: task.iterations, violations });
       return;

@@ -2,7 +2,7 @@
  * What the semaphore's scripts write and tell, on a real redis-server, driven by hand: the grant
  * messages (one per waiter granted, exact numbers), strict FIFO, dead heads skipped, a waiter
  * leaving the head lets the next in, a holder's own expiry, and no key without expiry once idle
- * (the fencing counter aside). Runs on ioredis only: the scripts decide all of it.
+ * (the fencing counter aside), and a holder keeping fewer permits (the read-write downgrade). Runs on ioredis only: the scripts decide all of it.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import {
   semaphoreAcquire,
   semaphoreExtend,
   semaphoreInspect,
+  semaphoreReduce,
   semaphoreRelease,
 } from '../../src/backends/redis/scripts/semaphore.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
@@ -241,5 +242,39 @@ describe('semaphore scripts', () => {
     }
     expect(names).toContain(keys.fence);
     expect(names).not.toContain(keys.limit);
+  });
+  it('semaphore scripts › a holder keeping fewer permits lets the waiters that now fit in, keeping its fence', async () => {
+    const keys = fresh('reduce');
+    const channel = 'latchkey:wake:reduce';
+    const messages = await listen(channel);
+    const held = await attempt(keys, token(1), { permits: 3, ttlMs: 30_000 });
+    expect(held).toMatchObject({ kind: 'acquired' });
+    for (const [n, permits] of [
+      [2, 1],
+      [3, 1],
+      [4, 2],
+    ] as const) {
+      await attempt(keys, token(n), { permits, channel, attempt: n });
+    }
+    const reduce = (who: string, permits: number) =>
+      runner.run(semaphoreReduce, keys, { token: who, permits });
+    expect(await reduce(token(1), 1)).toBe('reduced');
+    // Two permits came free: the two waiters wanting 1 come in; the one wanting 2 waits.
+    await until('two grant messages', () => messages.length >= 2);
+    await sleep(50);
+    expect(messages.map((m) => m.split(' ')[0])).toEqual([token(2), token(3)]);
+    const state = await runner.run(semaphoreInspect, keys, undefined as never);
+    const kept = state.holders.find((h) => h.token === token(1));
+    expect(kept).toMatchObject({
+      permits: 1,
+      fencingToken: held.kind === 'acquired' ? held.fencingToken : -1,
+    });
+    expect(kept?.remainingMs).toBeGreaterThan(29_000);
+    expect(state.waiters).toBe(1);
+    // Growing a hold would pass the line: refused (a caller's bug, so the descriptor throws).
+    await expect(reduce(token(1), 2)).rejects.toThrow(/unexpected script reply -2/);
+    expect(await reduce(token(9), 1)).toBe('missing');
+    await release(keys, token(1));
+    expect(await reduce(token(1), 1)).toBe('missing');
   });
 });

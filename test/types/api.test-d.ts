@@ -9,9 +9,17 @@ import {
   type Lock,
   type LockErrorCode,
   type Locker,
+  type LockMode,
   type LockState,
+  type Permit,
+  type ReadWriteHold,
+  type ReadWriteLock,
+  type ReadWriteState,
   type ReleaseResult,
   type RetryStrategy,
+  type Semaphore,
+  type SemaphoreState,
+  type WriteHold,
 } from '../../src/index.js';
 
 declare const locker: Locker;
@@ -63,5 +71,47 @@ describe('public types', () => {
   it('error codes are a closed union of literals', () => {
     expectTypeOf(LOCK_ERROR_CODES.timeout).toEqualTypeOf<'ERR_LOCK_TIMEOUT'>();
     expectTypeOf<LockErrorCode>().toExtend<string>();
+  });
+});
+
+describe('public types of the other kinds', () => {
+  it('a semaphore takes a limit; its permits are locks that know their count', () => {
+    const pool = locker.semaphore('pool', { limit: 4 });
+    expectTypeOf(pool).toEqualTypeOf<Semaphore>();
+    expectTypeOf(pool.acquire({ permits: 2 })).resolves.toEqualTypeOf<Permit>();
+    expectTypeOf(pool.tryAcquire()).resolves.toEqualTypeOf<Permit | null>();
+    expectTypeOf<Permit>().toExtend<Lock>();
+    expectTypeOf<Permit['permits']>().toEqualTypeOf<number>();
+    expectTypeOf(pool.inspect()).resolves.toEqualTypeOf<SemaphoreState>();
+    expectTypeOf(
+      pool.withPermits(async (_signal, permit) => permit.permits),
+    ).resolves.toEqualTypeOf<number>();
+    // @ts-expect-error: the limit is required
+    void locker.semaphore('pool', {});
+    // @ts-expect-error: tryAcquire never waits
+    void pool.tryAcquire({ waitMs: 10 });
+  });
+
+  it('a read-write lock gives read holds and write holds; only a write hold downgrades', () => {
+    const lock = locker.readWrite('config');
+    expectTypeOf(lock).toEqualTypeOf<ReadWriteLock>();
+    expectTypeOf(lock.acquireRead()).resolves.toEqualTypeOf<ReadWriteHold>();
+    expectTypeOf(lock.acquireWrite()).resolves.toEqualTypeOf<WriteHold>();
+    expectTypeOf(lock.tryAcquireWrite()).resolves.toEqualTypeOf<WriteHold | null>();
+    expectTypeOf<ReadWriteHold>().toExtend<Lock>();
+    expectTypeOf<ReadWriteHold['mode']>().toEqualTypeOf<LockMode>();
+    expectTypeOf<LockMode>().toEqualTypeOf<'read' | 'write'>();
+    expectTypeOf<WriteHold['downgrade']>().returns.resolves.toEqualTypeOf<void>();
+    expectTypeOf(lock.inspect()).resolves.toEqualTypeOf<ReadWriteState>();
+    expectTypeOf(
+      lock.withWriteLock(async (_signal, write) => {
+        expectTypeOf(write).toEqualTypeOf<WriteHold>();
+        return 'x';
+      }),
+    ).resolves.toEqualTypeOf<string>();
+    // @ts-expect-error: a read hold cannot downgrade (nor upgrade)
+    void ({} as ReadWriteHold).downgrade();
+    // @ts-expect-error: tryAcquireRead never waits
+    void lock.tryAcquireRead({ waitMs: 10 });
   });
 });

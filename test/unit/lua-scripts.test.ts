@@ -29,6 +29,7 @@ import {
   semaphoreAcquire,
   semaphoreExtend,
   semaphoreInspect,
+  semaphoreReduce,
   semaphoreRelease,
 } from '../../src/backends/redis/scripts/semaphore.js';
 
@@ -373,6 +374,14 @@ const descriptors: readonly {
     encoded: ['c'.repeat(32), '777'],
   },
   {
+    name: 'semaphore-reduce',
+    script: semaphoreReduce,
+    given: semaphore,
+    keys: () => semaphoreReduce.keys(semaphore),
+    args: () => semaphoreReduce.args({ token: 'd'.repeat(32), permits: 1 }),
+    encoded: ['d'.repeat(32), '1'],
+  },
+  {
     name: 'semaphore-inspect',
     script: semaphoreInspect,
     given: semaphore,
@@ -590,6 +599,14 @@ describe('lua › semaphore descriptors decode', () => {
     expect(semaphoreExtend.parse(900)).toEqual({ kind: 'extended', pttlMs: 900 });
     expect(semaphoreExtend.parse(0)).toEqual({ kind: 'missing' });
     expect(() => semaphoreExtend.parse(-1)).toThrow(/unexpected/);
+  });
+
+  it('semaphoreReduce: any count of grants is reduced; growing a hold is a bug, not a state', () => {
+    expect([0, 3].map((raw) => semaphoreReduce.parse(raw))).toEqual(['reduced', 'reduced']);
+    expect(semaphoreReduce.parse(-1)).toBe('missing');
+    for (const raw of [-2, null, 'x', [1]]) {
+      expect(() => semaphoreReduce.parse(raw)).toThrow(/unexpected/);
+    }
   });
 
   it('semaphoreInspect', () => {

@@ -3,7 +3,12 @@
  * locker, and a store per kind that turns each step of a lock into one script.
  */
 import { randomBytes } from 'node:crypto';
-import type { LockBackend, SemaphoreSnapshot } from '../../core/backend.js';
+import type {
+  LockBackend,
+  LockMode,
+  ReadWriteSnapshot,
+  SemaphoreSnapshot,
+} from '../../core/backend.js';
 import { CleanUps } from '../../core/clean-ups.js';
 import { debug } from '../../diagnostics.js';
 import type { RedisAdapter } from './adapter.js';
@@ -11,12 +16,14 @@ import {
   KeyCache,
   type MutexKeys,
   mutexKeys,
+  readWriteKeys,
   type SemaphoreKeys,
   semaphoreKeys,
   wakeChannel,
 } from './keys.js';
 import { MutexStore } from './mutex-store.js';
 import { PubSubWaker } from './pubsub-waker.js';
+import { RedisReadWriteStore, readWriteSnapshot } from './read-write-store.js';
 import { ScriptRunner } from './script-runner.js';
 import { type InspectReply, mutexInspect } from './scripts/index.js';
 import { semaphoreInspect } from './scripts/semaphore.js';
@@ -28,6 +35,7 @@ export class RedisSession implements LockBackend {
   readonly cleanUps: CleanUps;
   readonly #mutexKeys: KeyCache<MutexKeys>;
   readonly #semaphoreKeys: KeyCache<SemaphoreKeys>;
+  readonly #readWriteKeys: KeyCache<SemaphoreKeys>;
 
   constructor(
     adapter: RedisAdapter,
@@ -38,6 +46,7 @@ export class RedisSession implements LockBackend {
     this.runner = new ScriptRunner(adapter, options.commandTimeoutMs);
     this.#mutexKeys = new KeyCache(options.prefix, mutexKeys);
     this.#semaphoreKeys = new KeyCache(options.prefix, semaphoreKeys);
+    this.#readWriteKeys = new KeyCache(options.prefix, readWriteKeys);
     this.cleanUps = new CleanUps(closed);
     this.waker = new PubSubWaker(
       adapter,
@@ -69,6 +78,15 @@ export class RedisSession implements LockBackend {
 
   inspectSemaphore(name: string): Promise<SemaphoreSnapshot> {
     return this.runner.run(semaphoreInspect, this.#semaphoreKeys.get(name), undefined as never);
+  }
+
+  readWrite(name: string, mode: LockMode): RedisReadWriteStore {
+    return new RedisReadWriteStore(this, name, this.#readWriteKeys.get(name), mode);
+  }
+
+  async inspectReadWrite(name: string): Promise<ReadWriteSnapshot> {
+    const keys = this.#readWriteKeys.get(name);
+    return readWriteSnapshot(await this.runner.run(semaphoreInspect, keys, undefined as never));
   }
 
   /** Waits for clean-ups (after close, one last attempt each), then closes the subscriber. */

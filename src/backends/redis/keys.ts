@@ -51,7 +51,18 @@ export interface SemaphoreKeys extends LockKeys {
 }
 
 export function semaphoreKeys(prefix: string, name: string): SemaphoreKeys {
-  const base = `${prefix}{${encodeTag(name)}}:sem`;
+  return countedKeys(`${prefix}{${encodeTag(name)}}:sem`);
+}
+
+/**
+ * The keys of one read-write lock: a semaphore's (a writer takes every permit, a reader one), under
+ * `:rw`, apart from a semaphore or a mutex of the same name.
+ */
+export function readWriteKeys(prefix: string, name: string): SemaphoreKeys {
+  return countedKeys(`${prefix}{${encodeTag(name)}}:rw`);
+}
+
+function countedKeys(base: string): SemaphoreKeys {
   return {
     lock: base,
     permits: `${base}:permits`,

@@ -8,8 +8,6 @@ import { QUEUE_MODE } from './scripts/index.js';
 import { semaphoreAcquire, semaphoreExtend, semaphoreRelease } from './scripts/semaphore.js';
 
 export class SemaphoreStore extends ScriptStore<SemaphoreKeys> {
-  readonly kind = 'semaphore';
-
   constructor(
     session: RedisSession,
     name: string,
@@ -17,6 +15,8 @@ export class SemaphoreStore extends ScriptStore<SemaphoreKeys> {
     /** The limit this caller uses and the permits it wants, bound into every attempt. */
     private readonly limit: number,
     private readonly permits: number,
+    /** The read-write lock is a semaphore underneath; diagnostics name the kind the user asked for. */
+    readonly kind: 'semaphore' | 'read-write' = 'semaphore',
   ) {
     super(session, name, keys, { extend: semaphoreExtend, release: semaphoreRelease });
   }

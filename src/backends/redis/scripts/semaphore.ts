@@ -120,3 +120,18 @@ export const semaphoreInspect = {
     };
   },
 } as const satisfies LuaScript<SemaphoreKeys, never, SemaphoreSnapshot>;
+
+export type SemaphoreReduceReply = 'reduced' | 'missing';
+
+export const semaphoreReduce = {
+  ...LUA_SOURCES['semaphore-reduce'],
+  keys: (k: SemaphoreKeys) => [k.lock, k.permits, k.limit, k.fence, k.queue, k.waiters],
+  args: (a: { token: string; permits: number }) => [a.token, String(a.permits)],
+  parse(raw: unknown): SemaphoreReduceReply {
+    const status = integer(raw);
+    if (status >= 0) return 'reduced';
+    if (status === -1) return 'missing';
+    // -2 (more permits than held) is a bug of the caller, never a state of the server.
+    throw unexpected(raw);
+  },
+} as const satisfies LuaScript<SemaphoreKeys, never, SemaphoreReduceReply>;

@@ -24,6 +24,12 @@ export const SEMAPHORE_LIBRARY_IDS: readonly LibraryId[] = [
   'redis-semaphore',
 ];
 
+/** The libraries whose client has a read-write lock (`acquireRead`, `acquireWrite`). */
+export const READ_WRITE_LIBRARY_IDS: readonly LibraryId[] = [
+  'latchkey-ioredis',
+  'latchkey-node-redis',
+];
+
 const modules: Record<LibraryId, () => Promise<{ library: LockLibrary }>> = {
   'latchkey-ioredis': () => import('./latchkey-ioredis.js'),
   'latchkey-node-redis': () => import('./latchkey-node-redis.js'),

@@ -28,6 +28,13 @@ export interface LockClient {
     ttlMs: number,
     signal?: AbortSignal,
   ): Promise<HeldLock | null>;
+  /**
+   * For libraries with a read-write lock: takes `key` as a reader, beside other readers, waiting as
+   * the library's read-write lock waits by default; `null` and rejection as for `acquire`.
+   */
+  acquireRead?(key: string, ttlMs: number, signal?: AbortSignal): Promise<HeldLock | null>;
+  /** The same as the only holder of `key` (the writer). */
+  acquireWrite?(key: string, ttlMs: number, signal?: AbortSignal): Promise<HeldLock | null>;
   /** One PING on the connection the library's commands use. */
   ping(): Promise<void>;
   close(): Promise<void>;

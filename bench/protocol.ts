@@ -18,6 +18,8 @@ export type Task =
       ttlMs: number;
       /** Set for the semaphore scenario: each contender takes one of `limit` permits of `key`. */
       limit?: number;
+      /** Set for the read-write scenario: each turn reads or writes, drawn from the mix. */
+      readWrite?: ReadWriteMix;
     }
   | {
       kind: 'many-keys';
@@ -34,8 +36,22 @@ export type Task =
       holdMs: number;
       ttlMs: number;
       settleMs: number;
+      /** Set for the read-write waiters: each turn of each waiter reads or writes, from the mix. */
+      readWrite?: ReadWriteMix;
     }
   | { kind: 'waiters-stop'; windowStartUs: number; windowEndUs: number; stopTimeoutMs: number };
+
+/** What a read-write run takes, and how it draws reads and writes. */
+export interface ReadWriteMix {
+  /**
+   * `'read-write'`: reads take the read lock of `key`, writes its write lock; `'mutex'`: both
+   * take the mutex `key` (the baseline).
+   */
+  readonly lock: 'read-write' | 'mutex';
+  readonly readPercent: number;
+  /** Seed of this process's sequence of reads and writes (see mix.ts). */
+  readonly seed: number;
+}
 
 export interface PairsResult {
   readonly pairUs: number[];
@@ -55,6 +71,21 @@ export interface ContendResult {
   readonly lastError: string | undefined;
   /** Highest value the occupancy counter showed right after this worker's acquisitions. */
   readonly maxOccupancy: number;
+  /** Set when the task had `readWrite`. */
+  readonly readWrite?: ReadWriteTally;
+}
+
+/** A read-write run's checker findings and the kind of each acquisition. */
+export interface ReadWriteTally {
+  /** Per counted acquisition (aligned with `acquiredUs`): true for a read, false for a write. */
+  readonly reads: boolean[];
+  /**
+   * Acquisitions whose checker increment showed a writer together with anyone else (a writer
+   * that found others in, or a reader that found a writer in); every acquisition, counted or not.
+   */
+  readonly writerOverlaps: number;
+  /** Most readers the checker showed at once, this process's readers seeing it. */
+  readonly maxReaders: number;
 }
 
 export interface ManyKeysResult {
@@ -72,6 +103,8 @@ export interface WaitersStarted {
 
 export interface WaitersStopped {
   readonly handoffsInWindow: number;
+  /** Of those, the ones that were reads (read-write waiters; 0 otherwise). */
+  readonly readsInWindow: number;
   readonly acquisitions: number;
   readonly giveUps: number;
   readonly errors: number;

@@ -10,7 +10,7 @@ import { auditCommands, type CommandOrigins, topLevelCalls } from '../command-au
 import { type BenchContext, rotated } from '../context.js';
 import type { LibraryId } from '../libs/index.js';
 import { WorkerPool } from '../pool.js';
-import type { ContendResult } from '../protocol.js';
+import type { ContendResult, ReadWriteMix } from '../protocol.js';
 import { type ServerSnapshot, totalCalls } from '../redis-stats.js';
 import { round } from '../stats.js';
 import { analyzeContended, type ContendedFigures } from './contended-analysis.js';
@@ -40,6 +40,8 @@ export async function contendOnce(
     readonly during?: (run: () => Promise<ContendResult[]>) => Promise<ContendResult[]>;
     /** Contend for one of `limit` semaphore permits instead of the lock. */
     readonly limit?: number;
+    /** Read or write each turn (worker i draws from seed i, whatever the library). */
+    readonly readWrite?: Omit<ReadWriteMix, 'seed'>;
   } = {},
 ): Promise<{ results: ContendResult[]; snapshot: ServerSnapshot; windowUs: number }> {
   const { pool, lockServer, checker, stats, config } = context;
@@ -62,7 +64,7 @@ export async function contendOnce(
     const endAtUs = startAtUs + durationMs * 1000;
     const snapshotAtEnd = sleepUntilUs(endAtUs).then(() => stats.snapshot());
     const run = () =>
-      WorkerPool.all<ContendResult>(workers, () => ({
+      WorkerPool.all<ContendResult>(workers, (worker) => ({
         kind: 'contend',
         key,
         checkerUrl: checker.url,
@@ -73,6 +75,9 @@ export async function contendOnce(
         holdMs: config.holdMs,
         ttlMs: config.ttlMs,
         ...(options.limit === undefined ? {} : { limit: options.limit }),
+        ...(options.readWrite === undefined
+          ? {}
+          : { readWrite: { ...options.readWrite, seed: worker.index } }),
       }));
     const { during } = options;
     const results = await (during ? during(run) : run());

@@ -3,12 +3,16 @@
  * holds the lock the worker increments an occupancy counter on a separate checker server (and
  * decrements it before releasing), so two holders at once show up as a value above 1 whatever the
  * library believes. With `limit` set it takes a semaphore permit instead; above `limit` is wrong.
+ * With `readWrite` set each turn reads or writes (a seeded mix, the same for every library): a
+ * reader adds 1 to the counter and a writer WRITER_WEIGHT, so the value a holder's increment
+ * returns shows whether a writer was in together with anyone else, and how many readers were in.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nowUs, sleepUntilUs } from '../clock.js';
 import { closeIORedis, connectIORedis } from '../libs/connections.js';
 import type { HeldLock, LockClient } from '../libs/types.js';
-import type { ContendResult, Task } from '../protocol.js';
+import { type Operation, operationMix, WRITER_WEIGHT } from '../mix.js';
+import type { ContendResult, ReadWriteTally, Task } from '../protocol.js';
 
 /** Pause after an unexpected error before trying again, so a broken library cannot spin. */
 const ERROR_PAUSE_MS = 10;
@@ -33,20 +37,41 @@ export async function runContend(client: LockClient, task: ContendTask): Promise
   await sleepUntilUs(task.startAtUs);
   const stopTimer = setTimeout(() => stop.abort(), (task.endAtUs - nowUs()) / 1000);
 
-  const { limit } = task;
-  const acquire = (signal: AbortSignal) => {
+  const { limit, readWrite } = task;
+  const tally: Mutable<ReadWriteTally> | undefined = readWrite
+    ? { reads: [], writerOverlaps: 0, maxReaders: 0 }
+    : undefined;
+  if (tally) result.readWrite = tally;
+  const draw = readWrite ? operationMix(readWrite.seed, readWrite.readPercent) : undefined;
+  const acquire = (signal: AbortSignal, operation: Operation | undefined) => {
+    if (operation && readWrite?.lock === 'read-write') {
+      const take = operation === 'read' ? client.acquireRead : client.acquireWrite;
+      if (!take) throw new Error('this library has no read-write lock');
+      return take.call(client, task.key, task.ttlMs, signal);
+    }
     if (limit === undefined) return client.acquire(task.key, task.ttlMs, signal);
     if (!client.acquirePermit) throw new Error('this library has no semaphore');
     return client.acquirePermit(task.key, limit, task.ttlMs, signal);
   };
+  /** Reads the checker's value right after this holder's increment. */
+  const check = (value: number) => {
+    result.maxOccupancy = Math.max(result.maxOccupancy, value);
+    if (!tally) return;
+    tally.maxReaders = Math.max(tally.maxReaders, value % WRITER_WEIGHT);
+    // Readers alone stay below WRITER_WEIGHT and a writer alone is exactly it: anything above is
+    // a writer with someone else.
+    if (value > WRITER_WEIGHT) tally.writerOverlaps++;
+  };
 
   const loop = async () => {
     while (nowUs() < task.endAtUs) {
+      const operation = draw?.();
+      const weight = operation === 'write' ? WRITER_WEIGHT : 1;
       const wantUs = nowUs();
       let held: HeldLock | null = null;
       while (!held && !stop.signal.aborted) {
         try {
-          held = await acquire(stop.signal);
+          held = await acquire(stop.signal, operation);
           if (!held) result.giveUps++;
         } catch (error) {
           if (stop.signal.aborted) break;
@@ -59,10 +84,10 @@ export async function runContend(client: LockClient, task: ContendTask): Promise
       const acquiredUs = nowUs();
       // The INCR's round trip overlaps the hold, so the check adds one round trip (the DECR, which
       // must land before the release) to the hold instead of two.
-      const occupancy = checker.incr(task.occupancyKey);
+      const occupancy = checker.incrby(task.occupancyKey, weight);
       await sleep(task.holdMs);
-      result.maxOccupancy = Math.max(result.maxOccupancy, await occupancy);
-      await checker.decr(task.occupancyKey);
+      check(await occupancy);
+      await checker.decrby(task.occupancyKey, weight);
       const releaseStartUs = nowUs();
       await held.release();
       const releaseEndUs = nowUs();
@@ -72,6 +97,7 @@ export async function runContend(client: LockClient, task: ContendTask): Promise
       result.releaseStartUs.push(releaseStartUs);
       result.releaseEndUs.push(releaseEndUs);
       result.fence.push(held.fencingToken ?? -1);
+      tally?.reads.push(operation === 'read');
     }
   };
 

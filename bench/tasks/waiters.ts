@@ -1,12 +1,14 @@
 /**
  * Many waiters: this process keeps `waiters` loops queued on one lock. Each loop acquires, holds,
  * releases and goes straight back to the end of the line, so the number waiting stays constant
- * while the harness measures Redis around the handoffs.
+ * while the harness measures Redis around the handoffs. With `readWrite` set, each turn of each
+ * waiter reads or writes, drawn from the waiter's own seeded mix.
  */
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nowUs } from '../clock.js';
-import type { LockClient } from '../libs/types.js';
+import type { HeldLock, LockClient } from '../libs/types.js';
+import { operationMix } from '../mix.js';
 import type { Task, WaitersStarted, WaitersStopped } from '../protocol.js';
 
 const ERROR_PAUSE_MS = 50;
@@ -14,6 +16,8 @@ const ERROR_PAUSE_MS = 50;
 export class WaiterCrowd {
   private readonly stop = new AbortController();
   private readonly acquiredUs: number[] = [];
+  /** Per acquisition (aligned with acquiredUs): true for a read. */
+  private readonly reads: boolean[] = [];
   private loops: Promise<void>[] = [];
   private running = 0;
   private giveUps = 0;
@@ -27,7 +31,7 @@ export class WaiterCrowd {
 
   async start(task: Extract<Task, { kind: 'waiters-start' }>): Promise<WaitersStarted> {
     const before = measureMemory();
-    this.loops = Array.from({ length: task.waiters }, () => this.loop(task));
+    this.loops = Array.from({ length: task.waiters }, (_, index) => this.loop(task, index));
     await sleep(task.settleMs);
     const after = measureMemory();
     return {
@@ -46,11 +50,16 @@ export class WaiterCrowd {
       }),
     ]);
     clearTimeout(timer);
-    const inWindow = this.acquiredUs.filter(
-      (at) => at >= task.windowStartUs && at < task.windowEndUs,
-    ).length;
+    let inWindow = 0;
+    let readsInWindow = 0;
+    this.acquiredUs.forEach((at, i) => {
+      if (at < task.windowStartUs || at >= task.windowEndUs) return;
+      inWindow++;
+      if (this.reads[i]) readsInWindow++;
+    });
     return {
       handoffsInWindow: inWindow,
+      readsInWindow,
       acquisitions: this.acquiredUs.length,
       giveUps: this.giveUps,
       errors: this.errors,
@@ -59,19 +68,38 @@ export class WaiterCrowd {
     };
   }
 
-  private async loop(task: Extract<Task, { kind: 'waiters-start' }>): Promise<void> {
+  private async loop(task: Extract<Task, { kind: 'waiters-start' }>, index: number): Promise<void> {
+    const { readWrite } = task;
+    // Waiter `index` of process `seed` draws its own sequence; any process count keeps them apart.
+    const draw = readWrite
+      ? operationMix(readWrite.seed * 1_000_003 + index, readWrite.readPercent)
+      : undefined;
+    const acquire = (read: boolean): Promise<HeldLock | null> => {
+      const { client } = this;
+      const signal = this.stop.signal;
+      if (!readWrite || readWrite.lock === 'mutex') {
+        return client.acquire(task.key, task.ttlMs, signal);
+      }
+      const take = read ? client.acquireRead : client.acquireWrite;
+      if (!take) throw new Error('this library has no read-write lock');
+      return take.call(client, task.key, task.ttlMs, signal);
+    };
+    // A give-up or an error tries the same operation again; a turn done draws the next.
+    let read = draw?.() === 'read';
     this.running++;
     try {
       while (!this.stop.signal.aborted) {
         try {
-          const held = await this.client.acquire(task.key, task.ttlMs, this.stop.signal);
+          const held = await acquire(read);
           if (!held) {
             this.giveUps++;
             continue;
           }
           this.acquiredUs.push(nowUs());
+          this.reads.push(read);
           await sleep(task.holdMs);
           await held.release();
+          read = draw?.() === 'read';
         } catch (error) {
           if (this.stop.signal.aborted) break;
           this.errors++;

@@ -30,6 +30,17 @@ export interface BenchConfig {
     readonly limit: number;
     readonly durationMs: number;
   };
+  /**
+   * The read-write lock against the mutex: C processes, each turn a read with probability
+   * readPercent % (hold: holdMs); and W waiters on the read-write lock with the same mix (processes,
+   * settle and window as manyWaiters).
+   */
+  readonly readWrite: {
+    readonly contenders: readonly number[];
+    readonly readPercent: number;
+    readonly durationMs: number;
+    readonly waiters: readonly number[];
+  };
   readonly manyWaiters: {
     readonly waiters: readonly number[];
     readonly processes: number;
@@ -52,6 +63,12 @@ export const FULL: BenchConfig = {
   audit: { contenders: 8, durationMs: 2_000 },
   manyKeys: { tasks: 256, warmupMs: 1_500, rounds: 5, durationMs: 1_000 },
   semaphore: { contenders: [8, 32], limit: 4, durationMs: 10_000 },
+  readWrite: {
+    contenders: [8, 32],
+    readPercent: 90,
+    durationMs: 10_000,
+    waiters: [100, 1_000, 10_000],
+  },
   manyWaiters: {
     waiters: [100, 1_000, 10_000],
     processes: 8,
@@ -73,6 +90,7 @@ export const QUICK: BenchConfig = {
   audit: { contenders: 4, durationMs: 250 },
   manyKeys: { tasks: 256, warmupMs: 100, rounds: 1, durationMs: 400 },
   semaphore: { contenders: [8], limit: 4, durationMs: 400 },
+  readWrite: { contenders: [8], readPercent: 90, durationMs: 400, waiters: [100, 500] },
   manyWaiters: {
     waiters: [100, 1_000],
     processes: 8,

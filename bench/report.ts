@@ -171,9 +171,92 @@ export function renderReport(results: BenchResults): string {
     );
   }
 
+  const rwLabel = (id: string, lock: string) =>
+    label(id).replace(/^latchkey /, `latchkey ${lock === 'read-write' ? 'rw' : lock} `);
+  for (const contenders of [...new Set(results.readWrite.map((r) => r.contenders))]) {
+    const rows = results.readWrite.filter((r) => r.contenders === contenders);
+    const mutexOf = (lib: string) => rows.find((r) => r.lib === lib && r.lock === 'mutex');
+    parts.push(
+      '',
+      `### 6. Read-write lock, ${rows[0]?.readPercent} % reads: C = ${contenders} processes, one name, hold ${results.config.holdMs} ms`,
+      '',
+      table(
+        [
+          'Lock',
+          'acq/s (reads + writes)',
+          'vs mutex',
+          'read wait p50 / p99 / max ms',
+          'write wait p50 / p99 / max ms',
+          'per contender min/max',
+          'cmds/acq (all)',
+          'Redis CPU µs/acq',
+          'writer overlaps',
+          'max readers',
+          'give-ups',
+        ],
+        [...rows]
+          .sort((a, b) => a.lib.localeCompare(b.lib) || a.lock.localeCompare(b.lock) * -1)
+          .map((r) => {
+            const mutex = mutexOf(r.lib);
+            return [
+              rwLabel(r.lib, r.lock),
+              `${num(r.acquisitionsPerSec)} (${num(r.readsPerSec)} + ${num(r.writesPerSec)})`,
+              mutex && r.lock !== 'mutex' && mutex.acquisitionsPerSec > 0
+                ? `${num(round2(r.acquisitionsPerSec / mutex.acquisitionsPerSec))}×`
+                : '–',
+              `${num(r.readWaitP50Ms)} / ${num(r.readWaitP99Ms)} / ${num(r.readWaitMaxMs)}`,
+              `${num(r.writeWaitP50Ms)} / ${num(r.writeWaitP99Ms)} / ${num(r.writeWaitMaxMs)}`,
+              `${r.perContenderMin}/${r.perContenderMax} (${num(r.fairness)})`,
+              num(r.commandsPerAcquisition),
+              num(r.redisCpuUsPerAcquisition),
+              r.writerOverlaps,
+              r.maxReaders,
+              r.giveUps + (r.errors > 0 ? ` (+${r.errors} errors)` : ''),
+            ];
+          }),
+      ),
+    );
+  }
+
+  if (results.readWriteWaiters.length > 0) {
+    parts.push(
+      '',
+      `### 6. Read-write lock, ${results.readWriteWaiters[0]?.readPercent} % reads: W waiters over ${results.config.manyWaiters.processes} processes, ${results.config.manyWaiters.windowMs} ms window`,
+      '',
+      table(
+        [
+          'Lock',
+          'W',
+          'grants/s',
+          'reads',
+          'cmds/grant (all)',
+          'Redis CPU µs/grant',
+          'Redis cmds/s',
+          'Redis CPU (1 core = 100%)',
+          'client heap B/waiter',
+          'give-ups',
+        ],
+        [...results.readWriteWaiters]
+          .sort((a, b) => a.lib.localeCompare(b.lib) || a.waiters - b.waiters)
+          .map((r) => [
+            rwLabel(r.lib, 'read-write'),
+            r.waiters.toLocaleString('en-US'),
+            num(r.grantsPerSec),
+            `${num(r.readShare * 100)}%`,
+            num(r.commandsPerGrant),
+            num(r.redisCpuUsPerGrant),
+            num(r.commandsPerSec),
+            `${num(r.redisCpuShare * 100)}%`,
+            num(r.heapBytesPerWaiter),
+            r.giveUps + (r.errors > 0 ? ` (+${r.errors} errors)` : ''),
+          ]),
+      ),
+    );
+  }
+
   parts.push(
     '',
-    "### Targets (latchkey's default mutex and semaphore)",
+    "### Targets (latchkey's default mutex, semaphore and read-write lock)",
     '',
     table(
       ['Adapter', 'Target', 'Measured', 'Result'],

@@ -3,6 +3,7 @@ import type { CommandOrigins } from './command-audit.js';
 import type { BenchConfig } from './config.js';
 import type { ContendedResult } from './scenarios/contended.js';
 import type { ManyWaitersResult } from './scenarios/many-waiters.js';
+import type { ReadWriteResult, ReadWriteWaitersResult } from './scenarios/read-write.js';
 import type { SemaphoreResult } from './scenarios/semaphore.js';
 import type { ManyKeysSummary, UncontendedResult } from './scenarios/single-process.js';
 import type { TargetResult } from './targets.js';
@@ -36,6 +37,8 @@ export interface BenchResults {
   readonly manyKeys: Readonly<Record<string, ManyKeysSummary>>;
   readonly manyWaiters: readonly ManyWaitersResult[];
   readonly semaphore: readonly SemaphoreResult[];
+  readonly readWrite: readonly ReadWriteResult[];
+  readonly readWriteWaiters: readonly ReadWriteWaitersResult[];
   readonly commandAudit: Readonly<Record<string, CommandOrigins>>;
   readonly targets: readonly TargetResult[];
 }

@@ -16,12 +16,19 @@ import type { CommandOrigins } from './command-audit.js';
 import { FULL, QUICK } from './config.js';
 import type { BenchContext } from './context.js';
 import { isLibraryId, LIBRARY_IDS, loadLibrary } from './libs/index.js';
+import { WRITER_WEIGHT } from './mix.js';
 import { WorkerPool } from './pool.js';
 import { ServerStats } from './redis-stats.js';
 import { renderReport } from './report.js';
 import type { BenchResults, LibraryInfo } from './results.js';
 import { auditLibraries, type ContendedResult, runContended } from './scenarios/contended.js';
 import { type ManyWaitersResult, runManyWaiters } from './scenarios/many-waiters.js';
+import {
+  type ReadWriteResult,
+  type ReadWriteWaitersResult,
+  runReadWrite,
+  runReadWriteWaiters,
+} from './scenarios/read-write.js';
 import { runSemaphore, type SemaphoreResult } from './scenarios/semaphore.js';
 import {
   type ManyKeysSummary,
@@ -31,12 +38,20 @@ import {
 import { round } from './stats.js';
 import { checkTargets } from './targets.js';
 
-const SCENARIOS = ['uncontended', 'many-keys', 'contended', 'many-waiters', 'semaphore'] as const;
+const SCENARIOS = [
+  'uncontended',
+  'many-keys',
+  'contended',
+  'many-waiters',
+  'semaphore',
+  'read-write',
+  'read-write-waiters',
+] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const METHOD: Record<string, string> = {
   alternation:
-    'All libraries run in one process tree in one run. Scenarios 1 and 3 interleave rounds between libraries; scenarios 2 and 4 run the libraries one after another for each C or W, rotating the order, each in a fresh window.',
+    'All libraries run in one process tree in one run. Scenarios 1 and 3 interleave rounds between libraries; scenarios 2, 4, 5 and 6 run the libraries one after another for each C or W, rotating the order, each in a fresh window.',
   'warm-up':
     'Each worker runs warm-up acquire+release pairs when it opens a library, and each library runs one unmeasured many-keys round before the measured ones, so JIT warm-up is not measured for anyone.',
   processes:
@@ -57,6 +72,10 @@ const METHOD: Record<string, string> = {
     'C processes share N permits of one key with each library\'s counting semaphore and its defaults, hold 1 ms (+ the checker round trip), straight back; "max holders" is the occupancy counter\'s highest value, which must not pass N. redis-semaphore 5 has no separate fair semaphore any more (its README: Semaphore is fair now), so its Semaphore stands for both.',
   'many waiters':
     'Each waiter acquires, holds, releases and goes back to the end of the line, so W stay waiting; handoffs = acquisitions during the window. Polling libraries run for the same bounded window; their figures are what they did in it.',
+  'read-write': `C processes on one name; each turn is a read with probability p (a PRNG seeded with the process's number, so the rw lock and the mutex see the same sequence), hold 1 ms (+ the checker round trip), straight back. "latchkey rw" takes acquireRead / acquireWrite of latchkey's read-write lock, "latchkey mutex" takes latchkey's mutex for every turn, reads and writes alike (the baseline). Reads and writes are counted and their waits summarised separately; cmds and CPU are per acquisition of either kind.`,
+  'read-write checker': `On the checker server a reader INCRBYs a counter by 1 right after acquiring and a writer by W = ${WRITER_WEIGHT.toLocaleString('en-US')}, and each DECRBYs the same before releasing (the increment's reply is read after the hold, as in scenario 2). The value v an increment returns is W × writers + readers in at that moment: readers alone stay below W, a writer alone is exactly W, so any v above W is a writer together with someone else, a "writer overlap" (counted once, by the later of the two increments; must be 0). "max readers" is the highest v mod W seen (1 for the mutex). A holder is checked from its increment to its decrement, which lie inside its hold.`,
+  'read-write waiters':
+    'W waiters on one read-write lock over the many-waiters processes, each turn of each waiter a read with probability p from its own seeded sequence, going back to the end of the line after its turn (a give-up retries the same operation). A grant = a reader or writer let in during the window; cmds and CPU are per grant. The mutex under the same crowd is scenario 4 (one grant per hand-over).',
 };
 
 async function main(): Promise<void> {
@@ -88,6 +107,8 @@ async function main(): Promise<void> {
     scenarios.includes('contended') ? config.audit.contenders : 0,
     scenarios.includes('many-waiters') ? config.manyWaiters.processes : 0,
     ...(scenarios.includes('semaphore') ? config.semaphore.contenders : []),
+    ...(scenarios.includes('read-write') ? config.readWrite.contenders : []),
+    scenarios.includes('read-write-waiters') ? config.manyWaiters.processes : 0,
   );
   log(`lock server :${lockServer.port}, checker :${checker.port}; starting ${workerCount} workers`);
   const pool = await WorkerPool.start(workerCount);
@@ -114,6 +135,8 @@ async function main(): Promise<void> {
     let contended: ContendedResult[] = [];
     let manyWaiters: ManyWaitersResult[] = [];
     let semaphore: SemaphoreResult[] = [];
+    let readWrite: ReadWriteResult[] = [];
+    let readWriteWaiters: ReadWriteWaitersResult[] = [];
     let audits: Record<string, CommandOrigins> = {};
     if (scenarios.includes('uncontended') || scenarios.includes('many-keys')) {
       ({ uncontended, manyKeys } = await runSingleProcessScenarios(context, {
@@ -127,6 +150,10 @@ async function main(): Promise<void> {
     if (scenarios.includes('contended')) contended = await runContended(context, audits);
     if (scenarios.includes('many-waiters')) manyWaiters = await runManyWaiters(context, audits);
     if (scenarios.includes('semaphore')) semaphore = await runSemaphore(context);
+    if (scenarios.includes('read-write')) readWrite = await runReadWrite(context);
+    if (scenarios.includes('read-write-waiters')) {
+      readWriteWaiters = await runReadWriteWaiters(context);
+    }
 
     const libraries: LibraryInfo[] = [];
     for (const id of libs) {
@@ -153,8 +180,18 @@ async function main(): Promise<void> {
       manyKeys,
       manyWaiters,
       semaphore,
+      readWrite,
+      readWriteWaiters,
       commandAudit: audits,
-      targets: checkTargets(libs, { uncontended, contended, manyKeys, manyWaiters, semaphore }),
+      targets: checkTargets(libs, {
+        uncontended,
+        contended,
+        manyKeys,
+        manyWaiters,
+        semaphore,
+        readWrite,
+        readWriteWaiters,
+      }),
     };
     mkdirSync(dirname(outFile), { recursive: true });
     writeFileSync(outFile, `${JSON.stringify(results, null, 2)}\n`);

@@ -1,11 +1,12 @@
 /**
- * The issue's targets for latchkey's default mutex, checked against one run's figures for each
+ * The issue's targets for latchkey's default mutex, its semaphore and its read-write lock, checked against one run's figures for each
  * latchkey adapter. Where the issue leaves a threshold open ("flat", "not growing") the threshold
  * used is written in the target's text.
  */
 import { isLatchkey } from './libs/index.js';
 import type { ContendedResult } from './scenarios/contended.js';
 import type { ManyWaitersResult } from './scenarios/many-waiters.js';
+import type { ReadWriteResult, ReadWriteWaitersResult } from './scenarios/read-write.js';
 import type { SemaphoreResult } from './scenarios/semaphore.js';
 import type { ManyKeysSummary, UncontendedResult } from './scenarios/single-process.js';
 import { round } from './stats.js';
@@ -24,6 +25,8 @@ interface Figures {
   readonly manyKeys: Readonly<Record<string, ManyKeysSummary>>;
   readonly manyWaiters: readonly ManyWaitersResult[];
   readonly semaphore: readonly SemaphoreResult[];
+  readonly readWrite: readonly ReadWriteResult[];
+  readonly readWriteWaiters: readonly ReadWriteWaitersResult[];
 }
 
 /** The issue states the contended targets at this C, and "flat" from FEWEST to MOST waiters. */
@@ -176,6 +179,77 @@ export function checkTargets(libs: readonly string[], figures: Figures): TargetR
         ? mostC.commandsPerAcquisition <= fewestC.commandsPerAcquisition * GROWTH_TOLERANCE
         : undefined,
     );
+
+    readWriteTargets(lib, figures, add);
   }
   return out;
+}
+
+/** Scenario 6's targets for one latchkey adapter. */
+function readWriteTargets(
+  lib: string,
+  figures: Figures,
+  add: (target: string, measured: string, pass: boolean | undefined) => void,
+): void {
+  const runs = figures.readWrite
+    .filter((r) => r.lib === lib)
+    .sort((a, b) => a.contenders - b.contenders);
+  const rw = runs.filter((r) => r.lock === 'read-write');
+  const mutex = runs.filter((r) => r.lock === 'mutex');
+  const percent = rw[0]?.readPercent ?? mutex[0]?.readPercent;
+  const mix = `read-write, ${percent ?? '?'} % reads`;
+  const byC = (rows: readonly ReadWriteResult[], pick: (r: ReadWriteResult) => string | number) =>
+    rows.map((r) => `C=${r.contenders}: ${pick(r)}`).join(', ');
+  add(
+    `${mix}: writer overlaps = 0 (every C; rw lock and mutex)`,
+    runs.length > 0
+      ? `rw ${byC(rw, (r) => r.writerOverlaps) || 'n/a'}; mutex ${byC(mutex, (r) => r.writerOverlaps) || 'n/a'}`
+      : 'not run',
+    runs.length > 0 ? runs.every((r) => r.writerOverlaps === 0) : undefined,
+  );
+  const pairs = rw.flatMap((r) => {
+    const baseline = mutex.find((m) => m.contenders === r.contenders);
+    return baseline ? [{ rw: r, mutex: baseline }] : [];
+  });
+  add(
+    `${mix}: rw lock acquisitions/s ≥ the mutex's (every C, same run)`,
+    pairs
+      .map(
+        (p) =>
+          `C=${p.rw.contenders}: ${p.rw.acquisitionsPerSec} vs ${p.mutex.acquisitionsPerSec}/s (${round(p.rw.acquisitionsPerSec / p.mutex.acquisitionsPerSec)}×)`,
+      )
+      .join(', ') || 'not run',
+    pairs.length > 0
+      ? pairs.every((p) => p.rw.acquisitionsPerSec >= p.mutex.acquisitionsPerSec)
+      : undefined,
+  );
+  const fewestC = rw[0];
+  const mostC = rw[rw.length - 1];
+  add(
+    `${mix}: rw lock, all commands per acquisition not growing with C (largest ≤ ${GROWTH_TOLERANCE} × smallest)`,
+    byC(rw, (r) => r.commandsPerAcquisition) || 'not run',
+    fewestC && mostC && fewestC !== mostC
+      ? mostC.commandsPerAcquisition <= fewestC.commandsPerAcquisition * GROWTH_TOLERANCE
+      : undefined,
+  );
+
+  const waits = figures.readWriteWaiters
+    .filter((r) => r.lib === lib)
+    .sort((a, b) => a.waiters - b.waiters);
+  const fewest = waits.find((r) => r.waiters === FEWEST_WAITERS);
+  const most = waits.find((r) => r.waiters === MOST_WAITERS);
+  const series = (pick: (r: ReadWriteWaitersResult) => number) =>
+    waits.map((r) => `W=${r.waiters}: ${pick(r)}`).join(', ') || 'not run';
+  const flat = (pick: (r: ReadWriteWaitersResult) => number) =>
+    fewest && most ? pick(most) <= pick(fewest) * FLAT_TOLERANCE : undefined;
+  add(
+    `read-write waiters: all commands per grant flat (W = ${MOST_WAITERS} ≤ ${FLAT_TOLERANCE} × W = ${FEWEST_WAITERS})`,
+    series((r) => r.commandsPerGrant),
+    flat((r) => r.commandsPerGrant),
+  );
+  add(
+    `read-write waiters: Redis CPU µs per grant flat (W = ${MOST_WAITERS} ≤ ${FLAT_TOLERANCE} × W = ${FEWEST_WAITERS})`,
+    series((r) => r.redisCpuUsPerGrant),
+    flat((r) => r.redisCpuUsPerGrant),
+  );
 }

@@ -8,7 +8,7 @@ import { debuglog } from 'node:util';
 export const CHANNELS = {
   /**
    * `{ kind, name, token, fencingToken, waitedMs }` when a lock is acquired; `kind` is `'mutex'`,
-   * `'semaphore'` or `'read-write'`.
+   * `'reentrant'`, `'semaphore'` or `'read-write'`.
    */
   acquire: 'latchkey:lock:acquire',
   /** `{ kind, name, token, outcome }` when a release finished. */

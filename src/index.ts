@@ -34,6 +34,7 @@ export type {
   ReadWriteState,
   WriteHold,
 } from './kinds/read-write.js';
+export type { ReentrantHold, ReentrantLock, ReentrantState } from './kinds/reentrant.js';
 export type {
   Permit,
   Semaphore,
@@ -51,6 +52,7 @@ export {
   MAX_SEMAPHORE_LIMIT,
   MIN_TTL_MS,
   type PermitOptions,
+  type ReentrantOptions,
   type SemaphoreOptions,
 } from './options.js';
 export {

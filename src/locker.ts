@@ -13,6 +13,7 @@ import { observed, publish } from './diagnostics.js';
 import { InvalidArgumentError, LockerClosedError } from './errors.js';
 import type { KindContext, MakeHandle } from './kinds/context.js';
 import { ReadWriteLock } from './kinds/read-write.js';
+import { ReentrantLock } from './kinds/reentrant.js';
 import { Semaphore } from './kinds/semaphore.js';
 import { tryOnce } from './kinds/try-once.js';
 import {
@@ -216,6 +217,22 @@ export class Locker {
   semaphore(name: string, options: SemaphoreOptions): Semaphore {
     this.#assertOpen();
     return new Semaphore(this.#kindContext, name, options);
+  }
+
+  /**
+   * A reentrant lock: the same owner (the async context inside `withLock`, or an `owner` id passed
+   * to acquire) takes it again without waiting; it is free once every acquisition is released.
+   * Makes no Redis call; the first acquire does.
+   *
+   * @example
+   * const ledger = locker.reentrant('ledger');
+   * await ledger.withLock(async () => {
+   *   await ledger.withLock(async () => {}); // shares the hold: no wait, no Redis call
+   * });
+   */
+  reentrant(name: string): ReentrantLock {
+    this.#assertOpen();
+    return new ReentrantLock(this.#kindContext, name);
   }
 
   /**

@@ -84,6 +84,18 @@ export interface PermitOptions extends AcquireOptions {
   permits?: number;
 }
 
+/** Options of one reentrant lock `acquire` call. */
+export interface ReentrantOptions extends AcquireOptions {
+  /**
+   * Who acquires, across processes: acquisitions with the same owner (a job id, say) share the
+   * lock, each counted, until the last is released. Without it the owner is the async context:
+   * acquisitions nested inside a `withLock` of the same lock share it, without a Redis call.
+   * A non-empty string of at most 1024 bytes of UTF-8.
+   * @default undefined (the async context)
+   */
+  owner?: string | undefined;
+}
+
 /** Options of a locker: defaults for its locks, plus settings of the locker itself. */
 export interface LockerOptions extends LockOptions {
   /**
@@ -140,6 +152,8 @@ const LOCK_OPTION_NAMES = ['ttlMs', 'waitMs', 'autoRefresh', 'refreshMs', 'maxHo
 const ACQUIRE_OPTION_NAMES = [...LOCK_OPTION_NAMES, 'signal'];
 /** What a semaphore's acquire takes: an acquire's options and `permits`. */
 export const PERMIT_OPTION_NAMES = [...ACQUIRE_OPTION_NAMES, 'permits'];
+/** What a reentrant lock's acquire takes: an acquire's options and `owner`. */
+export const REENTRANT_OPTION_NAMES = [...ACQUIRE_OPTION_NAMES, 'owner'];
 const LOCKER_OPTION_NAMES = [...LOCK_OPTION_NAMES, 'prefix', 'commandTimeoutMs', 'driftFactor'];
 
 function rejectUnknown(where: string, options: object, known: readonly string[]): void {
@@ -315,18 +329,27 @@ export function checkSignal(signal: unknown): AbortSignal | undefined {
 }
 
 /** Checks a lock name: a non-empty string of at most {@link MAX_NAME_BYTES} UTF-8 bytes. */
-export function checkName(name: unknown): string {
+export function checkName(name: unknown, argument = 'name'): string {
   if (typeof name !== 'string') {
-    throw new InvalidArgumentError('name', `must be a string (got ${typeof name})`);
+    throw new InvalidArgumentError(argument, `must be a string (got ${typeof name})`);
   }
-  if (name.length === 0) throw new InvalidArgumentError('name', 'must not be empty');
+  if (name.length === 0) throw new InvalidArgumentError(argument, 'must not be empty');
   if (!name.isWellFormed()) {
-    throw new InvalidArgumentError('name', 'must be well-formed Unicode (it has a lone surrogate)');
+    throw new InvalidArgumentError(
+      argument,
+      'must be well-formed Unicode (it has a lone surrogate)',
+    );
   }
   if (byteLength(name) > MAX_NAME_BYTES) {
-    throw new InvalidArgumentError('name', `must be at most ${MAX_NAME_BYTES} bytes of UTF-8`);
+    throw new InvalidArgumentError(argument, `must be at most ${MAX_NAME_BYTES} bytes of UTF-8`);
   }
   return name;
+}
+
+/** Checks `owner` of a reentrant acquire: undefined, or a string with the rules of a name. */
+export function resolveOwner(input: unknown): string | undefined {
+  const { owner } = requireOptionsObject('options', input) as ReentrantOptions;
+  return owner === undefined ? undefined : checkName(owner, 'owner');
 }
 
 /** Checks a semaphore's options: `limit` is required, an integer in [1, MAX_SEMAPHORE_LIMIT]. */

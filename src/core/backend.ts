@@ -55,7 +55,7 @@ export type ExtendReply =
 export type ReleaseReply = 'handed-over' | 'released' | 'missing' | 'other-token';
 
 /** The kinds of lock, as diagnostics events name them. */
-export type LockKind = 'mutex' | 'semaphore' | 'read-write';
+export type LockKind = 'mutex' | 'reentrant' | 'semaphore' | 'read-write';
 
 /** What a read-write lock's holder may do: share with other readers, or exclude everyone. */
 export type LockMode = 'read' | 'write';
@@ -131,6 +131,21 @@ export interface SemaphoreSnapshot {
   }[];
 }
 
+/** What a backend reads about a reentrant lock, without changing it. */
+export interface ReentrantSnapshot {
+  readonly lastFencingToken: number;
+  readonly waiters: number;
+  /** The owner holding the lock, how many of its acquisitions hold it, and until when. */
+  readonly holder:
+    | {
+        readonly owner: string;
+        readonly remainingMs: number;
+        readonly holdCount: number;
+        readonly fencingToken: number;
+      }
+    | undefined;
+}
+
 /** What a backend reads about a read-write lock, without changing it. */
 export interface ReadWriteSnapshot {
   readonly lastFencingToken: number;
@@ -149,11 +164,14 @@ export interface LockBackend extends BackendSession {
   mutex(name: string): LockStore;
   /** A semaphore's store for a caller that wants `permits` of `limit`. */
   semaphore(name: string, limit: number, permits: number): LockStore;
+  /** A reentrant lock's store for acquisitions of `owner`, who share the lock. */
+  reentrant(name: string, owner: string): LockStore;
   /** A read-write lock's store for a caller that wants to read or to write. */
   readWrite(name: string, mode: LockMode): ReadWriteStore;
   inspectMutex(name: string): Promise<MutexSnapshot>;
   inspectSemaphore(name: string): Promise<SemaphoreSnapshot>;
   inspectReadWrite(name: string): Promise<ReadWriteSnapshot>;
+  inspectReentrant(name: string): Promise<ReentrantSnapshot>;
   /** Waits for background clean-ups (after close, one last attempt each), then disconnects. */
   close(): Promise<void>;
 }

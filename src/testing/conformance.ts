@@ -26,6 +26,7 @@ import { registerMutexReleaseTests } from './mutex-release.js';
 import { registerProcessTests, startWorker } from './processes.js';
 import { registerReadWriteTests } from './read-write.js';
 import { registerRecoveryTests } from './recovery.js';
+import { registerReentrantTests } from './reentrant.js';
 import { registerSemaphoreTests } from './semaphore.js';
 import type { ConformanceTarget, TestApi } from './types.js';
 
@@ -53,6 +54,11 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
     startWorker: worker && ((task) => startWorker(worker, task)),
     scale: target.scale ?? 1,
   };
+  api.describe(`ReentrantLock (${target.name})`, () => {
+    api.beforeAll(() => ctx.open());
+    api.afterAll(() => ctx.close());
+    registerReentrantTests(api, kindContext);
+  });
   api.describe(`Semaphore (${target.name})`, () => {
     api.beforeAll(() => ctx.open());
     api.afterAll(() => ctx.close());

@@ -10,7 +10,8 @@
  * free slots (pigeonhole), so a slot it cannot claim means the limit was exceeded. A read-write
  * holder first marks itself (a writer's O_EXCL file, or a reader's own file) and then looks for
  * the others' marks (a writer for any reader's, a reader for the writer's): of two holders that
- * overlap, the later to mark sees the earlier, whatever the interleaving.
+ * overlap, the later to mark sees the earlier, whatever the interleaving. Reentrant holders mark
+ * themselves the same way and look for a mark of another owner.
  */
 import { appendFileSync, closeSync, existsSync, openSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -67,6 +68,19 @@ export type WorkerTask =
       /** Holds the writer's mark file and a `readers` folder of readers' marks. */
       readonly markDir: string;
       /** One line per hold, in the order holders got in: "<R|W|D> <fencing token> <pid>". */
+      readonly fenceFile: string;
+    }
+  | {
+      readonly kind: 'reentrant';
+      readonly url: string;
+      readonly name: string;
+      /** Workers with the same owner share the lock. */
+      readonly owner: string;
+      readonly iterations: number;
+      readonly ttlMs: number;
+      /** Holds one mark file per holding worker, named "<owner>.<pid>". */
+      readonly markDir: string;
+      /** One line per acquisition: "<owner> <fencing token> <pid>". */
       readonly fenceFile: string;
     };
 
@@ -213,6 +227,30 @@ async function runTask(locker: Locker, task: WorkerTask): Promise<void> {
           unlinkSync(readerMark);
           await read.release();
         }
+      }
+      emit({ event: 'done', acquisitions: task.iterations, violations });
+      return;
+    }
+    case 'reentrant': {
+      const lock = locker.reentrant(task.name);
+      const mark = join(task.markDir, `${task.owner}.${process.pid}`);
+      let violations = 0;
+      for (let i = 0; i < task.iterations; i++) {
+        await lock.withLock(
+          async (_signal, held) => {
+            closeSync(openSync(mark, 'w'));
+            const others = readdirSync(task.markDir).filter((m) => !m.startsWith(`${task.owner}.`));
+            if (others.length > 0) violations++;
+            appendFileSync(task.fenceFile, `${task.owner} ${held.fencingToken} ${process.pid}\n`);
+            // Nested in the same async context: shares the hold, with the same fencing token.
+            await lock.withLock(async (_inner, nested) => {
+              if (nested.fencingToken !== held.fencingToken) violations++;
+              await new Promise((resolve) => setImmediate(resolve));
+            });
+            unlinkSync(mark);
+          },
+          { owner: task.owner, ttlMs: task.ttlMs, waitMs: 60_000 },
+        );
       }
       emit({ event: 'done', acquisitions: task.iterations, violations });
       return;

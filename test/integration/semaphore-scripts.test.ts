@@ -2,13 +2,12 @@
  * What the semaphore's scripts write and tell, on a real redis-server, driven by hand: the grant
  * messages (one per waiter granted, exact numbers), strict FIFO, dead heads skipped, a waiter
  * leaving the head lets the next in, a holder's own expiry, and no key without expiry once idle
- * (the fencing counter aside), and a holder keeping fewer permits (the read-write downgrade). Runs on ioredis only: the scripts decide all of it.
+ * (the fencing counter aside), and a holder keeping fewer permits (the read-write downgrade). Runs
+ * on ioredis only: the scripts decide all of it.
  */
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromIORedis } from '../../src/backends/redis/adapters/ioredis.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type SemaphoreKeys, semaphoreKeys } from '../../src/backends/redis/keys.js';
-import { ScriptRunner } from '../../src/backends/redis/script-runner.js';
+import type { ScriptRunner } from '../../src/backends/redis/script-runner.js';
 import { QUEUE_MODE } from '../../src/backends/redis/scripts/index.js';
 import {
   semaphoreAcquire,
@@ -17,32 +16,20 @@ import {
   semaphoreReduce,
   semaphoreRelease,
 } from '../../src/backends/redis/scripts/semaphore.js';
-import { type RedisServer, startRedis } from '../helpers/redis-server.js';
+import type { RedisServer } from '../helpers/redis-server.js';
+import { sleep, token, until, useScriptServer } from '../helpers/script-harness.js';
 
 const PREFIX = 'latchkey:';
+const harness = useScriptServer();
+const { listen } = harness;
 let server: RedisServer;
 let runner: ScriptRunner;
-const clients: Redis[] = [];
+beforeAll(() => {
+  server = harness.server();
+  runner = harness.runner();
+});
 let counter = 0;
 const fresh = (label: string) => semaphoreKeys(PREFIX, `${label}:${++counter}`);
-const token = (n: number) => n.toString(16).padStart(32, '0');
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function client(): Redis {
-  const redis = new Redis(server.port);
-  redis.on('error', () => {});
-  clients.push(redis);
-  return redis;
-}
-
-/** A subscriber on `channel` that records the messages it gets. */
-async function listen(channel: string): Promise<string[]> {
-  const messages: string[] = [];
-  const subscriber = client();
-  subscriber.on('message', (_channel: string, message: string) => messages.push(message));
-  await subscriber.subscribe(channel);
-  return messages;
-}
 
 interface Try {
   readonly permits?: number;
@@ -71,24 +58,6 @@ function attempt(keys: SemaphoreKeys, who: string, t: Try = {}) {
 
 const release = (keys: SemaphoreKeys, who: string, withdraw = false) =>
   runner.run(semaphoreRelease, keys, { token: who, withdraw });
-
-async function until(what: string, check: () => boolean, ms = 3_000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`${what} did not happen within ${ms} ms`);
-    await sleep(10);
-  }
-}
-
-beforeAll(async () => {
-  server = await startRedis();
-  runner = new ScriptRunner(fromIORedis(client()), 2_000);
-});
-
-afterAll(async () => {
-  for (const redis of clients) redis.disconnect();
-  await server?.stop();
-});
 
 describe('semaphore scripts', () => {
   it('semaphore scripts › a release grants every queued waiter that fits, one message each, in order', async () => {

@@ -15,6 +15,9 @@ import {
   type ReadWriteHold,
   type ReadWriteLock,
   type ReadWriteState,
+  type ReentrantHold,
+  type ReentrantLock,
+  type ReentrantState,
   type ReleaseResult,
   type RetryStrategy,
   type Semaphore,
@@ -113,5 +116,20 @@ describe('public types of the other kinds', () => {
     void ({} as ReadWriteHold).downgrade();
     // @ts-expect-error: tryAcquireRead never waits
     void lock.tryAcquireRead({ waitMs: 10 });
+  });
+
+  it('a reentrant lock takes an owner and gives holds that know it', () => {
+    const lock = locker.reentrant('ledger');
+    expectTypeOf(lock).toEqualTypeOf<ReentrantLock>();
+    expectTypeOf(lock.acquire({ owner: 'job-1' })).resolves.toEqualTypeOf<ReentrantHold>();
+    expectTypeOf(lock.tryAcquire()).resolves.toEqualTypeOf<ReentrantHold | null>();
+    expectTypeOf<ReentrantHold>().toExtend<Lock>();
+    expectTypeOf<ReentrantHold['owner']>().toEqualTypeOf<string>();
+    expectTypeOf(lock.inspect()).resolves.toEqualTypeOf<ReentrantState>();
+    expectTypeOf(
+      lock.withLock(async (_signal, hold) => hold.owner),
+    ).resolves.toEqualTypeOf<string>();
+    // @ts-expect-error: the owner is a string
+    void lock.acquire({ owner: 42 });
   });
 });

@@ -12,6 +12,8 @@ import {
   type LockKeys,
   type MutexKeys,
   mutexKeys,
+  type ReentrantKeys,
+  reentrantKeys,
   releaseTombstoneKey,
   type SemaphoreKeys,
   semaphoreKeys,
@@ -25,6 +27,12 @@ import {
   QUEUE_MODE,
   serverInfo,
 } from '../../src/backends/redis/scripts/index.js';
+import {
+  reentrantAcquire,
+  reentrantExtend,
+  reentrantInspect,
+  reentrantRelease,
+} from '../../src/backends/redis/scripts/reentrant.js';
 import {
   semaphoreAcquire,
   semaphoreExtend,
@@ -263,6 +271,7 @@ describe('lua › includes', () => {
 /** Sample arguments for each descriptor, and what its `args()` must encode them as. */
 const mutex: MutexKeys = mutexKeys('p:', 'n');
 const semaphore: SemaphoreKeys = semaphoreKeys('p:', 'n');
+const reentrant: ReentrantKeys = reentrantKeys('p:', 'n');
 
 const descriptors: readonly {
   readonly name: keyof typeof LUA_SOURCES;
@@ -380,6 +389,61 @@ const descriptors: readonly {
     keys: () => semaphoreReduce.keys(semaphore),
     args: () => semaphoreReduce.args({ token: 'd'.repeat(32), permits: 1 }),
     encoded: ['d'.repeat(32), '1'],
+  },
+  {
+    name: 'reentrant-acquire',
+    script: reentrantAcquire,
+    given: reentrant,
+    keys: () => reentrantAcquire.keys(reentrant),
+    args: () =>
+      reentrantAcquire.args({
+        token: 'a'.repeat(32),
+        ttlMs: 10_000,
+        queueMode: QUEUE_MODE.queued,
+        sleepCapMs: 2500,
+        graceMs: 300,
+        channel: 'latchkey:wake:l1',
+        attempt: 4,
+        polls: true,
+        queueLifeMs: 22_000,
+        owner: 'job-42',
+      }),
+    encoded: [
+      'a'.repeat(32),
+      '10000',
+      '2',
+      '2500',
+      '300',
+      'latchkey:wake:l1',
+      '4',
+      '1',
+      '22000',
+      'job-42',
+    ],
+  },
+  {
+    name: 'reentrant-release',
+    script: reentrantRelease,
+    given: reentrant,
+    keys: () => reentrantRelease.keys(reentrant, { token: 'b'.repeat(32), withdraw: true }),
+    args: () => reentrantRelease.args({ token: 'b'.repeat(32), withdraw: true, tombstoneMs: 7 }),
+    encoded: ['b'.repeat(32), '1', '7'],
+  },
+  {
+    name: 'reentrant-extend',
+    script: reentrantExtend,
+    given: reentrant,
+    keys: () => reentrantExtend.keys(reentrant),
+    args: () => reentrantExtend.args({ token: 'c'.repeat(32), ttlMs: 500 }),
+    encoded: ['c'.repeat(32), '500'],
+  },
+  {
+    name: 'reentrant-inspect',
+    script: reentrantInspect,
+    given: reentrant,
+    keys: () => reentrantInspect.keys(reentrant),
+    args: () => reentrantInspect.args(),
+    encoded: [],
   },
   {
     name: 'semaphore-inspect',
@@ -599,6 +663,49 @@ describe('lua › semaphore descriptors decode', () => {
     expect(semaphoreExtend.parse(900)).toEqual({ kind: 'extended', pttlMs: 900 });
     expect(semaphoreExtend.parse(0)).toEqual({ kind: 'missing' });
     expect(() => semaphoreExtend.parse(-1)).toThrow(/unexpected/);
+  });
+
+  it('reentrant descriptors', () => {
+    expect(reentrantAcquire.parse([1, 9, 2])).toEqual({
+      kind: 'acquired',
+      fencingToken: 9,
+      holdCount: 2,
+    });
+    expect(reentrantAcquire.parse([0, 300])).toEqual({
+      kind: 'held',
+      pttlMs: 300,
+      requeued: false,
+    });
+    expect(reentrantAcquire.parse([0, 300, 1])).toEqual({
+      kind: 'held',
+      pttlMs: 300,
+      requeued: true,
+    });
+    for (const raw of [null, [1, 9], [1, 9, 0], [0, 1, 2], [2, 1, 1], [-1, 1]]) {
+      expect(() => reentrantAcquire.parse(raw)).toThrow(/unexpected/);
+    }
+    expect([3, 2, 1, 0].map((raw) => reentrantRelease.parse(raw))).toEqual([
+      'released',
+      'handed-over',
+      'released',
+      'missing',
+    ]);
+    expect(() => reentrantRelease.parse(4)).toThrow(/unexpected/);
+    expect(reentrantExtend.parse(5)).toEqual({ kind: 'extended', pttlMs: 5 });
+    expect(reentrantExtend.parse(0)).toEqual({ kind: 'missing' });
+    expect(reentrantInspect.parse([null, 0])).toEqual({
+      lastFencingToken: 0,
+      waiters: 0,
+      holder: undefined,
+    });
+    expect(reentrantInspect.parse([7, 1, 'job', 900, 2, 7])).toEqual({
+      lastFencingToken: 7,
+      waiters: 1,
+      holder: { owner: 'job', remainingMs: 900, holdCount: 2, fencingToken: 7 },
+    });
+    for (const raw of [[1], [1, 2, 3], [1, 2, 3, 4, 5, 6], null]) {
+      expect(() => reentrantInspect.parse(raw)).toThrow(/unexpected/);
+    }
   });
 
   it('semaphoreReduce: any count of grants is reduced; growing a hold is a bug, not a state', () => {

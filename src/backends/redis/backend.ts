@@ -7,6 +7,7 @@ import type {
   LockBackend,
   LockMode,
   ReadWriteSnapshot,
+  ReentrantSnapshot,
   SemaphoreSnapshot,
 } from '../../core/backend.js';
 import { CleanUps } from '../../core/clean-ups.js';
@@ -16,7 +17,9 @@ import {
   KeyCache,
   type MutexKeys,
   mutexKeys,
+  type ReentrantKeys,
   readWriteKeys,
+  reentrantKeys,
   type SemaphoreKeys,
   semaphoreKeys,
   wakeChannel,
@@ -24,8 +27,10 @@ import {
 import { MutexStore } from './mutex-store.js';
 import { PubSubWaker } from './pubsub-waker.js';
 import { RedisReadWriteStore, readWriteSnapshot } from './read-write-store.js';
+import { ReentrantStore } from './reentrant-store.js';
 import { ScriptRunner } from './script-runner.js';
 import { type InspectReply, mutexInspect } from './scripts/index.js';
+import { reentrantInspect } from './scripts/reentrant.js';
 import { semaphoreInspect } from './scripts/semaphore.js';
 import { SemaphoreStore } from './semaphore-store.js';
 
@@ -36,6 +41,7 @@ export class RedisSession implements LockBackend {
   readonly #mutexKeys: KeyCache<MutexKeys>;
   readonly #semaphoreKeys: KeyCache<SemaphoreKeys>;
   readonly #readWriteKeys: KeyCache<SemaphoreKeys>;
+  readonly #reentrantKeys: KeyCache<ReentrantKeys>;
 
   constructor(
     adapter: RedisAdapter,
@@ -47,6 +53,7 @@ export class RedisSession implements LockBackend {
     this.#mutexKeys = new KeyCache(options.prefix, mutexKeys);
     this.#semaphoreKeys = new KeyCache(options.prefix, semaphoreKeys);
     this.#readWriteKeys = new KeyCache(options.prefix, readWriteKeys);
+    this.#reentrantKeys = new KeyCache(options.prefix, reentrantKeys);
     this.cleanUps = new CleanUps(closed);
     this.waker = new PubSubWaker(
       adapter,
@@ -78,6 +85,14 @@ export class RedisSession implements LockBackend {
 
   inspectSemaphore(name: string): Promise<SemaphoreSnapshot> {
     return this.runner.run(semaphoreInspect, this.#semaphoreKeys.get(name), undefined as never);
+  }
+
+  reentrant(name: string, owner: string): ReentrantStore {
+    return new ReentrantStore(this, name, this.#reentrantKeys.get(name), owner);
+  }
+
+  inspectReentrant(name: string): Promise<ReentrantSnapshot> {
+    return this.runner.run(reentrantInspect, this.#reentrantKeys.get(name), undefined as never);
   }
 
   readWrite(name: string, mode: LockMode): RedisReadWriteStore {

@@ -73,6 +73,37 @@ function countedKeys(base: string): SemaphoreKeys {
   };
 }
 
+/** The keys of one reentrant lock; `:re` keeps them apart from the other kinds of the same name. */
+export interface ReentrantKeys extends LockKeys {
+  /** The holding owner -> expiry in server ms (zset, one member at most). */
+  readonly lock: string;
+  /** The holding owner -> "1 <fencing token>" (hash). */
+  readonly permits: string;
+  /** Fencing counter, no expiry. */
+  readonly fence: string;
+  /** Waiting acquisition tokens in arrival order (zset). */
+  readonly queue: string;
+  /** Per waiter: "<live-until ms> <ttl ms> <attempt> 1 <wake channel>" (hash). */
+  readonly waiters: string;
+  /** The holding owner's acquisitions: token -> owner (hash); its length is the hold count. */
+  readonly entries: string;
+  /** Per waiter: token -> owner (hash). */
+  readonly owners: string;
+}
+
+export function reentrantKeys(prefix: string, name: string): ReentrantKeys {
+  const base = `${prefix}{${encodeTag(name)}}:re`;
+  return {
+    lock: base,
+    permits: `${base}:permits`,
+    fence: `${base}:fence`,
+    queue: `${base}:queue`,
+    waiters: `${base}:waiters`,
+    entries: `${base}:entries`,
+    owners: `${base}:owners`,
+  };
+}
+
 /**
  * Where a release of `token` that released leaves its tombstone for a short while (see
  * mutex-release.lua). Built on the lock key, so it carries the lock's hash tag.

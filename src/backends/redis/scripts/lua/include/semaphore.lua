@@ -2,7 +2,7 @@
 -- server ms) and a hash (token -> "<permits> <fencing token>"); waiters in a zset (token ->
 -- arrival in server microseconds) and a hash (token -> "<live-until ms> <ttl ms> <attempt>
 -- <permits> <wake channel>"). The functions take the keys as a table with the fields lock,
--- permits, limit, fence, queue and waiters.
+-- permits, limit (absent for the reentrant lock, whose limit is 1), fence, queue and waiters.
 
 -- Expired holders dropped per call at most; waiters skipped per call at most. Both keep a call
 -- bounded; what is left is handled by the next call.
@@ -24,12 +24,14 @@ local function keepAlive(key, ms)
   end
 end
 
--- Keeps the holder keys and the limit alive until a holder's expiry at `expiry`.
+-- Keeps the holder keys and the limit (if the kind has one) alive until `expiry`.
 local function keepHolders(k, expiry, nowMs)
   local ms = expiry - nowMs
   keepAlive(k.lock, ms)
   keepAlive(k.permits, ms)
-  keepAlive(k.limit, ms)
+  if k.limit then
+    keepAlive(k.limit, ms)
+  end
 end
 
 -- Drops holders whose expiry has passed (at most maxPurge): their permits come back.
@@ -73,9 +75,10 @@ end
 -- stops at the first live waiter that does not fit. Waiters past their live-until, without an
 -- entry, or whose channel has no subscriber (they cannot be told) are dropped, at most maxSkip.
 -- `self` is the caller of an acquire, granted without a message; `used` the permits held now.
--- Returns how many waiters were told, the caller's fence if it was granted, and the permits held
--- afterwards. Keeps the keys alive for the holders it added.
-local function grantFitting(k, nowMs, limit, used, self)
+-- `holderOf` (optional) names the holder a granted waiter becomes (the reentrant lock's owner);
+-- by default the waiter's own token. Returns how many waiters were told, the caller's fence if
+-- it was granted, and the permits held afterwards. Keeps the keys alive for the holders it added.
+local function grantFitting(k, nowMs, limit, used, self, holderOf)
   local free = limit - used
   local told, skipped, selfFence, latest = 0, 0, nil, nil
   while free > 0 and skipped < maxSkip do
@@ -105,7 +108,11 @@ local function grantFitting(k, nowMs, limit, used, self)
       redis.call('ZREM', k.queue, head)
       redis.call('HDEL', k.waiters, head)
       local expiry = nowMs + tonumber(ttl)
-      local fence = addHolder(k, head, permits, expiry)
+      local holder = head
+      if holderOf then
+        holder = holderOf(head)
+      end
+      local fence = addHolder(k, holder, permits, expiry)
       latest = math.max(latest or expiry, expiry)
       free = free - permits
       if head == self then

@@ -1,0 +1,36 @@
+/**
+ * The reentrant lock on one Redis (see lua/reentrant-*.lua): a semaphore of one permit held by an
+ * owner, with the owner's acquisitions counted by their tokens.
+ */
+import type { AttemptReply, AttemptRequest } from '../../core/backend.js';
+import type { RedisSession } from './backend.js';
+import type { ReentrantKeys } from './keys.js';
+import { ScriptStore } from './script-store.js';
+import { QUEUE_MODE } from './scripts/index.js';
+import { reentrantAcquire, reentrantExtend, reentrantRelease } from './scripts/reentrant.js';
+
+export class ReentrantStore extends ScriptStore<ReentrantKeys> {
+  readonly kind = 'reentrant';
+
+  constructor(
+    session: RedisSession,
+    name: string,
+    keys: ReentrantKeys,
+    /** Who acquires: acquisitions of one owner share the lock. */
+    private readonly owner: string,
+  ) {
+    super(session, name, keys, { extend: reentrantExtend, release: reentrantRelease });
+  }
+
+  async attempt(request: AttemptRequest): Promise<AttemptReply> {
+    const reply = await this.session.runner.run(reentrantAcquire, this.keys, {
+      ...request,
+      queueMode: QUEUE_MODE[request.queue],
+      channel: this.session.waker.channel,
+      owner: this.owner,
+    });
+    return reply.kind === 'acquired'
+      ? { kind: 'acquired', fencingToken: reply.fencingToken }
+      : reply;
+  }
+}

@@ -1,0 +1,125 @@
+/** Typed descriptors of the reentrant lock's scripts (lua/reentrant-*.lua). */
+import type { ExtendReply, ReleaseReply } from '../../../core/backend.js';
+import { type ReentrantKeys, releaseTombstoneKey } from '../keys.js';
+import { LUA_SOURCES } from './generated.js';
+import { integer, type LuaScript, type QUEUE_MODE, type ReleaseArgs, unexpected } from './index.js';
+
+export type ReentrantAcquireReply =
+  | { readonly kind: 'acquired'; readonly fencingToken: number; readonly holdCount: number }
+  | { readonly kind: 'held'; readonly pttlMs: number; readonly requeued: boolean };
+
+export const reentrantAcquire = {
+  ...LUA_SOURCES['reentrant-acquire'],
+  keys: (k: ReentrantKeys) => [k.lock, k.permits, k.fence, k.queue, k.waiters, k.entries, k.owners],
+  args: (a: {
+    token: string;
+    ttlMs: number;
+    queueMode: (typeof QUEUE_MODE)[keyof typeof QUEUE_MODE];
+    sleepCapMs: number;
+    graceMs: number;
+    channel: string;
+    attempt: number;
+    polls: boolean;
+    queueLifeMs: number;
+    owner: string;
+  }) => [
+    a.token,
+    String(a.ttlMs),
+    a.queueMode,
+    String(a.sleepCapMs),
+    String(a.graceMs),
+    a.channel,
+    String(a.attempt),
+    a.polls ? '1' : '0',
+    String(a.queueLifeMs),
+    a.owner,
+  ],
+  parse(raw: unknown): ReentrantAcquireReply {
+    if (!Array.isArray(raw)) throw unexpected(raw);
+    const [status, value, extra] = raw;
+    if (status === 1 && raw.length === 3) {
+      const holdCount = integer(extra);
+      if (holdCount < 1) throw unexpected(raw);
+      return { kind: 'acquired', fencingToken: integer(value), holdCount };
+    }
+    if (status === 0 && (raw.length === 2 || (raw.length === 3 && extra === 1))) {
+      return { kind: 'held', pttlMs: integer(value), requeued: raw.length === 3 };
+    }
+    throw unexpected(raw);
+  },
+} as const satisfies LuaScript<ReentrantKeys, never, ReentrantAcquireReply>;
+
+export const reentrantRelease = {
+  ...LUA_SOURCES['reentrant-release'],
+  keys: (k: ReentrantKeys, a: ReleaseArgs) => [
+    k.lock,
+    k.permits,
+    k.fence,
+    k.queue,
+    k.waiters,
+    k.entries,
+    k.owners,
+    releaseTombstoneKey(k, a.token),
+  ],
+  args: (a: ReleaseArgs) => [
+    a.token,
+    a.withdraw ? '1' : '0',
+    String(Math.max(0, Math.ceil(a.tombstoneMs ?? 0))),
+  ],
+  parse(raw: unknown): ReleaseReply {
+    const status = integer(raw);
+    // 3: this acquisition ended while others of its owner hold on; for it, a release all the same.
+    if (status === 3) return 'released';
+    if (status === 2) return 'handed-over';
+    if (status === 1) return 'released';
+    if (status === 0) return 'missing';
+    throw unexpected(raw);
+  },
+} as const satisfies LuaScript<ReentrantKeys, never, ReleaseReply>;
+
+export const reentrantExtend = {
+  ...LUA_SOURCES['reentrant-extend'],
+  keys: (k: ReentrantKeys) => [k.lock, k.permits, k.entries],
+  args: (a: { token: string; ttlMs: number }) => [a.token, String(a.ttlMs)],
+  parse(raw: unknown): ExtendReply {
+    const status = integer(raw);
+    if (status > 0) return { kind: 'extended', pttlMs: status };
+    if (status === 0) return { kind: 'missing' };
+    throw unexpected(raw);
+  },
+} as const satisfies LuaScript<ReentrantKeys, never, ExtendReply>;
+
+export interface ReentrantInspectReply {
+  readonly lastFencingToken: number;
+  readonly waiters: number;
+  readonly holder:
+    | {
+        readonly owner: string;
+        readonly remainingMs: number;
+        readonly holdCount: number;
+        readonly fencingToken: number;
+      }
+    | undefined;
+}
+
+export const reentrantInspect = {
+  ...LUA_SOURCES['reentrant-inspect'],
+  keys: (k: ReentrantKeys) => [k.lock, k.permits, k.fence, k.queue, k.entries],
+  args: () => [],
+  parse(raw: unknown): ReentrantInspectReply {
+    if (!Array.isArray(raw) || (raw.length !== 2 && raw.length !== 6)) throw unexpected(raw);
+    const [fence, queued, owner, remaining, count, holderFence] = raw;
+    const base = { lastFencingToken: fence == null ? 0 : integer(fence), waiters: integer(queued) };
+    if (raw.length === 2) return { ...base, holder: undefined };
+    if (typeof owner !== 'string') throw unexpected(raw);
+    return {
+      ...base,
+      holder: {
+        owner,
+        remainingMs: integer(remaining),
+        holdCount: integer(count),
+        fencingToken: integer(holderFence),
+      },
+    };
+  },
+} as const satisfies LuaScript<ReentrantKeys, never, ReentrantInspectReply>;

@@ -26,6 +26,12 @@ export {
   LockTimeoutError,
   LockUnsupportedError,
 } from './errors.js';
+export {
+  MAX_MULTI_NAMES,
+  type MultiHold,
+  type MultiLock,
+  type MultiReleaseResult,
+} from './kinds/multi.js';
 export type {
   LockMode,
   ReadWriteHold,

@@ -12,6 +12,7 @@ import { type HeldFunction, runHolding } from './core/run-holding.js';
 import { observed, publish } from './diagnostics.js';
 import { InvalidArgumentError, LockerClosedError } from './errors.js';
 import type { KindContext, MakeHandle } from './kinds/context.js';
+import { MultiLock } from './kinds/multi.js';
 import { ReadWriteLock } from './kinds/read-write.js';
 import { ReentrantLock } from './kinds/reentrant.js';
 import { Semaphore } from './kinds/semaphore.js';
@@ -217,6 +218,19 @@ export class Locker {
   semaphore(name: string, options: SemaphoreOptions): Semaphore {
     this.#assertOpen();
     return new Semaphore(this.#kindContext, name, options);
+  }
+
+  /**
+   * Several names held together, all or none, through one handle with a fencing token per name.
+   * Each name is the mutex of that name. Makes no Redis call; the first acquire does.
+   *
+   * @example
+   * await using both = await locker.multi(['account:1', 'account:2']).acquire();
+   * await transfer({ fencingTokens: both.fencingTokens, signal: both.signal });
+   */
+  multi(names: readonly string[]): MultiLock {
+    this.#assertOpen();
+    return new MultiLock(this.#kindContext, names);
   }
 
   /**

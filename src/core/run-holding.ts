@@ -6,8 +6,16 @@ import { debug } from '../diagnostics.js';
 import { LockLostError } from '../errors.js';
 import type { Lock, ReleaseResult } from './held-lock.js';
 
+/** What `runHolding` needs of a hold: a lock, or several held together. */
+export interface Holding {
+  /** Named in a LockLostError the release reveals. */
+  readonly name: string;
+  readonly signal: AbortSignal;
+  release(): Promise<ReleaseResult>;
+}
+
 /** `fn` gets the lock's loss signal and the lock itself. */
-export type HeldFunction<T, L extends Lock = Lock> = (
+export type HeldFunction<T, L extends Holding = Lock> = (
   signal: AbortSignal,
   lock: L,
 ) => Promise<T> | T;
@@ -17,7 +25,10 @@ export type HeldFunction<T, L extends Lock = Lock> = (
  * `fn`'s result. Rejects with `LockLostError` if the lock was lost while `fn` ran, whatever `fn`
  * did (when `fn` threw too, its error is the `cause`); otherwise with `fn`'s error.
  */
-export async function runHolding<T, L extends Lock>(lock: L, fn: HeldFunction<T, L>): Promise<T> {
+export async function runHolding<T, L extends Holding>(
+  lock: L,
+  fn: HeldFunction<T, L>,
+): Promise<T> {
   const { signal } = lock;
   let ran:
     | { readonly ok: true; readonly value: T }

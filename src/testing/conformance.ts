@@ -20,6 +20,7 @@ import { registerBadInputTests } from './bad-input.js';
 import { createSuiteContext } from './context.js';
 import type { KindSuiteContext } from './kind-helpers.js';
 import { registerLifecycleTests } from './lifecycle.js';
+import { registerMultiTests } from './multi.js';
 import { registerMutexAcquireTests } from './mutex-acquire.js';
 import { registerMutexHoldTests } from './mutex-hold.js';
 import { registerMutexReleaseTests } from './mutex-release.js';
@@ -58,6 +59,11 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
     api.beforeAll(() => ctx.open());
     api.afterAll(() => ctx.close());
     registerReentrantTests(api, kindContext);
+  });
+  api.describe(`MultiLock (${target.name})`, () => {
+    api.beforeAll(() => ctx.open());
+    api.afterAll(() => ctx.close());
+    registerMultiTests(api, kindContext);
   });
   api.describe(`Semaphore (${target.name})`, () => {
     api.beforeAll(() => ctx.open());

@@ -11,7 +11,8 @@
  * holder first marks itself (a writer's O_EXCL file, or a reader's own file) and then looks for
  * the others' marks (a writer for any reader's, a reader for the writer's): of two holders that
  * overlap, the later to mark sees the earlier, whatever the interleaving. Reentrant holders mark
- * themselves the same way and look for a mark of another owner.
+ * themselves the same way and look for a mark of another owner. A multi-lock holder marks each of
+ * its names with O_EXCL, as a mutex holder does.
  */
 import { appendFileSync, closeSync, existsSync, openSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -81,6 +82,18 @@ export type WorkerTask =
       /** Holds one mark file per holding worker, named "<owner>.<pid>". */
       readonly markDir: string;
       /** One line per acquisition: "<owner> <fencing token> <pid>". */
+      readonly fenceFile: string;
+    }
+  | {
+      readonly kind: 'multi';
+      readonly url: string;
+      /** The pool each iteration picks 2 or 3 names from, in a random order. */
+      readonly names: readonly string[];
+      readonly iterations: number;
+      readonly ttlMs: number;
+      /** Holds one mark file per held name (O_EXCL). */
+      readonly markDir: string;
+      /** One line per name per hold: "<name> <fencing token> <pid>". */
       readonly fenceFile: string;
     };
 
@@ -255,6 +268,32 @@ async function runTask(locker: Locker, task: WorkerTask): Promise<void> {
       emit({ event: 'done', acquisitions: task.iterations, violations });
       return;
     }
+    case 'multi': {
+      let violations = 0;
+      for (let i = 0; i < task.iterations; i++) {
+        const picked = shuffled(task.names).slice(0, 2 + (i % 2));
+        const hold = await locker.multi(picked).acquire({ ttlMs: task.ttlMs, waitMs: 60_000 });
+        const marks: string[] = [];
+        for (const name of picked) {
+          const mark = join(task.markDir, encodeURIComponent(name));
+          try {
+            closeSync(openSync(mark, 'wx'));
+            marks.push(mark);
+          } catch {
+            violations++;
+          }
+          appendFileSync(
+            task.fenceFile,
+            `${encodeURIComponent(name)} ${hold.fencingTokens.get(name)} ${process.pid}\n`,
+          );
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+        for (const mark of marks) unlinkSync(mark);
+        await hold.release();
+      }
+      emit({ event: 'done', acquisitions: task.iterations, violations });
+      return;
+    }
     case 'lifecycle': {
       const lock = await locker.acquire(task.name);
       emit({ event: 'acquired', fencingToken: lock.fencingToken, at: sharedNow() });
@@ -275,4 +314,14 @@ function claimSlots(dir: string, limit: number, count: number): string[] {
     } catch {}
   }
   return claimed;
+}
+
+/** A copy of `items` in random order (Fisher–Yates). */
+function shuffled<T>(items: readonly T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
+  }
+  return copy;
 }

@@ -11,6 +11,9 @@ import {
   type Locker,
   type LockMode,
   type LockState,
+  type MultiHold,
+  type MultiLock,
+  type MultiReleaseResult,
   type Permit,
   type ReadWriteHold,
   type ReadWriteLock,
@@ -131,5 +134,18 @@ describe('public types of the other kinds', () => {
     ).resolves.toEqualTypeOf<string>();
     // @ts-expect-error: the owner is a string
     void lock.acquire({ owner: 42 });
+  });
+
+  it('a multi-lock takes several names and gives one hold with a token per name', () => {
+    const both = locker.multi(['a', 'b']);
+    expectTypeOf(both).toEqualTypeOf<MultiLock>();
+    expectTypeOf(both.acquire()).resolves.toEqualTypeOf<MultiHold>();
+    expectTypeOf(both.tryAcquire()).resolves.toEqualTypeOf<MultiHold | null>();
+    expectTypeOf<MultiHold>().toExtend<AsyncDisposable>();
+    expectTypeOf<MultiHold['fencingTokens']>().toEqualTypeOf<ReadonlyMap<string, number>>();
+    expectTypeOf<MultiHold['release']>().returns.resolves.toEqualTypeOf<MultiReleaseResult>();
+    expectTypeOf(both.withLock(async (signal) => signal.aborted)).resolves.toEqualTypeOf<boolean>();
+    // @ts-expect-error: names come as an array
+    void locker.multi('a');
   });
 });

@@ -2,7 +2,14 @@
 import type { LibraryId } from './libs/index.js';
 
 export type Task =
-  | { kind: 'open'; lib: LibraryId; url: string; warmupPairs: number }
+  | {
+      kind: 'open';
+      lib: LibraryId;
+      url: string;
+      warmupPairs: number;
+      /** Also warm up the library's read-write lock (read-write scenarios). */
+      warmReadWrite?: boolean;
+    }
   | { kind: 'close' }
   | { kind: 'pairs'; key: string; pairs: number; ttlMs: number }
   | {

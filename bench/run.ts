@@ -53,7 +53,7 @@ const METHOD: Record<string, string> = {
   alternation:
     'All libraries run in one process tree in one run. Scenarios 1 and 3 interleave rounds between libraries; scenarios 2, 4, 5 and 6 run the libraries one after another for each C or W, rotating the order, each in a fresh window.',
   'warm-up':
-    'Each worker runs warm-up acquire+release pairs when it opens a library, and each library runs one unmeasured many-keys round before the measured ones, so JIT warm-up is not measured for anyone.',
+    'Each worker runs warm-up acquire+release pairs when it opens a library (for the read-write lock also read and write pairs, so its scripts are cached too), and each library runs one unmeasured many-keys round before the measured ones, so JIT warm-up is not measured for anyone.',
   processes:
     'Contenders and waiters are separate OS processes (node --import tsx bench/worker.ts), spawned once and reused; each run opens a fresh client of the library under test.',
   clock:

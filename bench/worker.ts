@@ -8,7 +8,7 @@ import type { LockClient } from './libs/types.js';
 import type { Reply, Request, Task, TaskResult } from './protocol.js';
 import { runContend } from './tasks/contend.js';
 import { runManyKeys } from './tasks/many-keys.js';
-import { runPairs } from './tasks/pairs.js';
+import { runPairs, runReadWritePairs } from './tasks/pairs.js';
 import { WaiterCrowd } from './tasks/waiters.js';
 
 let client: LockClient | undefined;
@@ -27,6 +27,9 @@ async function run(task: Task): Promise<TaskResult> {
       client = await (await loadLibrary(task.lib)).open(task.url);
       // Warm up before any clock starts: JIT, script caches, subscriptions.
       await runPairs(client, `bench:warmup:${process.pid}`, task.warmupPairs, 10_000);
+      if (task.warmReadWrite) {
+        await runReadWritePairs(client, `bench:warmup:rw:${process.pid}`, task.warmupPairs, 10_000);
+      }
       return null;
     }
     case 'close': {

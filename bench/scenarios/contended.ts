@@ -56,6 +56,7 @@ export async function contendOnce(
     lib,
     url: lockServer.url,
     warmupPairs: config.warmupPairs,
+    ...(options.readWrite?.lock === 'read-write' ? { warmReadWrite: true } : {}),
   }));
   const ranAt = performance.now();
   try {

@@ -105,6 +105,7 @@ export async function waitersOnce(
     lib,
     url: lockServer.url,
     warmupPairs: config.warmupPairs,
+    ...(readWrite?.lock === 'read-write' ? { warmReadWrite: true } : {}),
   }));
   try {
     const started = await WorkerPool.all<WaitersStarted>(workers, (worker) => ({

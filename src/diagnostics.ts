@@ -8,7 +8,7 @@ import { debuglog } from 'node:util';
 export const CHANNELS = {
   /**
    * `{ kind, name, token, fencingToken, waitedMs }` when a lock is acquired; `kind` is `'mutex'`,
-   * `'reentrant'`, `'semaphore'` or `'read-write'`.
+   * `'reentrant'`, `'semaphore'`, `'read-write'` or `'election'`.
    */
   acquire: 'latchkey:lock:acquire',
   /** `{ kind, name, token, outcome }` when a release finished. */

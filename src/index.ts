@@ -27,6 +27,13 @@ export {
   LockUnsupportedError,
 } from './errors.js';
 export {
+  type Election,
+  type Leader,
+  type Leadership,
+  MAX_LEADER_VALUE_BYTES,
+  type ObserveOptions,
+} from './kinds/election.js';
+export {
   MAX_MULTI_NAMES,
   type MultiHold,
   type MultiLock,

@@ -12,6 +12,7 @@ import { type HeldFunction, runHolding } from './core/run-holding.js';
 import { observed, publish } from './diagnostics.js';
 import { InvalidArgumentError, LockerClosedError } from './errors.js';
 import type { KindContext, MakeHandle } from './kinds/context.js';
+import { Election } from './kinds/election.js';
 import { MultiLock } from './kinds/multi.js';
 import { ReadWriteLock } from './kinds/read-write.js';
 import { ReentrantLock } from './kinds/reentrant.js';
@@ -76,6 +77,7 @@ export class Locker {
       backend: this.#session,
       options: this.#options,
       assertOpen: () => this.#assertOpen(),
+      closed: this.#closeController.signal,
       acquireHeld: (store, resolved, signal, make) =>
         this.#acquireHeld(store, resolved, signal, make),
     };
@@ -218,6 +220,19 @@ export class Locker {
   semaphore(name: string, options: SemaphoreOptions): Semaphore {
     this.#assertOpen();
     return new Semaphore(this.#kindContext, name, options);
+  }
+
+  /**
+   * Leader election on `name`: campaign with a value, learn and observe the leader, resign.
+   * Makes no Redis call; the first campaign, leader() or observe() does.
+   *
+   * @example
+   * const scheduler = locker.election('scheduler');
+   * const leadership = await scheduler.campaign(os.hostname(), { waitMs: Infinity });
+   */
+  election(name: string): Election {
+    this.#assertOpen();
+    return new Election(this.#kindContext, name);
   }
 
   /**

@@ -55,7 +55,7 @@ export type ExtendReply =
 export type ReleaseReply = 'handed-over' | 'released' | 'missing' | 'other-token';
 
 /** The kinds of lock, as diagnostics events name them. */
-export type LockKind = 'mutex' | 'reentrant' | 'semaphore' | 'read-write';
+export type LockKind = 'mutex' | 'reentrant' | 'semaphore' | 'read-write' | 'election';
 
 /** What a read-write lock's holder may do: share with other readers, or exclude everyone. */
 export type LockMode = 'read' | 'write';
@@ -87,6 +87,21 @@ export interface ReadWriteStore extends LockStore {
    * readers queued next come in at once. `missing` when the token holds nothing any more.
    */
   downgrade(token: string): Promise<'downgraded' | 'missing'>;
+}
+
+/** An election's store: a mutex whose holder, the leader, also says what it leads with. */
+export interface ElectionStore extends LockStore {
+  /** Sets the leader's value and tells observers; `missing` when the token leads no more. */
+  proclaim(token: string, fencingToken: number, value: string): Promise<'proclaimed' | 'missing'>;
+}
+
+/** The leader, as a backend reads it. */
+export interface LeaderSnapshot {
+  readonly token: string;
+  /** The leader's fencing token: its term, larger for every new leader. */
+  readonly fencingToken: number;
+  readonly remainingMs: number;
+  readonly value: string;
 }
 
 /** Delivers grants to waiting acquires. */
@@ -172,6 +187,16 @@ export interface LockBackend extends BackendSession {
   inspectSemaphore(name: string): Promise<SemaphoreSnapshot>;
   inspectReadWrite(name: string): Promise<ReadWriteSnapshot>;
   inspectReentrant(name: string): Promise<ReentrantSnapshot>;
+  /** An election's store: campaigning is acquiring it. */
+  election(name: string): ElectionStore;
+  /** The leader that has proclaimed its value, if any. */
+  inspectElection(name: string): Promise<LeaderSnapshot | undefined>;
+  /**
+   * Calls `onChange` each time the election may have changed (a leader proclaimed or resigned)
+   * and after a reconnect (changes may have been missed). Resolves once listening, with the way to
+   * stop.
+   */
+  watchElection(name: string, onChange: () => void): Promise<() => Promise<void>>;
   /** Waits for background clean-ups (after close, one last attempt each), then disconnects. */
   close(): Promise<void>;
 }

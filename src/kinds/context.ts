@@ -14,6 +14,8 @@ export interface KindContext {
   readonly options: ResolvedLockerOptions;
   /** Throws LockerClosedError once the locker is closing. */
   assertOpen(): void;
+  /** Aborts when the locker starts closing: what runs on beyond an acquire (observers) stops. */
+  readonly closed: AbortSignal;
   /**
    * Runs the acquire loop on `store` and returns the handle, tracked by the locker until released
    * or lost (close() reports it lost, then releases it).

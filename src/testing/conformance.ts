@@ -18,6 +18,7 @@
 
 import { registerBadInputTests } from './bad-input.js';
 import { createSuiteContext } from './context.js';
+import { registerElectionTests } from './election.js';
 import type { KindSuiteContext } from './kind-helpers.js';
 import { registerLifecycleTests } from './lifecycle.js';
 import { registerMultiTests } from './multi.js';
@@ -64,6 +65,11 @@ export function registerConformanceSuite(api: TestApi, target: ConformanceTarget
     api.beforeAll(() => ctx.open());
     api.afterAll(() => ctx.close());
     registerMultiTests(api, kindContext);
+  });
+  api.describe(`Election (${target.name})`, () => {
+    api.beforeAll(() => ctx.open());
+    api.afterAll(() => ctx.close());
+    registerElectionTests(api, kindContext);
   });
   api.describe(`Semaphore (${target.name})`, () => {
     api.beforeAll(() => ctx.open());

@@ -12,7 +12,7 @@
  * the others' marks (a writer for any reader's, a reader for the writer's): of two holders that
  * overlap, the later to mark sees the earlier, whatever the interleaving. Reentrant holders mark
  * themselves the same way and look for a mark of another owner. A multi-lock holder marks each of
- * its names with O_EXCL, as a mutex holder does.
+ * its names with O_EXCL, as a mutex holder does, and so does a leader for its term.
  */
 import { appendFileSync, closeSync, existsSync, openSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -94,6 +94,18 @@ export type WorkerTask =
       /** Holds one mark file per held name (O_EXCL). */
       readonly markDir: string;
       /** One line per name per hold: "<name> <fencing token> <pid>". */
+      readonly fenceFile: string;
+    }
+  | {
+      readonly kind: 'election';
+      readonly url: string;
+      readonly name: string;
+      /** How many terms this worker leads before it stops. */
+      readonly terms: number;
+      readonly ttlMs: number;
+      /** Created by a leader with O_EXCL for its term. */
+      readonly markerFile: string;
+      /** One line per term: "<fencing token> <pid>". */
       readonly fenceFile: string;
     };
 
@@ -292,6 +304,31 @@ async function runTask(locker: Locker, task: WorkerTask): Promise<void> {
         await hold.release();
       }
       emit({ event: 'done', acquisitions: task.iterations, violations });
+      return;
+    }
+    case 'election': {
+      const election = locker.election(task.name);
+      const value = String(process.pid);
+      let violations = 0;
+      for (let term = 0; term < task.terms; term++) {
+        const leadership = await election.campaign(value, { ttlMs: task.ttlMs, waitMs: 60_000 });
+        let marker: number | undefined;
+        try {
+          marker = openSync(task.markerFile, 'wx');
+        } catch {
+          violations++;
+        }
+        appendFileSync(task.fenceFile, `${leadership.fencingToken} ${process.pid}\n`);
+        // Everyone reading the election now must see this leader, with its term and value.
+        const seen = await election.leader();
+        if (seen?.value !== value || seen.fencingToken !== leadership.fencingToken) violations++;
+        if (marker !== undefined) {
+          closeSync(marker);
+          unlinkSync(task.markerFile);
+        }
+        await leadership.resign();
+      }
+      emit({ event: 'done', acquisitions: task.terms, violations });
       return;
     }
     case 'lifecycle': {

@@ -4,7 +4,10 @@ import { describe, expectTypeOf, it } from 'vitest';
 import { createLocker as createIORedisLocker } from '../../src/backends/redis/adapters/ioredis.js';
 import { createLocker as createNodeRedisLocker } from '../../src/backends/redis/adapters/node-redis.js';
 import {
+  type Election,
   exponentialBackoff,
+  type Leader,
+  type Leadership,
   LOCK_ERROR_CODES,
   type Lock,
   type LockErrorCode,
@@ -147,5 +150,18 @@ describe('public types of the other kinds', () => {
     expectTypeOf(both.withLock(async (signal) => signal.aborted)).resolves.toEqualTypeOf<boolean>();
     // @ts-expect-error: names come as an array
     void locker.multi('a');
+  });
+
+  it('an election campaigns with a value, reads and observes the leader', () => {
+    const election = locker.election('scheduler');
+    expectTypeOf(election).toEqualTypeOf<Election>();
+    expectTypeOf(election.campaign('host')).resolves.toEqualTypeOf<Leadership>();
+    expectTypeOf<Leadership>().toExtend<Lock>();
+    expectTypeOf<Leadership['value']>().toEqualTypeOf<string>();
+    expectTypeOf<Leadership['resign']>().returns.resolves.toEqualTypeOf<ReleaseResult>();
+    expectTypeOf(election.leader()).resolves.toEqualTypeOf<Leader | undefined>();
+    expectTypeOf(election.observe()).toExtend<AsyncIterable<Leader | undefined>>();
+    // @ts-expect-error: a value is a string
+    void election.campaign(42);
   });
 });

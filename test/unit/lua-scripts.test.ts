@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { expandIncludes, includedNames } from '../../scripts/lua-include.js';
 import {
+  type ElectionKeys,
+  electionKeys,
   type LockKeys,
   type MutexKeys,
   mutexKeys,
@@ -18,6 +20,12 @@ import {
   type SemaphoreKeys,
   semaphoreKeys,
 } from '../../src/backends/redis/keys.js';
+import {
+  electionExtend,
+  electionLeader,
+  electionProclaim,
+  electionResign,
+} from '../../src/backends/redis/scripts/election.js';
 import { LUA_SOURCES } from '../../src/backends/redis/scripts/generated.js';
 import {
   mutexAcquire,
@@ -272,6 +280,7 @@ describe('lua › includes', () => {
 const mutex: MutexKeys = mutexKeys('p:', 'n');
 const semaphore: SemaphoreKeys = semaphoreKeys('p:', 'n');
 const reentrant: ReentrantKeys = reentrantKeys('p:', 'n');
+const election: ElectionKeys = electionKeys('p:', 'n');
 
 const descriptors: readonly {
   readonly name: keyof typeof LUA_SOURCES;
@@ -443,6 +452,44 @@ const descriptors: readonly {
     given: reentrant,
     keys: () => reentrantInspect.keys(reentrant),
     args: () => reentrantInspect.args(),
+    encoded: [],
+  },
+  {
+    name: 'election-proclaim',
+    script: electionProclaim,
+    given: election,
+    keys: () => electionProclaim.keys(election),
+    args: () =>
+      electionProclaim.args({
+        token: 'a'.repeat(32),
+        fencingToken: 12,
+        value: 'host a',
+        channel: election.changes,
+      }),
+    encoded: ['a'.repeat(32), '12', 'host a', election.changes],
+  },
+  {
+    name: 'election-extend',
+    script: electionExtend,
+    given: election,
+    keys: () => electionExtend.keys(election),
+    args: () => electionExtend.args({ token: 'a'.repeat(32), ttlMs: 900 }),
+    encoded: ['a'.repeat(32), '900'],
+  },
+  {
+    name: 'election-resign',
+    script: electionResign,
+    given: election,
+    keys: () => electionResign.keys(election),
+    args: () => electionResign.args({ token: 'a'.repeat(32), channel: election.changes }),
+    encoded: ['a'.repeat(32), election.changes],
+  },
+  {
+    name: 'election-leader',
+    script: electionLeader,
+    given: election,
+    keys: () => electionLeader.keys(election),
+    args: () => electionLeader.args(),
     encoded: [],
   },
   {
@@ -663,6 +710,25 @@ describe('lua › semaphore descriptors decode', () => {
     expect(semaphoreExtend.parse(900)).toEqual({ kind: 'extended', pttlMs: 900 });
     expect(semaphoreExtend.parse(0)).toEqual({ kind: 'missing' });
     expect(() => semaphoreExtend.parse(-1)).toThrow(/unexpected/);
+  });
+
+  it('election descriptors', () => {
+    expect([1, 0].map((raw) => electionProclaim.parse(raw))).toEqual(['proclaimed', 'missing']);
+    expect(() => electionProclaim.parse(2)).toThrow(/unexpected/);
+    expect(electionExtend.parse(800)).toEqual({ kind: 'extended', pttlMs: 800 });
+    expect(electionExtend.parse(0)).toEqual({ kind: 'missing' });
+    expect(electionExtend.parse(-1)).toEqual({ kind: 'other-token' });
+    expect([1, 0].map((raw) => electionResign.parse(raw))).toEqual([true, false]);
+    expect(electionLeader.parse([])).toBeUndefined();
+    expect(electionLeader.parse(['t', 4, 900, 'host a'])).toEqual({
+      token: 't',
+      fencingToken: 4,
+      remainingMs: 900,
+      value: 'host a',
+    });
+    for (const raw of [null, ['t', 4, 900], ['t', 4, 900, 5], [1, 4, 900, 'v']]) {
+      expect(() => electionLeader.parse(raw)).toThrow(/unexpected/);
+    }
   });
 
   it('reentrant descriptors', () => {

@@ -54,6 +54,11 @@ export interface RedisSubscriber {
   /** Subscribes to `channel`; `onMessage` receives each message's text. Resolves once subscribed. */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<void>;
   /**
+   * Optional: stops delivering `channel`'s messages and unsubscribes from it (an election observer
+   * that stopped). Without it the subscription stays until `close()`, its messages dropped.
+   */
+  unsubscribe?(channel: string): Promise<void>;
+  /**
    * Optional: calls `listener` each time the connection is ready again after a reconnect (messages
    * published meanwhile were lost), so latchkey can have its waiters look again at once. Without
    * it, waiters that lost their place while the connection was down get back in line only when

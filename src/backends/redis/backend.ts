@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type {
+  LeaderSnapshot,
   LockBackend,
   LockMode,
   ReadWriteSnapshot,
@@ -13,7 +14,10 @@ import type {
 import { CleanUps } from '../../core/clean-ups.js';
 import { debug } from '../../diagnostics.js';
 import type { RedisAdapter } from './adapter.js';
+import { RedisElectionStore, readLeader } from './election-store.js';
 import {
+  type ElectionKeys,
+  electionKeys,
   KeyCache,
   type MutexKeys,
   mutexKeys,
@@ -42,6 +46,7 @@ export class RedisSession implements LockBackend {
   readonly #semaphoreKeys: KeyCache<SemaphoreKeys>;
   readonly #readWriteKeys: KeyCache<SemaphoreKeys>;
   readonly #reentrantKeys: KeyCache<ReentrantKeys>;
+  readonly #electionKeys: KeyCache<ElectionKeys>;
 
   constructor(
     adapter: RedisAdapter,
@@ -54,6 +59,7 @@ export class RedisSession implements LockBackend {
     this.#semaphoreKeys = new KeyCache(options.prefix, semaphoreKeys);
     this.#readWriteKeys = new KeyCache(options.prefix, readWriteKeys);
     this.#reentrantKeys = new KeyCache(options.prefix, reentrantKeys);
+    this.#electionKeys = new KeyCache(options.prefix, electionKeys);
     this.cleanUps = new CleanUps(closed);
     this.waker = new PubSubWaker(
       adapter,
@@ -102,6 +108,18 @@ export class RedisSession implements LockBackend {
   async inspectReadWrite(name: string): Promise<ReadWriteSnapshot> {
     const keys = this.#readWriteKeys.get(name);
     return readWriteSnapshot(await this.runner.run(semaphoreInspect, keys, undefined as never));
+  }
+
+  election(name: string): RedisElectionStore {
+    return new RedisElectionStore(this, name, this.#electionKeys.get(name));
+  }
+
+  inspectElection(name: string): Promise<LeaderSnapshot | undefined> {
+    return readLeader(this, this.#electionKeys.get(name));
+  }
+
+  watchElection(name: string, onChange: () => void): Promise<() => Promise<void>> {
+    return this.waker.listen(this.#electionKeys.get(name).changes, () => onChange());
   }
 
   /** Waits for clean-ups (after close, one last attempt each), then closes the subscriber. */

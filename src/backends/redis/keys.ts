@@ -105,6 +105,29 @@ export function reentrantKeys(prefix: string, name: string): ReentrantKeys {
 }
 
 /**
+ * The keys of one election: a mutex's (the lock key holds the leader's token) under `:el`, the
+ * leader's value, and the channel observers hear changes on.
+ */
+export interface ElectionKeys extends MutexKeys {
+  /** "<token> <fencing token> <value>" of the leader that proclaimed, with the lock's expiry. */
+  readonly value: string;
+  /** Pub/sub channel: a message each time the leader or its value changes. */
+  readonly changes: string;
+}
+
+export function electionKeys(prefix: string, name: string): ElectionKeys {
+  const base = `${prefix}{${encodeTag(name)}}:el`;
+  return {
+    lock: base,
+    fence: `${base}:fence`,
+    queue: `${base}:queue`,
+    waiters: `${base}:waiters`,
+    value: `${base}:value`,
+    changes: `${base}:changes`,
+  };
+}
+
+/**
  * Where a release of `token` that released leaves its tombstone for a short while (see
  * mutex-release.lua). Built on the lock key, so it carries the lock's hash tag.
  */

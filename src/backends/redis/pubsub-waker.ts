@@ -14,8 +14,16 @@ import { debug } from '../../diagnostics.js';
 import { withTimeout } from '../../time.js';
 import type { RedisAdapter, RedisSubscriber } from './adapter.js';
 
+/** Gets a channel's messages, and `undefined` when some may have been missed (a reconnect). */
+type Listener = (message: string | undefined) => void;
+
 export class PubSubWaker implements Waker {
   readonly #slots = new WaitSlots(() => this.subscribed);
+  /** Channels other than the wake channel, with who gets their messages (election observers). */
+  readonly #listeners = new Map<
+    string,
+    { readonly handlers: Set<Listener>; readonly subscribed: Promise<void> }
+  >();
   private subscriber: RedisSubscriber | undefined;
   private subscribing: Promise<boolean> | undefined;
   private closed = false;
@@ -60,8 +68,14 @@ export class PubSubWaker implements Waker {
       await subscriber.close();
       return false;
     }
-    // Hand-overs published while the connection was down are lost: every waiter looks again.
-    subscriber.onReconnect?.(() => this.#slots.wakeAll(LOOK_AGAIN));
+    // Hand-overs published while the connection was down are lost: every waiter looks again, and
+    // every listener is told that it may have missed something.
+    subscriber.onReconnect?.(() => {
+      this.#slots.wakeAll(LOOK_AGAIN);
+      for (const { handlers } of this.#listeners.values()) {
+        for (const handler of handlers) handler(undefined);
+      }
+    });
     this.subscriber = subscriber;
     return true;
   }
@@ -83,6 +97,50 @@ export class PubSubWaker implements Waker {
 
   register(token: string, waitKey: string): WakeSlot {
     return this.#slots.register(token, waitKey);
+  }
+
+  /**
+   * Delivers `channel`'s messages to `onMessage` on the locker's subscriber connection, and
+   * `undefined` after a reconnect (messages may have been missed). Listeners of one channel share
+   * one subscription. Resolves with the way to stop once subscribed; rejects if the subscriber
+   * cannot be had now.
+   */
+  async listen(channel: string, onMessage: Listener): Promise<() => Promise<void>> {
+    if (!(await this.ready()) || !this.subscriber) {
+      throw new Error(`could not subscribe to ${channel}`);
+    }
+    const subscriber = this.subscriber;
+    let entry = this.#listeners.get(channel);
+    if (!entry) {
+      const handlers = new Set<Listener>();
+      const subscribed = withTimeout(
+        subscriber.subscribe(channel, (message) => {
+          for (const handler of handlers) handler(message);
+        }),
+        this.timeoutMs,
+      );
+      const created = { handlers, subscribed };
+      entry = created;
+      this.#listeners.set(channel, created);
+      subscribed.catch(() => {
+        if (this.#listeners.get(channel) === created) this.#listeners.delete(channel);
+      });
+    }
+    const { handlers, subscribed } = entry;
+    handlers.add(onMessage);
+    try {
+      await subscribed;
+    } catch (error) {
+      handlers.delete(onMessage);
+      throw error;
+    }
+    const listening = entry;
+    return async () => {
+      if (!handlers.delete(onMessage) || handlers.size > 0) return;
+      if (this.#listeners.get(channel) !== listening) return;
+      this.#listeners.delete(channel);
+      if (this.subscriber === subscriber) await subscriber.unsubscribe?.(channel);
+    };
   }
 
   async close(): Promise<void> {

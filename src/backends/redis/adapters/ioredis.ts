@@ -65,6 +65,10 @@ export function fromIORedis(client: IORedisClient): RedisAdapter {
           listeners.set(channel, onMessage);
           await connection.subscribe(channel);
         },
+        async unsubscribe(channel) {
+          listeners.delete(channel);
+          await connection.unsubscribe(channel);
+        },
         onReconnect(listener) {
           // ioredis re-subscribes by itself (autoResubscribe) before it emits 'ready' again.
           let connectedOnce = connection.status === 'ready';

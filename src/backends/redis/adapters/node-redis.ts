@@ -30,6 +30,7 @@ export interface NodeRedisSubscriberConnection {
   on(event: 'error', listener: (error: unknown) => void): unknown;
   on(event: 'ready', listener: () => void): unknown;
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  unsubscribe(channel: string): Promise<unknown>;
   /** v5+: `close()`; v4: `quit()`. */
   close?(): Promise<unknown>;
   quit?(): Promise<unknown>;
@@ -132,6 +133,9 @@ export function fromNodeRedis(client: NodeRedisClient): RedisAdapter {
       return {
         async subscribe(channel, onMessage) {
           await connection.subscribe(channel, (message) => onMessage(String(message)));
+        },
+        async unsubscribe(channel) {
+          await connection.unsubscribe(channel);
         },
         onReconnect(listener) {
           // node-redis re-subscribes on reconnect; 'ready' follows every (re)connection, and the

@@ -12,19 +12,6 @@
 --   0      the key does not exist (expired, deleted, flushed or evicted)
 --   -1     the key holds another token
 
-local current = redis.call('GET', KEYS[1])
-if not current then
-  return 0
-end
-if current ~= ARGV[1] then
-  return -1
-end
-redis.call('PEXPIRE', KEYS[1], ARGV[2], 'GT')
-local pttl = redis.call('PTTL', KEYS[1])
-if pttl < 0 then
-  -- No expiry at all (someone ran PERSIST): GT counts that as infinite and changes nothing. Give
-  -- the key an expiry again, so the lock still lapses if its holder stops.
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  pttl = tonumber(ARGV[2])
-end
-return pttl
+-- @include mutex
+
+return extendLock(KEYS[1], ARGV[1], ARGV[2])

@@ -20,6 +20,7 @@ import { Semaphore } from './kinds/semaphore.js';
 import { tryOnce } from './kinds/try-once.js';
 import {
   type AcquireOptions,
+  checkFunction,
   checkName,
   checkSignal,
   type LockerOptions,
@@ -170,7 +171,7 @@ export class Locker {
    * counts as a loss (reason `'closed'`).
    */
   async withLock<T>(name: string, fn: LockedFunction<T>, options?: AcquireOptions): Promise<T> {
-    if (typeof fn !== 'function') throw new InvalidArgumentError('fn', 'must be a function');
+    checkFunction(fn);
     return runHolding(await this.acquire(name, options), fn);
   }
 

@@ -346,6 +346,11 @@ export function checkName(name: unknown, argument = 'name'): string {
   return name;
 }
 
+/** Checks the `fn` of a `with…` form, before anything is acquired for it. */
+export function checkFunction(fn: unknown): void {
+  if (typeof fn !== 'function') throw new InvalidArgumentError('fn', 'must be a function');
+}
+
 /** Checks `owner` of a reentrant acquire: undefined, or a string with the rules of a name. */
 export function resolveOwner(input: unknown): string | undefined {
   const { owner } = requireOptionsObject('options', input) as ReentrantOptions;

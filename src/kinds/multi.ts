@@ -13,6 +13,7 @@ import { type HeldFunction, runHolding } from '../core/run-holding.js';
 import { InvalidArgumentError, LockLostError, LockTimeoutError } from '../errors.js';
 import {
   type AcquireOptions,
+  checkFunction,
   checkName,
   checkSignal,
   type ResolvedLockOptions,
@@ -192,7 +193,7 @@ export class MultiLock {
    * are released afterwards, and a loss is reported above anything `fn` did.
    */
   async withLock<T>(fn: HeldFunction<T, MultiHold>, options?: AcquireOptions): Promise<T> {
-    if (typeof fn !== 'function') throw new InvalidArgumentError('fn', 'must be a function');
+    checkFunction(fn);
     return runHolding(await this.acquire(options), fn);
   }
 }

@@ -9,8 +9,13 @@
 import type { LockMode, ReadWriteSnapshot, ReadWriteStore } from '../core/backend.js';
 import { HeldLock, type HeldLockContext, type Lock } from '../core/held-lock.js';
 import { type HeldFunction, runHolding } from '../core/run-holding.js';
-import { InvalidArgumentError } from '../errors.js';
-import { type AcquireOptions, checkName, checkSignal, resolveLockOptions } from '../options.js';
+import {
+  type AcquireOptions,
+  checkFunction,
+  checkName,
+  checkSignal,
+  resolveLockOptions,
+} from '../options.js';
 import type { KindContext } from './context.js';
 import { tryOnce } from './try-once.js';
 
@@ -135,13 +140,13 @@ export class ReadWriteLock {
    * released afterwards, and a loss is reported above anything `fn` did.
    */
   async withReadLock<T>(fn: HeldFunction<T, ReadWriteHold>, options?: AcquireOptions): Promise<T> {
-    if (typeof fn !== 'function') throw new InvalidArgumentError('fn', 'must be a function');
+    checkFunction(fn);
     return runHolding(await this.acquireRead(options), fn);
   }
 
   /** Runs `fn` as the writer, like {@link withReadLock}. */
   async withWriteLock<T>(fn: HeldFunction<T, WriteHold>, options?: AcquireOptions): Promise<T> {
-    if (typeof fn !== 'function') throw new InvalidArgumentError('fn', 'must be a function');
+    checkFunction(fn);
     return runHolding(await this.acquireWrite(options), fn);
   }
 

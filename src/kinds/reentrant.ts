@@ -16,8 +16,8 @@ import {
   type ReleaseResult,
 } from '../core/held-lock.js';
 import { type HeldFunction, runHolding } from '../core/run-holding.js';
-import { InvalidArgumentError } from '../errors.js';
 import {
+  checkFunction,
   checkName,
   checkSignal,
   REENTRANT_OPTION_NAMES,
@@ -176,7 +176,7 @@ export class ReentrantLock {
    * lock is released when the outermost hold ends.
    */
   async withLock<T>(fn: HeldFunction<T, ReentrantHold>, options?: ReentrantOptions): Promise<T> {
-    if (typeof fn !== 'function') throw new InvalidArgumentError('fn', 'must be a function');
+    checkFunction(fn);
     this.#context.assertOpen();
     const owner = resolveOwner(options);
     const local = this.#localHold(owner);

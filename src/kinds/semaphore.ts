@@ -8,8 +8,8 @@
 import type { SemaphoreSnapshot } from '../core/backend.js';
 import { HeldLock, type HeldLockContext, type Lock } from '../core/held-lock.js';
 import { type HeldFunction, runHolding } from '../core/run-holding.js';
-import { InvalidArgumentError } from '../errors.js';
 import {
+  checkFunction,
   checkName,
   checkSignal,
   PERMIT_OPTION_NAMES,
@@ -106,7 +106,7 @@ export class Semaphore {
    * lost, they are released afterwards, and a loss is reported above anything `fn` did.
    */
   async withPermits<T>(fn: HeldFunction<T, Permit>, options?: PermitOptions): Promise<T> {
-    if (typeof fn !== 'function') throw new InvalidArgumentError('fn', 'must be a function');
+    checkFunction(fn);
     return runHolding(await this.acquire(options), fn);
   }
 

@@ -8,6 +8,7 @@ import type { RedisAdapter } from '../backends/redis/adapter.js';
 import type { MutexKeys } from '../backends/redis/keys.js';
 import { type Lock, Locker, type LockerOptions } from '../index.js';
 import type { ConformanceTarget, ConnectedAdapter, SuiteServer } from './types.js';
+import { sleep, within } from './wait.js';
 
 export const PREFIX = 'latchkey:';
 /** Timeout of the slow tests, ms. */
@@ -130,21 +131,7 @@ export function createSuiteContext(target: ConformanceTarget) {
     );
   };
 
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-  async function settlesWithin<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        promise,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
+  const settlesWithin = within;
 
   /**
    * Tries `name` from `other` every 25 ms until it gets it (bounded), checking each time it does

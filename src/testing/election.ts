@@ -4,13 +4,22 @@
  * leadership signalled, bad input, and many processes campaigning against an O_EXCL marker.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { electionKeys } from '../backends/redis/keys.js';
 import { type Leader, LOCK_ERROR_CODES, LockLostError } from '../index.js';
-import { type KindSuiteContext, PREFIX, sleep, track, until, within } from './kind-helpers.js';
+import {
+  inTempDir,
+  type KindSuiteContext,
+  PREFIX,
+  runWorkers,
+  sleep,
+  track,
+  until,
+  within,
+} from './kind-helpers.js';
 import type { TestApi } from './types.js';
+import type { WorkerTask } from './worker.js';
 
 /** Collects what an observer yields, until `stop` aborts. */
 function collect(iterator: AsyncIterable<Leader | undefined>) {
@@ -152,28 +161,20 @@ export function registerElectionTests(api: TestApi, ctx: KindSuiteContext): void
   const { startWorker } = ctx;
   if (startWorker) {
     it(title('5 processes campaign for 15 terms each: never two leaders, terms grow'), async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'latchkey-el-'));
-      try {
+      await inTempDir('latchkey-el-', async (dir) => {
         const terms = Math.max(5, Math.round(15 * ctx.scale));
         const name = ctx.fresh('el-processes');
         const fenceFile = join(dir, 'fences');
-        const workers = Array.from({ length: 5 }, () =>
-          startWorker({
-            kind: 'election',
-            url: ctx.server().url,
-            name,
-            terms,
-            ttlMs: 5_000,
-            markerFile: join(dir, 'leader'),
-            fenceFile,
-          }),
-        );
-        const done = await Promise.all(workers.map((w) => w.next('done', 120_000)));
-        await Promise.all(workers.map((w) => w.exited));
-        const violations = done.reduce(
-          (sum, e) => sum + (e.event === 'done' ? e.violations : 0),
-          0,
-        );
+        const tasks = Array.from<unknown, WorkerTask>({ length: 5 }, () => ({
+          kind: 'election',
+          url: ctx.server().url,
+          name,
+          terms,
+          ttlMs: 5_000,
+          markerFile: join(dir, 'leader'),
+          fenceFile,
+        }));
+        const violations = await runWorkers(startWorker, tasks);
         assert.equal(violations, 0, 'two leaders at once, or a reader saw another leader');
         const fences = readFileSync(fenceFile, 'utf8')
           .trim()
@@ -186,9 +187,7 @@ export function registerElectionTests(api: TestApi, ctx: KindSuiteContext): void
             `term ${fences[i]} after ${fences[i - 1]}`,
           );
         }
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      });
     }, 180_000);
   }
 }

@@ -2,6 +2,9 @@
  * What the tests of the kinds beyond the mutex share: their view of the suite, and small waiting
  * helpers that never hang (each is bounded by time).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Locker } from '../index.js';
 import type { LockerOptions } from '../options.js';
 import type { SuiteServer } from './types.js';
@@ -26,51 +29,25 @@ export interface KindSuiteContext {
 }
 
 export { PREFIX } from './context.js';
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export { sleep, track, until, within } from './wait.js';
 
-/** Resolves with how `promise` settled, without throwing, so a test can look at a pending one. */
-export function track<T>(promise: Promise<T>) {
-  const state: { settled: boolean; value?: T; error?: unknown } = { settled: false };
-  const done = promise.then(
-    (value) => {
-      state.settled = true;
-      state.value = value;
-      return value;
-    },
-    (error: unknown) => {
-      state.settled = true;
-      state.error = error;
-      throw error;
-    },
-  );
-  done.catch(() => {});
-  return { state, done };
-}
-
-export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+/** Runs `fn` in a fresh temporary folder, removed afterwards. */
+export async function inTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
   try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
-      }),
-    ]);
+    return await fn(dir);
   } finally {
-    clearTimeout(timer);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** Polls `check` (bounded) until it holds. */
-export async function until(
-  what: string,
-  check: () => Promise<boolean>,
-  ms = 5_000,
-): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (performance.now() < deadline) {
-    if (await check()) return;
-    await sleep(20);
-  }
-  throw new Error(`${what}: not within ${ms} ms`);
+/** Starts one worker per task, waits (bounded) until all are done and gone; sums their violations. */
+export async function runWorkers(
+  startWorker: (task: WorkerTask) => WorkerProcess,
+  tasks: readonly WorkerTask[],
+): Promise<number> {
+  const workers = tasks.map((task) => startWorker(task));
+  const done = await Promise.all(workers.map((worker) => worker.next('done', 120_000)));
+  await Promise.all(workers.map((worker) => worker.exited));
+  return done.reduce((sum, event) => sum + (event.event === 'done' ? event.violations : 0), 0);
 }

@@ -4,13 +4,21 @@
  * many processes with overlapping random sets checked by marks in the file system.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mutexKeys } from '../backends/redis/keys.js';
 import { LOCK_ERROR_CODES, LockLostError } from '../index.js';
-import { type KindSuiteContext, PREFIX, sleep, track, within } from './kind-helpers.js';
+import {
+  inTempDir,
+  type KindSuiteContext,
+  PREFIX,
+  runWorkers,
+  sleep,
+  track,
+  within,
+} from './kind-helpers.js';
 import type { TestApi } from './types.js';
+import type { WorkerTask } from './worker.js';
 
 export function registerMultiTests(api: TestApi, ctx: KindSuiteContext): void {
   const { it } = api;
@@ -133,30 +141,22 @@ export function registerMultiTests(api: TestApi, ctx: KindSuiteContext): void {
     it(title(
       '6 processes take random overlapping sets in random orders: no deadlock, names exclusive',
     ), async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'latchkey-multi-'));
-      try {
+      await inTempDir('latchkey-multi-', async (dir) => {
         const markDir = join(dir, 'marks');
         mkdirSync(markDir);
         const iterations = Math.max(10, Math.round(25 * ctx.scale));
         const names = [1, 2, 3, 4].map((n) => ctx.fresh(`multi-p${n}`));
         const fenceFile = join(dir, 'fences');
-        const workers = Array.from({ length: 6 }, () =>
-          startWorker({
-            kind: 'multi',
-            url: ctx.server().url,
-            names,
-            iterations,
-            ttlMs: 5_000,
-            markDir,
-            fenceFile,
-          }),
-        );
-        const done = await Promise.all(workers.map((w) => w.next('done', 120_000)));
-        await Promise.all(workers.map((w) => w.exited));
-        const violations = done.reduce(
-          (sum, e) => sum + (e.event === 'done' ? e.violations : 0),
-          0,
-        );
+        const tasks = Array.from<unknown, WorkerTask>({ length: 6 }, () => ({
+          kind: 'multi',
+          url: ctx.server().url,
+          names,
+          iterations,
+          ttlMs: 5_000,
+          markDir,
+          fenceFile,
+        }));
+        const violations = await runWorkers(startWorker, tasks);
         assert.equal(violations, 0, 'a name was held by two multi-locks at once');
         const last = new Map<string, number>();
         for (const line of readFileSync(fenceFile, 'utf8').trim().split('\n')) {
@@ -165,9 +165,7 @@ export function registerMultiTests(api: TestApi, ctx: KindSuiteContext): void {
           assert.ok(fence > (last.get(name) ?? 0), `${line} after ${last.get(name)}`);
           last.set(name, fence);
         }
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      });
     }, 180_000);
   }
 }

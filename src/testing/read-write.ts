@@ -5,13 +5,22 @@
  * file system rather than by the library.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readWriteKeys } from '../backends/redis/keys.js';
 import { LOCK_ERROR_CODES, LockLostError } from '../index.js';
-import { type KindSuiteContext, PREFIX, sleep, track, until, within } from './kind-helpers.js';
+import {
+  inTempDir,
+  type KindSuiteContext,
+  PREFIX,
+  runWorkers,
+  sleep,
+  track,
+  until,
+  within,
+} from './kind-helpers.js';
 import type { TestApi } from './types.js';
+import type { WorkerTask } from './worker.js';
 
 export function registerReadWriteTests(api: TestApi, ctx: KindSuiteContext): void {
   const { it } = api;
@@ -300,32 +309,24 @@ export function registerReadWriteTests(api: TestApi, ctx: KindSuiteContext): voi
     it(title(
       '6 processes read and write (some downgrade): never a writer beside anyone, fences ordered',
     ), async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'latchkey-rw-'));
-      try {
+      await inTempDir('latchkey-rw-', async (dir) => {
         const markDir = join(dir, 'marks');
         mkdirSync(join(markDir, 'readers'), { recursive: true });
         const iterations = Math.max(12, Math.round(60 * ctx.scale));
         const name = ctx.fresh('rw-processes');
         const fenceFile = join(dir, 'fences');
-        const workers = Array.from({ length: 6 }, (_, i) =>
-          startWorker({
-            kind: 'read-write',
-            url: ctx.server().url,
-            name,
-            iterations,
-            ttlMs: 5_000,
-            writeEvery: 2 + (i % 3),
-            downgrade: i % 2 === 0,
-            markDir,
-            fenceFile,
-          }),
-        );
-        const done = await Promise.all(workers.map((w) => w.next('done', 120_000)));
-        await Promise.all(workers.map((w) => w.exited));
-        const violations = done.reduce(
-          (sum, e) => sum + (e.event === 'done' ? e.violations : 0),
-          0,
-        );
+        const tasks = Array.from<unknown, WorkerTask>({ length: 6 }, (_, i) => ({
+          kind: 'read-write',
+          url: ctx.server().url,
+          name,
+          iterations,
+          ttlMs: 5_000,
+          writeEvery: 2 + (i % 3),
+          downgrade: i % 2 === 0,
+          markDir,
+          fenceFile,
+        }));
+        const violations = await runWorkers(startWorker, tasks);
         assert.equal(violations, 0, 'the marks saw a writer together with another holder');
         const lines = readFileSync(fenceFile, 'utf8').trim().split('\n');
         const holds = lines.filter((line) => !line.startsWith('D '));
@@ -344,9 +345,7 @@ export function registerReadWriteTests(api: TestApi, ctx: KindSuiteContext): voi
           }
           highest = Math.max(highest, fence);
         }
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      });
     }, 180_000);
   }
 }

@@ -5,13 +5,22 @@
  * marks in the file system rather than by the library.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { reentrantKeys } from '../backends/redis/keys.js';
 import { LOCK_ERROR_CODES, LockLostError } from '../index.js';
-import { type KindSuiteContext, PREFIX, sleep, track, until, within } from './kind-helpers.js';
+import {
+  inTempDir,
+  type KindSuiteContext,
+  PREFIX,
+  runWorkers,
+  sleep,
+  track,
+  until,
+  within,
+} from './kind-helpers.js';
 import type { SuiteServer, TestApi } from './types.js';
+import type { WorkerTask } from './worker.js';
 
 /** Scripts the server ran so far (EVAL and EVALSHA), to show that a step sent none. */
 async function scriptCalls(server: SuiteServer): Promise<number> {
@@ -254,31 +263,23 @@ export function registerReentrantTests(api: TestApi, ctx: KindSuiteContext): voi
     it(title(
       '6 processes, 3 owners: holders of one owner share, two owners never hold at once',
     ), async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'latchkey-re-'));
-      try {
+      await inTempDir('latchkey-re-', async (dir) => {
         const markDir = join(dir, 'marks');
         mkdirSync(markDir);
         const iterations = Math.max(10, Math.round(40 * ctx.scale));
         const name = ctx.fresh('re-processes');
         const fenceFile = join(dir, 'fences');
-        const workers = Array.from({ length: 6 }, (_, i) =>
-          startWorker({
-            kind: 'reentrant',
-            url: ctx.server().url,
-            name,
-            owner: `owner${i % 3}`,
-            iterations,
-            ttlMs: 5_000,
-            markDir,
-            fenceFile,
-          }),
-        );
-        const done = await Promise.all(workers.map((w) => w.next('done', 120_000)));
-        await Promise.all(workers.map((w) => w.exited));
-        const violations = done.reduce(
-          (sum, e) => sum + (e.event === 'done' ? e.violations : 0),
-          0,
-        );
+        const tasks = Array.from<unknown, WorkerTask>({ length: 6 }, (_, i) => ({
+          kind: 'reentrant',
+          url: ctx.server().url,
+          name,
+          owner: `owner${i % 3}`,
+          iterations,
+          ttlMs: 5_000,
+          markDir,
+          fenceFile,
+        }));
+        const violations = await runWorkers(startWorker, tasks);
         assert.equal(violations, 0, 'two owners held at once, or a nested hold had another token');
         const lines = readFileSync(fenceFile, 'utf8').trim().split('\n');
         assert.equal(lines.length, 6 * iterations);
@@ -292,9 +293,7 @@ export function registerReentrantTests(api: TestApi, ctx: KindSuiteContext): voi
           else assert.ok(fence > last.fence, `${line} after ${last.owner} ${last.fence}`);
           last = { owner, fence };
         }
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      });
     }, 180_000);
   }
 }

@@ -4,13 +4,22 @@
  * an occupancy oracle that lives in the file system, not in the library.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { semaphoreKeys } from '../backends/redis/keys.js';
 import { LOCK_ERROR_CODES, LockLostError } from '../index.js';
-import { type KindSuiteContext, PREFIX, sleep, track, until, within } from './kind-helpers.js';
+import {
+  inTempDir,
+  type KindSuiteContext,
+  PREFIX,
+  runWorkers,
+  sleep,
+  track,
+  until,
+  within,
+} from './kind-helpers.js';
 import type { TestApi } from './types.js';
+import type { WorkerTask } from './worker.js';
 
 export function registerSemaphoreTests(api: TestApi, ctx: KindSuiteContext): void {
   const { it } = api;
@@ -257,38 +266,28 @@ export function registerSemaphoreTests(api: TestApi, ctx: KindSuiteContext): voi
     it(title(
       '6 processes contend for 3 permits: never more than 3 held, every fence unique',
     ), async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'latchkey-sem-'));
-      try {
+      await inTempDir('latchkey-sem-', async (dir) => {
         const slotDir = join(dir, 'slots');
         mkdirSync(slotDir);
         const iterations = Math.max(10, Math.round(60 * ctx.scale));
         const name = ctx.fresh('sem-processes');
-        const workers = Array.from({ length: 6 }, (_, i) =>
-          startWorker({
-            kind: 'semaphore',
-            url: ctx.server().url,
-            name,
-            limit: 3,
-            permits: 1 + (i % 2),
-            iterations,
-            ttlMs: 5_000,
-            slotDir,
-            fenceFile: join(dir, 'fences'),
-          }),
-        );
-        const done = await Promise.all(workers.map((w) => w.next('done', 120_000)));
-        await Promise.all(workers.map((w) => w.exited));
-        const violations = done.reduce(
-          (sum, e) => sum + (e.event === 'done' ? e.violations : 0),
-          0,
-        );
+        const tasks = Array.from<unknown, WorkerTask>({ length: 6 }, (_, i) => ({
+          kind: 'semaphore',
+          url: ctx.server().url,
+          name,
+          limit: 3,
+          permits: 1 + (i % 2),
+          iterations,
+          ttlMs: 5_000,
+          slotDir,
+          fenceFile: join(dir, 'fences'),
+        }));
+        const violations = await runWorkers(startWorker, tasks);
         assert.equal(violations, 0, 'the slot oracle saw more than 3 permits held at once');
         const fences = readFileSync(join(dir, 'fences'), 'utf8').trim().split('\n');
         assert.equal(fences.length, 6 * iterations);
         assert.equal(new Set(fences.map((line) => line.split(' ')[0])).size, fences.length);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+      });
     }, 180_000);
   }
 }

@@ -2,7 +2,7 @@
 import type { ExtendReply } from '../../../core/backend.js';
 import type { ElectionKeys } from '../keys.js';
 import { LUA_SOURCES } from './generated.js';
-import { integer, type LuaScript, unexpected } from './index.js';
+import { encodeExtend, integer, type LuaScript, parseExtend, unexpected } from './index.js';
 
 export const electionProclaim = {
   ...LUA_SOURCES['election-proclaim'],
@@ -24,14 +24,8 @@ export const electionProclaim = {
 export const electionExtend = {
   ...LUA_SOURCES['election-extend'],
   keys: (k: ElectionKeys) => [k.lock, k.value],
-  args: (a: { token: string; ttlMs: number }) => [a.token, String(a.ttlMs)],
-  parse(raw: unknown): ExtendReply {
-    const status = integer(raw);
-    if (status > 0) return { kind: 'extended', pttlMs: status };
-    if (status === 0) return { kind: 'missing' };
-    if (status === -1) return { kind: 'other-token' };
-    throw unexpected(raw);
-  },
+  args: encodeExtend,
+  parse: parseExtend,
 } as const satisfies LuaScript<ElectionKeys, never, ExtendReply>;
 
 export const electionResign = {

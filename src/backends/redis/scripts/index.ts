@@ -50,22 +50,23 @@ export type AcquireReply =
     }
   | { readonly kind: 'conflict'; readonly detail: string };
 
-export const mutexAcquire = {
-  ...LUA_SOURCES['mutex-acquire'],
-  keys: (k: MutexKeys) => [k.lock, k.fence, k.queue, k.waiters],
-  args: (a: {
-    token: string;
-    ttlMs: number;
-    queueMode: (typeof QUEUE_MODE)[QueueMode];
-    sleepCapMs: number;
-    graceMs: number;
-    channel: string;
-    attempt: number;
-    /** True when the caller tries again at the holder's expiry (it polls for its process). */
-    polls: boolean;
-    /** How long the queue keys live after this join or refresh; no entry lives longer. */
-    queueLifeMs: number;
-  }) => [
+/** ARGV[1..9] of every kind's acquire script: the attempt and its place in the queue. */
+export interface AttemptArgs {
+  readonly token: string;
+  readonly ttlMs: number;
+  readonly queueMode: (typeof QUEUE_MODE)[QueueMode];
+  readonly sleepCapMs: number;
+  readonly graceMs: number;
+  readonly channel: string;
+  readonly attempt: number;
+  /** True when the caller tries again at the holder's expiry (it polls for its process). */
+  readonly polls: boolean;
+  /** How long the queue keys live after this join or refresh; no entry lives longer. */
+  readonly queueLifeMs: number;
+}
+
+export function encodeAttempt(a: AttemptArgs): string[] {
+  return [
     a.token,
     String(a.ttlMs),
     a.queueMode,
@@ -75,7 +76,42 @@ export const mutexAcquire = {
     String(a.attempt),
     a.polls ? '1' : '0',
     String(a.queueLifeMs),
-  ],
+  ];
+}
+
+/** The ARGV of every kind's extend script. */
+export function encodeExtend(a: { token: string; ttlMs: number }): string[] {
+  return [a.token, String(a.ttlMs)];
+}
+
+/** The ARGV of every kind's release script. */
+export function encodeRelease(a: ReleaseArgs): string[] {
+  return [a.token, a.withdraw ? '1' : '0', String(Math.max(0, Math.ceil(a.tombstoneMs ?? 0)))];
+}
+
+/** The replies every kind's release script shares: 2, 1, 0 (and -1 where a key holds a token). */
+export function parseRelease(raw: unknown): ReleaseReply {
+  const status = integer(raw);
+  if (status === 2) return 'handed-over';
+  if (status === 1) return 'released';
+  if (status === 0) return 'missing';
+  if (status === -1) return 'other-token';
+  throw unexpected(raw);
+}
+
+/** The replies every kind's extend script shares: the PTTL now, 0 gone, -1 another token. */
+export function parseExtend(raw: unknown): ExtendReply {
+  const status = integer(raw);
+  if (status > 0) return { kind: 'extended', pttlMs: status };
+  if (status === 0) return { kind: 'missing' };
+  if (status === -1) return { kind: 'other-token' };
+  throw unexpected(raw);
+}
+
+export const mutexAcquire = {
+  ...LUA_SOURCES['mutex-acquire'],
+  keys: (k: MutexKeys) => [k.lock, k.fence, k.queue, k.waiters],
+  args: encodeAttempt,
   parse(raw: unknown): AcquireReply {
     if (Array.isArray(raw) && raw.length === 3 && integer(raw[0]) === 0 && integer(raw[2]) === 1) {
       return { kind: 'held', pttlMs: integer(raw[1]), requeued: true };
@@ -113,32 +149,15 @@ export const mutexRelease = {
     k.waiters,
     releaseTombstoneKey(k, a.token),
   ],
-  args: (a: ReleaseArgs) => [
-    a.token,
-    a.withdraw ? '1' : '0',
-    String(Math.max(0, Math.ceil(a.tombstoneMs ?? 0))),
-  ],
-  parse(raw: unknown): ReleaseReply {
-    const status = integer(raw);
-    if (status === 2) return 'handed-over';
-    if (status === 1) return 'released';
-    if (status === 0) return 'missing';
-    if (status === -1) return 'other-token';
-    throw unexpected(raw);
-  },
+  args: encodeRelease,
+  parse: parseRelease,
 } as const satisfies LuaScript<MutexKeys, never, ReleaseReply>;
 
 export const mutexExtend = {
   ...LUA_SOURCES['mutex-extend'],
   keys: (k: MutexKeys) => [k.lock],
-  args: (a: { token: string; ttlMs: number }) => [a.token, String(a.ttlMs)],
-  parse(raw: unknown): ExtendReply {
-    const status = integer(raw);
-    if (status > 0) return { kind: 'extended', pttlMs: status };
-    if (status === 0) return { kind: 'missing' };
-    if (status === -1) return { kind: 'other-token' };
-    throw unexpected(raw);
-  },
+  args: encodeExtend,
+  parse: parseExtend,
 } as const satisfies LuaScript<MutexKeys, never, ExtendReply>;
 
 export interface InspectReply {

@@ -2,7 +2,17 @@
 import type { ExtendReply, ReleaseReply } from '../../../core/backend.js';
 import { type ReentrantKeys, releaseTombstoneKey } from '../keys.js';
 import { LUA_SOURCES } from './generated.js';
-import { integer, type LuaScript, type QUEUE_MODE, type ReleaseArgs, unexpected } from './index.js';
+import {
+  type AttemptArgs,
+  encodeAttempt,
+  encodeExtend,
+  encodeRelease,
+  integer,
+  type LuaScript,
+  parseExtend,
+  type ReleaseArgs,
+  unexpected,
+} from './index.js';
 
 export type ReentrantAcquireReply =
   | { readonly kind: 'acquired'; readonly fencingToken: number; readonly holdCount: number }
@@ -11,29 +21,7 @@ export type ReentrantAcquireReply =
 export const reentrantAcquire = {
   ...LUA_SOURCES['reentrant-acquire'],
   keys: (k: ReentrantKeys) => [k.lock, k.permits, k.fence, k.queue, k.waiters, k.entries, k.owners],
-  args: (a: {
-    token: string;
-    ttlMs: number;
-    queueMode: (typeof QUEUE_MODE)[keyof typeof QUEUE_MODE];
-    sleepCapMs: number;
-    graceMs: number;
-    channel: string;
-    attempt: number;
-    polls: boolean;
-    queueLifeMs: number;
-    owner: string;
-  }) => [
-    a.token,
-    String(a.ttlMs),
-    a.queueMode,
-    String(a.sleepCapMs),
-    String(a.graceMs),
-    a.channel,
-    String(a.attempt),
-    a.polls ? '1' : '0',
-    String(a.queueLifeMs),
-    a.owner,
-  ],
+  args: (a: AttemptArgs & { owner: string }) => [...encodeAttempt(a), a.owner],
   parse(raw: unknown): ReentrantAcquireReply {
     if (!Array.isArray(raw)) throw unexpected(raw);
     const [status, value, extra] = raw;
@@ -61,11 +49,7 @@ export const reentrantRelease = {
     k.owners,
     releaseTombstoneKey(k, a.token),
   ],
-  args: (a: ReleaseArgs) => [
-    a.token,
-    a.withdraw ? '1' : '0',
-    String(Math.max(0, Math.ceil(a.tombstoneMs ?? 0))),
-  ],
+  args: encodeRelease,
   parse(raw: unknown): ReleaseReply {
     const status = integer(raw);
     // 3: this acquisition ended while others of its owner hold on; for it, a release all the same.
@@ -80,12 +64,12 @@ export const reentrantRelease = {
 export const reentrantExtend = {
   ...LUA_SOURCES['reentrant-extend'],
   keys: (k: ReentrantKeys) => [k.lock, k.permits, k.entries],
-  args: (a: { token: string; ttlMs: number }) => [a.token, String(a.ttlMs)],
+  args: encodeExtend,
+  // Never -1: an acquisition that is not the holder's finds no entry (0).
   parse(raw: unknown): ExtendReply {
-    const status = integer(raw);
-    if (status > 0) return { kind: 'extended', pttlMs: status };
-    if (status === 0) return { kind: 'missing' };
-    throw unexpected(raw);
+    const reply = parseExtend(raw);
+    if (reply.kind === 'other-token') throw unexpected(raw);
+    return reply;
   },
 } as const satisfies LuaScript<ReentrantKeys, never, ExtendReply>;
 

@@ -3,10 +3,13 @@ import type { ExtendReply, ReleaseReply, SemaphoreSnapshot } from '../../../core
 import { releaseTombstoneKey, type SemaphoreKeys } from '../keys.js';
 import { LUA_SOURCES } from './generated.js';
 import {
+  type AttemptArgs,
+  encodeAttempt,
+  encodeExtend,
+  encodeRelease,
   integer,
   type LuaScript,
   pair,
-  type QUEUE_MODE,
   type ReleaseArgs,
   unexpected,
 } from './index.js';
@@ -20,28 +23,8 @@ export type SemaphoreAcquireReply =
 export const semaphoreAcquire = {
   ...LUA_SOURCES['semaphore-acquire'],
   keys: (k: SemaphoreKeys) => [k.lock, k.permits, k.limit, k.fence, k.queue, k.waiters],
-  args: (a: {
-    token: string;
-    ttlMs: number;
-    queueMode: (typeof QUEUE_MODE)[keyof typeof QUEUE_MODE];
-    sleepCapMs: number;
-    graceMs: number;
-    channel: string;
-    attempt: number;
-    polls: boolean;
-    queueLifeMs: number;
-    limit: number;
-    permits: number;
-  }) => [
-    a.token,
-    String(a.ttlMs),
-    a.queueMode,
-    String(a.sleepCapMs),
-    String(a.graceMs),
-    a.channel,
-    String(a.attempt),
-    a.polls ? '1' : '0',
-    String(a.queueLifeMs),
+  args: (a: AttemptArgs & { limit: number; permits: number }) => [
+    ...encodeAttempt(a),
     String(a.limit),
     String(a.permits),
   ],
@@ -68,11 +51,7 @@ export const semaphoreRelease = {
     k.waiters,
     releaseTombstoneKey(k, a.token),
   ],
-  args: (a: ReleaseArgs) => [
-    a.token,
-    a.withdraw ? '1' : '0',
-    String(Math.max(0, Math.ceil(a.tombstoneMs ?? 0))),
-  ],
+  args: encodeRelease,
   parse(raw: unknown): ReleaseReply {
     const status = integer(raw);
     if (status === 2) return 'handed-over';
@@ -85,7 +64,7 @@ export const semaphoreRelease = {
 export const semaphoreExtend = {
   ...LUA_SOURCES['semaphore-extend'],
   keys: (k: SemaphoreKeys) => [k.lock, k.permits, k.limit],
-  args: (a: { token: string; ttlMs: number }) => [a.token, String(a.ttlMs)],
+  args: encodeExtend,
   parse(raw: unknown): ExtendReply {
     const status = integer(raw);
     if (status > 0) return { kind: 'extended', pttlMs: status };

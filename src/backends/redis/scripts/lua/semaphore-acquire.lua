@@ -115,18 +115,16 @@ if first[2] then
 end
 
 if mode ~= '0' then
-  local sleep = tonumber(ARGV[4])
-  if ARGV[8] == '1' then
-    sleep = math.min(pttl, sleep)
-  end
-  local queueLife = tonumber(ARGV[9])
-  local life = math.min(sleep + tonumber(ARGV[5]), queueLife)
-  local added = redis.call('ZADD', k.queue, 'NX', nowMicros, token)
-  local entry = string.format('%d', nowMs + life)
-    .. ' ' .. ARGV[2] .. ' ' .. ARGV[7] .. ' ' .. ARGV[11] .. ' ' .. ARGV[6]
-  redis.call('HSET', k.waiters, token, entry)
-  redis.call('PEXPIRE', k.queue, queueLife)
-  redis.call('PEXPIRE', k.waiters, queueLife)
+  local q = {
+    ttl = ARGV[2],
+    sleepCap = ARGV[4],
+    grace = ARGV[5],
+    channel = ARGV[6],
+    attempt = ARGV[7],
+    polls = ARGV[8],
+    queueLife = ARGV[9],
+  }
+  local added, queueLife = joinQueue(k, token, q, nowMs, nowMicros, pttl, ARGV[11])
   keepAlive(k.limit, queueLife)
   if mode == '2' and added == 1 then
     return { 0, pttl, 1 }

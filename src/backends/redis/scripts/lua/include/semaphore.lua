@@ -128,3 +128,23 @@ local function grantFitting(k, nowMs, limit, used, self, holderOf)
   end
   return told, selfFence, limit - free
 end
+
+-- Joins `token` to the line, or refreshes its entry. `q` holds the acquire's queue arguments
+-- (ttl, sleepCap, grace, channel, attempt, polls, queueLife; see semaphore-acquire.lua): the
+-- entry lives until the caller's next attempt plus the grace, as in mutex-acquire.lua, and the
+-- line's keys queueLife ms. Returns 1 if the entry is new, and the queue life.
+local function joinQueue(k, token, q, nowMs, nowMicros, pttl, permits)
+  local sleep = tonumber(q.sleepCap)
+  if q.polls == '1' then
+    sleep = math.min(pttl, sleep)
+  end
+  local queueLife = tonumber(q.queueLife)
+  local life = math.min(sleep + tonumber(q.grace), queueLife)
+  local added = redis.call('ZADD', k.queue, 'NX', nowMicros, token)
+  local entry = string.format('%d', nowMs + life) .. ' ' .. q.ttl .. ' ' .. q.attempt .. ' '
+    .. permits .. ' ' .. q.channel
+  redis.call('HSET', k.waiters, token, entry)
+  redis.call('PEXPIRE', k.queue, queueLife)
+  redis.call('PEXPIRE', k.waiters, queueLife)
+  return added, queueLife
+end

@@ -245,3 +245,57 @@ describe('clients › reconnecting', () => {
     }
   }, 15_000);
 });
+
+describe('clients › scripts missing after a restart', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  /** EVAL calls the server ran so far: each one carried a script's whole source. */
+  async function evalCalls(): Promise<number> {
+    const info = String(await server.command('INFO', 'commandstats'));
+    return Number(/^cmdstat_eval:calls=(\d+)/m.exec(info)?.[1] ?? 0);
+  }
+
+  const clients = [
+    [
+      'ioredis',
+      async () => {
+        const client = new Redis(server.port);
+        return { locker: createIORedisLocker(client), close: () => client.quit() };
+      },
+    ],
+    [
+      'node-redis',
+      async () => {
+        const client = await createClient({ url: server.url }).connect();
+        return { locker: createNodeRedisLocker(client), close: () => client.quit() };
+      },
+    ],
+  ] as const;
+  for (const [label, open] of clients) {
+    it(`clients › ${label} › 200 acquires at once after SCRIPT FLUSH send the source once, not 200 times`, async () => {
+      const { locker, close } = await open();
+      try {
+        // Warm up (the server check, the scripts), then lose the scripts as a restart would.
+        await (await locker.acquire(`warm:${label}`)).release();
+        await server.command('SCRIPT', 'FLUSH');
+        const before = await evalCalls();
+        const locks = await Promise.all(
+          Array.from({ length: 200 }, (_, i) => locker.acquire(`flushed:${label}:${i}`)),
+        );
+        expect(locks).toHaveLength(200);
+        // One EVAL loads the acquire script; the others wait for it and run EVALSHA.
+        expect(await evalCalls()).toBe(before + 1);
+        await Promise.all(locks.map((lock) => lock.release()));
+      } finally {
+        await locker.close();
+        await close();
+      }
+    });
+  }
+});

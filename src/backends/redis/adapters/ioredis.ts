@@ -16,6 +16,7 @@ import {
   isNoScriptError,
   type ReadyEvents,
   readyWaiter,
+  ScriptLoads,
   SUBSCRIBER_CLOSE_TIMEOUT_MS,
   throwIfExpired,
 } from './shared.js';
@@ -28,6 +29,7 @@ export function fromIORedis(client: IORedisClient): RedisAdapter {
   if ((client as { isCluster?: unknown }).isCluster === true) throw clusterClientRefused('ioredis');
   const batchWrites = writeBatcher(client);
   const beforeSend = offlineGuard(client);
+  const loads = new ScriptLoads();
   return {
     async runScript(script, keys, args, deadline) {
       const waiting = beforeSend(deadline);
@@ -40,10 +42,18 @@ export function fromIORedis(client: IORedisClient): RedisAdapter {
         // The caller gave up on this command (and may have cleaned up after it): a fresh EVAL now
         // could take a lock nobody waits for.
         throwIfExpired(deadline);
-        const waitingAgain = beforeSend(deadline);
-        if (waitingAgain) await waitingAgain;
+        const send = async <T>(command: () => Promise<T>): Promise<T> => {
+          const waitingAgain = beforeSend(deadline);
+          if (waitingAgain) await waitingAgain;
+          return command();
+        };
         try {
-          return await client.eval(script.lua, script.numberOfKeys, ...keys, ...args);
+          return await loads.fallback(
+            script.sha1,
+            deadline,
+            () => send(() => client.eval(script.lua, script.numberOfKeys, ...keys, ...args)),
+            () => send(() => client.evalsha(script.sha1, script.numberOfKeys, ...keys, ...args)),
+          );
         } catch (fallbackError) {
           throw closedOr(client, fallbackError);
         }

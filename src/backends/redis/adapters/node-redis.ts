@@ -15,6 +15,7 @@ import {
   isNoScriptError,
   type ReadyEvents,
   readyWaiter,
+  ScriptLoads,
   SUBSCRIBER_CLOSE_TIMEOUT_MS,
   throwIfExpired,
 } from './shared.js';
@@ -104,6 +105,7 @@ export function fromNodeRedis(client: NodeRedisClient): RedisAdapter {
     throw clusterClientRefused('node-redis');
   }
   const sender = offlineGuard(client);
+  const loads = new ScriptLoads();
   return {
     async runScript(script, keys, args, deadline) {
       const options = { keys: [...keys], arguments: [...args] };
@@ -116,10 +118,17 @@ export function fromNodeRedis(client: NodeRedisClient): RedisAdapter {
         // The caller gave up on this command (and may have cleaned up after it): a fresh EVAL now
         // could take a lock nobody waits for.
         throwIfExpired(deadline);
+        const target = async () => {
+          const ready = sender(deadline);
+          return ready instanceof Promise ? await ready : ready;
+        };
         try {
-          let target = sender(deadline);
-          if (target instanceof Promise) target = await target;
-          return await target.eval(script.lua, options);
+          return await loads.fallback(
+            script.sha1,
+            deadline,
+            async () => (await target()).eval(script.lua, options),
+            async () => (await target()).evalSha(script.sha1, options),
+          );
         } catch (fallbackError) {
           throw closedOr(fallbackError);
         }

@@ -122,3 +122,40 @@ export function readyWaiter(
     }
   };
 }
+
+/**
+ * Runs a script whose EVALSHA met NOSCRIPT (after a restart, a failover or SCRIPT FLUSH) without
+ * every concurrent caller sending the whole source: the first caller's EVAL loads it, and the
+ * others wait for that and try EVALSHA again (EVAL only if the script is still missing). With
+ * thousands of waiters one EVAL instead of thousands, each carrying kilobytes of Lua, keeps the
+ * clients inside their command timeouts.
+ */
+export class ScriptLoads {
+  readonly #loading = new Map<string, Promise<unknown>>();
+
+  async fallback<T>(
+    sha1: string,
+    deadline: CommandDeadline | undefined,
+    evalScript: () => Promise<T>,
+    evalSha: () => Promise<T>,
+  ): Promise<T> {
+    const loading = this.#loading.get(sha1);
+    if (loading) {
+      await loading.catch(() => {});
+      throwIfExpired(deadline);
+      try {
+        return await evalSha();
+      } catch (error) {
+        if (!isNoScriptError(error)) throw error;
+        throwIfExpired(deadline);
+      }
+    }
+    const load = evalScript();
+    this.#loading.set(sha1, load);
+    try {
+      return await load;
+    } finally {
+      if (this.#loading.get(sha1) === load) this.#loading.delete(sha1);
+    }
+  }
+}

@@ -33,6 +33,9 @@ export interface Attempt {
   readonly worker: string;
   readonly attempt: string;
   readonly settings: WorkerLockSettings;
+  /** How much may be held at once (1: exclusive), and how much of it this attempt took. */
+  readonly capacity: number;
+  weight: number;
   readonly invokeAt: number;
   okAt?: number;
   failAt?: number;
@@ -78,9 +81,14 @@ export interface Reconstruction {
   readonly workers: Map<string, WorkerTimeline>;
 }
 
+/** The scripts of each step, whatever the kind (their replies have the mutex's shapes). */
+const ACQUIRE_SCRIPTS = new Set(['mutex-acquire', 'semaphore-acquire']);
+const EXTEND_SCRIPTS = new Set(['mutex-extend', 'semaphore-extend', 'election-extend']);
+const RELEASE_SCRIPTS = new Set(['mutex-release', 'semaphore-release']);
+
 function isGrant(command: CommandEvent): boolean {
   return (
-    command.script === 'mutex-acquire' &&
+    ACQUIRE_SCRIPTS.has(command.script) &&
     command.ok &&
     Array.isArray(command.reply) &&
     Number(command.reply[0]) === 1
@@ -89,7 +97,7 @@ function isGrant(command: CommandEvent): boolean {
 
 function isHeld(command: CommandEvent): boolean {
   return (
-    command.script === 'mutex-acquire' &&
+    ACQUIRE_SCRIPTS.has(command.script) &&
     command.ok &&
     Array.isArray(command.reply) &&
     Number(command.reply[0]) === 0
@@ -105,7 +113,7 @@ function extendScriptOf(command: CommandEvent) {
 
 /** Redis ran the extend and found the key still ours. */
 export function extendSucceeded(command: CommandEvent): boolean {
-  if (command.script !== 'mutex-extend' || !command.ok) return false;
+  if (!EXTEND_SCRIPTS.has(command.script) || !command.ok) return false;
   const reply = Number(command.reply);
   return extendScriptOf(command).reply === 'pttl' ? reply > 0 : reply === 1;
 }
@@ -184,13 +192,13 @@ export function rebuildValidity(attempt: Attempt, commands: readonly CommandEven
   const later = commands
     .filter(
       (command) =>
-        (command.script === 'mutex-extend' || command.script === 'mutex-release') &&
+        (EXTEND_SCRIPTS.has(command.script) || RELEASE_SCRIPTS.has(command.script)) &&
         command.sentAt > grant.sentAt,
     )
     .sort((a, b) => a.sentAt - b.sentAt);
   for (const command of later) {
     const before = deadline;
-    if (command.script === 'mutex-extend') {
+    if (EXTEND_SCRIPTS.has(command.script)) {
       bound = boundAfterExtend(command, bound, driftFactor);
       deadline = bound.validity;
       attempt.steps.push({
@@ -259,6 +267,8 @@ function rebuildWorker(
           worker: history.worker,
           attempt: event.attempt,
           settings,
+          capacity: start.capacity ?? 1,
+          weight: 1,
           invokeAt: event.at,
           extends: [],
           checks: [],
@@ -350,6 +360,7 @@ function applyAttemptEvent(
       attempt.okAt = event.at;
       attempt.token = event.token;
       attempt.fence = event.fence;
+      attempt.weight = event.weight ?? 1;
       attempt.claims.push({ at: event.at, until: event.at + event.remainingMs, what: 'acquire' });
       break;
     case 'acquire-fail':

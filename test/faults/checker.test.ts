@@ -33,8 +33,20 @@ class HistoryBuilder {
   readonly events: HistoryEvent[] = [];
   #attempts = 0;
 
-  constructor(readonly worker: string) {
-    this.events.push({ kind: 'start', at: 0, worker, pid: 1, client: 'test', settings: SETTINGS });
+  constructor(
+    readonly worker: string,
+    /** A lock several may hold: a semaphore's limit, or the read-write lock's capacity. */
+    readonly shared?: { readonly lockKind: 'semaphore' | 'read-write'; readonly capacity: number },
+  ) {
+    this.events.push({
+      kind: 'start',
+      at: 0,
+      worker,
+      pid: 1,
+      client: 'test',
+      settings: SETTINGS,
+      ...(shared ?? {}),
+    });
   }
 
   /** An acquire invoked at `invokeAt` whose granting command was sent at `sentAt`. */
@@ -43,7 +55,7 @@ class HistoryBuilder {
     sentAt: number,
     okAt: number,
     fence: number,
-    { withCommand = true } = {},
+    { withCommand = true, weight = 1 } = {},
   ): { attempt: string; token: string } {
     const attempt = `${this.worker}:${++this.#attempts}`;
     const token = `${this.worker}-token-${this.#attempts}`;
@@ -53,14 +65,22 @@ class HistoryBuilder {
         kind: 'command',
         sentAt,
         at: okAt,
-        script: 'mutex-acquire',
+        script: this.shared ? 'semaphore-acquire' : 'mutex-acquire',
         token,
         ttlMs: SETTINGS.ttlMs,
         ok: true,
         reply: [1, fence],
       });
     }
-    this.events.push({ kind: 'acquire-ok', at: okAt, attempt, token, fence, remainingMs: 0 });
+    this.events.push({
+      kind: 'acquire-ok',
+      at: okAt,
+      attempt,
+      token,
+      fence,
+      remainingMs: 0,
+      ...(weight === 1 ? {} : { weight }),
+    });
     return { attempt, token };
   }
 
@@ -546,5 +566,50 @@ describe('checker › validity from what the server did, not from the library’
     });
     gt.check(kept.attempt, 650, true, 338).release(kept.attempt, 700);
     expect(checkRun(logs([gt])).violations).toEqual([]);
+  });
+});
+
+describe('checker › locks several may hold (semaphore, read-write lock)', () => {
+  const SEMAPHORE = { lockKind: 'semaphore', capacity: 2 } as const;
+  const READ_WRITE = { lockKind: 'read-write', capacity: 1_000_000 } as const;
+
+  it('accepts as many holders as the limit, in any token order, and flags one more', () => {
+    const [a, b, c] = ['a', 'b', 'c'].map((w) => new HistoryBuilder(w, SEMAPHORE));
+    if (!a || !b || !c) throw new Error('three builders');
+    // One release granted both: b saw its grant (fence 3) before a saw its own (fence 2).
+    const first = a.acquire(0, 0, 20, 2);
+    const second = b.acquire(0, 0, 10, 3);
+    a.release(first.attempt, 300);
+    b.release(second.attempt, 300);
+    expect(properties(checkRun(logs([a, b])))).toEqual([]);
+    const third = c.acquire(100, 100, 101, 4);
+    c.release(third.attempt, 200);
+    expect(properties(checkRun(logs([a, b, c])))).toEqual(['lease-overlap']);
+  });
+
+  it('accepts readers side by side and flags a writer beside a reader', () => {
+    const [r1, r2, w] = ['r1', 'r2', 'w'].map((id) => new HistoryBuilder(id, READ_WRITE));
+    if (!r1 || !r2 || !w) throw new Error('three builders');
+    const one = r1.acquire(0, 0, 1, 1);
+    const two = r2.acquire(0, 0, 2, 2);
+    r1.release(one.attempt, 300);
+    r2.release(two.attempt, 300);
+    expect(properties(checkRun(logs([r1, r2])))).toEqual([]);
+    const write = w.acquire(200, 200, 201, 3, { weight: 1_000_000 });
+    w.release(write.attempt, 250);
+    // One violation per grant that did not fit, naming every claim it met.
+    expect(properties(checkRun(logs([r1, r2, w])))).toEqual(['lease-overlap']);
+  });
+
+  it('flags a writer whose token is not above every earlier one, and a reader below a writer', () => {
+    const [r, w] = ['r', 'w'].map((id) => new HistoryBuilder(id, READ_WRITE));
+    if (!r || !w) throw new Error('two builders');
+    const read = r.acquire(0, 0, 1, 5);
+    r.release(read.attempt, 10);
+    const write = w.acquire(20, 20, 21, 4, { weight: 1_000_000 });
+    w.release(write.attempt, 30);
+    const late = r.acquire(40, 40, 41, 3);
+    r.release(late.attempt, 50);
+    expect(properties(checkRun(logs([r, w])))).toEqual(['token-regression', 'token-regression']);
   });
 });

@@ -148,7 +148,11 @@ function workerOf(timelines: Map<string, WorkerTimeline>, attempt: Attempt) {
   return timelines.get(attempt.worker);
 }
 
-/** G1: claims (grant … end of claim) of different attempts must not overlap. */
+/**
+ * G1: claims (grant … end of claim) of different attempts must not overlap, or, for a lock that
+ * several may hold (a semaphore, readers), the weights of the claims in force at once must not
+ * add up to more than its capacity (a writer weighs the whole capacity).
+ */
 export function leaseOverlaps(
   attempts: readonly Attempt[],
   timelines: Map<string, WorkerTimeline>,
@@ -163,19 +167,23 @@ export function leaseOverlaps(
     .sort((a, b) => a.from - b.from);
   const violations: Violation[] = [];
   for (let i = 0; i < claims.length; i++) {
-    const first = claims[i];
-    if (!first) continue;
-    for (let j = i + 1; j < claims.length; j++) {
-      const second = claims[j];
-      if (!second || second.from >= first.to) break;
-      violations.push({
-        property: 'lease-overlap',
-        at: second.from,
-        worker: second.attempt.worker,
-        attempt: second.attempt.attempt,
-        detail: `${second.attempt.attempt} (fence ${second.attempt.fence}) was granted ${(first.to - second.from).toFixed(1)} ms before the claim of ${first.attempt.attempt} (fence ${first.attempt.fence}) ended`,
-      });
-    }
+    const second = claims[i];
+    if (!second) continue;
+    // The claims granted before this one and still in force when it was granted.
+    const during = claims.slice(0, i).filter((first) => first.to > second.from);
+    const held = during.reduce((sum, first) => sum + first.attempt.weight, 0);
+    if (held + second.attempt.weight <= second.attempt.capacity) continue;
+    const first = during.reduce((a, b) => (b.to < a.to ? b : a), during[0] as (typeof during)[0]);
+    violations.push({
+      property: 'lease-overlap',
+      at: second.from,
+      worker: second.attempt.worker,
+      attempt: second.attempt.attempt,
+      detail:
+        second.attempt.capacity === 1
+          ? `${second.attempt.attempt} (fence ${second.attempt.fence}) was granted ${(first.to - second.from).toFixed(1)} ms before the claim of ${first.attempt.attempt} (fence ${first.attempt.fence}) ended`
+          : `${second.attempt.attempt} (fence ${second.attempt.fence}, weight ${second.attempt.weight}) was granted while claims of weight ${held} were in force (capacity ${second.attempt.capacity}): ${during.map((c) => c.attempt.attempt).join(', ')}`,
+    });
   }
   return violations;
 }
@@ -191,9 +199,13 @@ export function resourceAccess(
   attempts: readonly Attempt[],
 ): { violations: Violation[]; figures: ResourceFigures } {
   const grantedAt = new Map<string, number>();
+  const shares = new Map<string, boolean>();
   for (const attempt of attempts) {
     if (attempt.okAt !== undefined) grantedAt.set(attempt.attempt, attempt.okAt);
+    // Holders that may act beside others: a semaphore's, a read-write lock's readers.
+    shares.set(attempt.attempt, attempt.weight < attempt.capacity);
   }
+  const sideBySide = (a: string, b: string) => shares.get(a) === true && shares.get(b) === true;
   const ordered = [...events].sort((a, b) => a.seq - b.seq);
   const violations: Violation[] = [];
   const overlappingPairs = new Set<string>();
@@ -214,7 +226,8 @@ export function resourceAccess(
         if (!newerSeen) falseRejections++;
       }
       const pair = `${event.attempt} ${latestAttemptSeen}`;
-      if (event.accepted && newerSeen && !overlappingPairs.has(pair)) {
+      const allowed = sideBySide(event.attempt, latestAttemptSeen);
+      if (event.accepted && newerSeen && !allowed && !overlappingPairs.has(pair)) {
         overlappingPairs.add(pair);
         violations.push({
           property: 'resource-overlap',
@@ -227,7 +240,7 @@ export function resourceAccess(
     }
     if (event.op === 'write' && event.accepted) {
       if (event.base !== undefined && event.base !== event.valueBefore) lostUpdates++;
-      if (newerSeen) {
+      if (newerSeen && !sideBySide(event.attempt, latestAttemptSeen)) {
         staleWritesAccepted++;
         violations.push({
           property: 'stale-write-accepted',
@@ -256,7 +269,12 @@ export function resourceAccess(
   };
 }
 
-/** G2 at the source: fencing tokens must strictly increase in grant order. */
+/**
+ * G2 at the source: fencing tokens must strictly increase in grant order. Holders that share the
+ * lock (a semaphore's, readers) may see their grants in another order than the server drew their
+ * tokens, so for them only this holds: a token above every token of an exclusive holder (a
+ * writer) granted before, and a writer's token above every token granted before it.
+ */
 export function fenceOrder(attempts: readonly Attempt[]): Violation[] {
   const grants = attempts
     .filter((attempt) => attempt.okAt !== undefined && attempt.fence !== undefined)
@@ -265,6 +283,8 @@ export function fenceOrder(attempts: readonly Attempt[]): Violation[] {
   const seen = new Map<number, string>();
   let highest = Number.NEGATIVE_INFINITY;
   let highestAttempt = '';
+  let highestExclusive = Number.NEGATIVE_INFINITY;
+  let highestExclusiveAttempt = '';
   for (const attempt of grants) {
     const fence = attempt.fence as number;
     const duplicateOf = seen.get(fence);
@@ -277,17 +297,24 @@ export function fenceOrder(attempts: readonly Attempt[]): Violation[] {
         detail: `fence ${fence} was also issued to ${duplicateOf}`,
       });
     }
-    if (fence <= highest) {
+    const shared = attempt.weight < attempt.capacity;
+    const floor = shared ? highestExclusive : highest;
+    if (fence <= floor) {
       violations.push({
         property: 'token-regression',
         at: attempt.okAt as number,
         worker: attempt.worker,
         attempt: attempt.attempt,
-        detail: `fence ${fence} granted after fence ${highest} (${highestAttempt})`,
+        detail: `fence ${fence} granted after fence ${floor} (${shared ? highestExclusiveAttempt : highestAttempt})`,
       });
-    } else {
+    }
+    if (fence > highest) {
       highest = fence;
       highestAttempt = attempt.attempt;
+    }
+    if (!shared && fence > highestExclusive) {
+      highestExclusive = fence;
+      highestExclusiveAttempt = attempt.attempt;
     }
     seen.set(fence, attempt.attempt);
   }

@@ -62,7 +62,23 @@ export interface WorkerLockSettings {
 }
 
 /** Which script a recorded command ran. */
-export type ScriptName = 'mutex-acquire' | 'mutex-extend' | 'mutex-release' | 'mutex-inspect';
+export type ScriptName =
+  | 'mutex-acquire'
+  | 'mutex-extend'
+  | 'mutex-release'
+  | 'mutex-inspect'
+  | 'semaphore-acquire'
+  | 'semaphore-extend'
+  | 'semaphore-release'
+  | 'semaphore-reduce'
+  | 'semaphore-inspect'
+  | 'election-proclaim'
+  | 'election-extend'
+  | 'election-resign'
+  | 'election-leader';
+
+/** The kind of lock a fault run's workers contend for. */
+export type FaultLockKind = 'mutex' | 'semaphore' | 'read-write' | 'election';
 
 /** One line of a worker's history. */
 export type HistoryEvent =
@@ -73,6 +89,13 @@ export type HistoryEvent =
       readonly pid: number;
       readonly client: string;
       readonly settings: WorkerLockSettings;
+      /** The kind of lock; absent in runs from before the other kinds: the mutex. */
+      readonly lockKind?: FaultLockKind;
+      /**
+       * How much may be held at once, as the server is asked to enforce it: 1 for a mutex or an
+       * election, the limit of a semaphore, READ_WRITE_CAPACITY for a read-write lock.
+       */
+      readonly capacity?: number;
     }
   | { readonly kind: 'acquire-invoke'; readonly at: number; readonly attempt: string }
   | {
@@ -82,6 +105,8 @@ export type HistoryEvent =
       readonly token: string;
       readonly fence: number;
       readonly remainingMs: number;
+      /** How much of the capacity this hold takes (permits; a writer takes all); default 1. */
+      readonly weight?: number;
     }
   | {
       readonly kind: 'acquire-fail';

@@ -12,7 +12,14 @@ import { now } from './clock.js';
 import type { HistoryEvent, ScriptName } from './events.js';
 
 /** Scripts whose second argument is a ttl in ms. */
-const TTL_SCRIPTS = new Set(['mutex-acquire', 'mutex-extend']);
+const TTL_SCRIPTS = new Set([
+  'mutex-acquire',
+  'mutex-extend',
+  'semaphore-acquire',
+  'semaphore-extend',
+  'election-extend',
+]);
+const EXTEND_SCRIPTS = new Set(['mutex-extend', 'semaphore-extend', 'election-extend']);
 
 /**
  * What the extend script does on the server, read from the Lua text Redis runs (not from the
@@ -20,9 +27,13 @@ const TTL_SCRIPTS = new Set(['mutex-acquire', 'mutex-extend']);
  * reply, or after a command whose outcome is unknown.
  */
 function extendScript(lua: string) {
+  // The mutex's key: PEXPIRE … GT. A semaphore holder's expiry (a zset score): the larger of the
+  // old one and now + ttl, and the reply is what is left of it, which is what PTTL would say.
+  const neverShortens = /'PEXPIRE'[^\n]*'GT'/i.test(lua) || /math\.max\(score, /.test(lua);
+  const repliesRemaining = /'PTTL'/i.test(lua) || /return expiry - nowMs/.test(lua);
   return {
-    pexpire: /'PEXPIRE'[^\n]*'GT'/i.test(lua) ? ('gt' as const) : ('plain' as const),
-    reply: /'PTTL'/i.test(lua) ? ('pttl' as const) : ('flag' as const),
+    pexpire: neverShortens ? ('gt' as const) : ('plain' as const),
+    reply: repliesRemaining ? ('pttl' as const) : ('flag' as const),
   };
 }
 
@@ -46,7 +57,7 @@ export function recordingAdapter(
         script: script.name as ScriptName,
         token: args[0] ?? '',
         ...(TTL_SCRIPTS.has(script.name) ? { ttlMs: Number(args[1]) } : {}),
-        ...(script.name === 'mutex-extend' ? { extendScript: extendScript(script.lua) } : {}),
+        ...(EXTEND_SCRIPTS.has(script.name) ? { extendScript: extendScript(script.lua) } : {}),
       };
       try {
         const reply = await inner.runScript(script, keys, args, deadline);

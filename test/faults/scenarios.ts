@@ -461,7 +461,111 @@ export const ISSUE_8_SCENARIOS: readonly ScenarioSpec[] = [
   },
 ];
 
-export const SCENARIOS: readonly ScenarioSpec[] = [...CATALOGUE, ...ISSUE_8_SCENARIOS];
+/** A semaphore of 2 permits, each worker taking 1: up to 2 holders at once, never 3. */
+const SEMAPHORE = { lockKind: 'semaphore', limit: 2 } as const;
+/** A read-write lock, 80 % reads: readers side by side, a writer alone. */
+const READ_WRITE = { lockKind: 'read-write', readShare: 0.8 } as const;
+const ELECTION = { lockKind: 'election' } as const;
+
+/**
+ * The other kinds of issue 10 through the same faults. The checker counts each hold's weight
+ * against the kind's capacity (never more than 2 permits; never a writer beside anyone; one
+ * leader), fencing order where it applies (a writer's token above every earlier one; a leader's
+ * term above every earlier term), validity and loss signals from the recorded scripts, as for the
+ * mutex. Semaphore and read-write runs use an unfenced resource: their holders act side by side.
+ */
+const KIND_SCENARIOS: readonly ScenarioSpec[] = [
+  {
+    id: 'K-S1',
+    title: 'semaphore (2 permits): holder SIGKILL',
+    checks: 'never more than 2 permits held; the killed holder’s permit comes back after its ttl',
+    fast: true,
+    inModel: true,
+    mode: 'unfenced',
+    workers: 5,
+    worker: SEMAPHORE,
+    inject: (context) =>
+      repeat(context, 3, async () => {
+        await killHolder(context);
+        await context.spawnWorker();
+      }),
+  },
+  {
+    id: 'K-S2',
+    title: 'semaphore (2 permits): random mix of in-model faults (seeded)',
+    checks: 'never more than 2 permits held through kills, pauses, restarts and cut connections',
+    fast: false,
+    inModel: true,
+    mode: 'unfenced',
+    workers: 5,
+    worker: SEMAPHORE,
+    redisArgs: AOF_ALWAYS,
+    proxies: true,
+    inject: (context) => nemesis(context, { durationMs: 60_000 }),
+  },
+  {
+    id: 'K-RW1',
+    title: 'read-write lock (80 % reads): holder SIGKILL',
+    checks: 'never a writer beside anyone; a writer’s token above every earlier one',
+    fast: true,
+    inModel: true,
+    mode: 'unfenced',
+    workers: 5,
+    worker: READ_WRITE,
+    inject: (context) =>
+      repeat(context, 3, async () => {
+        await killHolder(context);
+        await context.spawnWorker();
+      }),
+  },
+  {
+    id: 'K-RW2',
+    title: 'read-write lock (80 % reads): random mix of in-model faults (seeded)',
+    checks: 'never a writer beside anyone through kills, pauses, restarts and cut connections',
+    fast: false,
+    inModel: true,
+    mode: 'unfenced',
+    workers: 5,
+    worker: READ_WRITE,
+    redisArgs: AOF_ALWAYS,
+    proxies: true,
+    inject: (context) => nemesis(context, { durationMs: 60_000 }),
+  },
+  {
+    id: 'K-E1',
+    title: 'election: leader SIGKILL',
+    checks: 'never two leaders; terms grow; a candidate leads after the dead leader’s lease',
+    fast: true,
+    inModel: true,
+    mode: 'fenced',
+    workers: 4,
+    worker: ELECTION,
+    inject: (context) =>
+      repeat(context, 3, async () => {
+        await killHolder(context);
+        await context.spawnWorker();
+      }),
+  },
+  {
+    id: 'K-E2',
+    title: 'election: random mix of in-model faults (seeded)',
+    checks: 'never two leaders through kills, pauses, restarts and cut connections',
+    fast: false,
+    inModel: true,
+    mode: 'fenced',
+    workers: 4,
+    worker: ELECTION,
+    redisArgs: AOF_ALWAYS,
+    proxies: true,
+    inject: (context) => nemesis(context, { durationMs: 60_000 }),
+  },
+];
+
+export const SCENARIOS: readonly ScenarioSpec[] = [
+  ...CATALOGUE,
+  ...ISSUE_8_SCENARIOS,
+  ...KIND_SCENARIOS,
+];
 
 /** A shorter mix for the fast subset. */
 export const FAST_MIX: ScenarioSpec = {

@@ -1,5 +1,5 @@
 /** What the orchestrator tells a worker process to do; passed as JSON in argv. */
-import type { WorkerLockSettings } from './events.js';
+import type { FaultLockKind, WorkerLockSettings } from './events.js';
 
 export type ClientKind = 'ioredis' | 'node-redis';
 
@@ -41,9 +41,27 @@ export interface WorkerConfig {
   readonly mode?: 'acquire' | 'withLock';
   /** Independent acquire loops in this process (each a waiter of its own while another holds). */
   readonly concurrency?: number;
+  /**
+   * What the workers contend for (default the mutex): a semaphore of `limit` permits taking one
+   * each, a read-write lock reading with probability `readShare`, or an election (campaign,
+   * lead, resign).
+   */
+  readonly lockKind?: FaultLockKind;
+  readonly limit?: number;
+  readonly readShare?: number;
   readonly maxCycles: number;
   readonly maxRunMs: number;
   readonly seed: number;
+}
+
+/** The read-write lock's capacity as the checker counts it: a reader takes 1, a writer all. */
+export const READ_WRITE_CAPACITY = 1_000_000;
+
+/** How much of the lock may be held at once, for the checker. */
+export function capacityOf(config: Pick<WorkerConfig, 'lockKind' | 'limit'>): number {
+  if (config.lockKind === 'semaphore') return config.limit ?? 1;
+  if (config.lockKind === 'read-write') return READ_WRITE_CAPACITY;
+  return 1;
 }
 
 export const DEFAULT_SETTINGS: WorkerLockSettings = Object.freeze({

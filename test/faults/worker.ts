@@ -19,7 +19,12 @@ import { JsonlWriter } from './jsonl.js';
 import { seededRandom } from './random.js';
 import { recordingAdapter } from './recording-adapter.js';
 import { ResourceClient } from './resource-client.js';
-import type { ClientProfile, WorkerConfig } from './worker-config.js';
+import {
+  type ClientProfile,
+  capacityOf,
+  READ_WRITE_CAPACITY,
+  type WorkerConfig,
+} from './worker-config.js';
 
 const LAG_WINDOW_MS = 1_000;
 /** A worker that does not finish within this after `stop` exits anyway. */
@@ -141,6 +146,8 @@ class Worker {
       pid: process.pid,
       client: `${config.client}/${config.profile}`,
       settings: config.settings,
+      lockKind: config.lockKind ?? 'mutex',
+      capacity: capacityOf(config),
     });
     const lag = this.#monitorLag();
     // Published once per locker when Redis may evict the fencing counter (issue 8, item 7).
@@ -184,13 +191,14 @@ class Worker {
   async #cycle(locker: Locker, resource: ResourceClient, attempt: string): Promise<void> {
     this.record({ kind: 'acquire-invoke', at: now(), attempt });
     let lock: Lock;
+    let weight: number;
     try {
-      lock = await locker.acquire(this.config.lockName, { signal: this.#stop.signal });
+      ({ lock, weight } = await this.#acquire(locker));
     } catch (error) {
       this.#acquireFailed(attempt, error);
       return;
     }
-    this.#held(lock, attempt);
+    this.#held(lock, attempt, weight);
     try {
       await this.#criticalSection(lock, resource, attempt, () => lock.isHeld);
     } finally {
@@ -202,6 +210,33 @@ class Worker {
       } catch (error) {
         this.record({ kind: 'release-fail', at: now(), attempt, code: errorCode(error) });
       }
+    }
+  }
+
+  /** Takes the run's kind of lock; `weight` is how much of its capacity the hold takes. */
+  async #acquire(locker: Locker): Promise<{ lock: Lock; weight: number }> {
+    const { lockKind, lockName, limit, readShare } = this.config;
+    const options = { signal: this.#stop.signal };
+    switch (lockKind) {
+      case 'semaphore':
+        return {
+          lock: await locker.semaphore(lockName, { limit: limit ?? 1 }).acquire(options),
+          weight: 1,
+        };
+      case 'read-write': {
+        const rw = locker.readWrite(lockName);
+        if (this.#random() < (readShare ?? 0.9)) {
+          return { lock: await rw.acquireRead(options), weight: 1 };
+        }
+        return { lock: await rw.acquireWrite(options), weight: READ_WRITE_CAPACITY };
+      }
+      case 'election':
+        return {
+          lock: await locker.election(lockName).campaign(this.config.id, options),
+          weight: 1,
+        };
+      default:
+        return { lock: await locker.acquire(lockName, options), weight: 1 };
     }
   }
 
@@ -257,7 +292,7 @@ class Worker {
   }
 
   /** Records a fresh hold and its lost signal, and tells the orchestrator. */
-  #held(lock: Lock, attempt: string): void {
+  #held(lock: Lock, attempt: string, weight = 1): void {
     this.record({
       kind: 'acquire-ok',
       at: now(),
@@ -265,6 +300,7 @@ class Worker {
       token: lock.token,
       fence: lock.fencingToken,
       remainingMs: lock.remainingMs,
+      ...(weight === 1 ? {} : { weight }),
     });
     lock.signal.addEventListener(
       'abort',

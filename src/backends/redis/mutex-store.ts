@@ -4,7 +4,9 @@ import { LockKeyConflictError } from '../../errors.js';
 import type { RedisSession } from './backend.js';
 import type { MutexKeys } from './keys.js';
 import { type HoldScripts, ScriptStore } from './script-store.js';
-import { mutexAcquire, mutexExtend, mutexRelease, QUEUE_MODE } from './scripts/index.js';
+import { attemptArgs, mutexAcquire, mutexExtend, mutexRelease } from './scripts/index.js';
+
+const MUTEX_SCRIPTS = { extend: mutexExtend, release: mutexRelease };
 
 export class MutexStore<Keys extends MutexKeys = MutexKeys> extends ScriptStore<Keys> {
   readonly kind: LockKind = 'mutex';
@@ -13,17 +15,17 @@ export class MutexStore<Keys extends MutexKeys = MutexKeys> extends ScriptStore<
     session: RedisSession,
     name: string,
     keys: Keys,
-    scripts: HoldScripts<Keys> = { extend: mutexExtend, release: mutexRelease },
+    scripts: HoldScripts<Keys> = MUTEX_SCRIPTS,
   ) {
     super(session, name, keys, scripts);
   }
 
   async attempt(request: AttemptRequest): Promise<AttemptReply> {
-    const reply = await this.session.runner.run(mutexAcquire, this.keys, {
-      ...request,
-      queueMode: QUEUE_MODE[request.queue],
-      channel: this.session.waker.channel,
-    });
+    const reply = await this.session.runner.run(
+      mutexAcquire,
+      this.keys,
+      attemptArgs(request, this.session.waker.channel),
+    );
     if (reply.kind !== 'conflict') return reply;
     return { kind: 'refused', error: new LockKeyConflictError(this.keys.lock, reply.detail) };
   }

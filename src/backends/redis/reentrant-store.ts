@@ -6,7 +6,7 @@ import type { AttemptReply, AttemptRequest } from '../../core/backend.js';
 import type { RedisSession } from './backend.js';
 import type { ReentrantKeys } from './keys.js';
 import { ScriptStore } from './script-store.js';
-import { QUEUE_MODE } from './scripts/index.js';
+import { attemptArgs } from './scripts/index.js';
 import { reentrantAcquire, reentrantExtend, reentrantRelease } from './scripts/reentrant.js';
 
 export class ReentrantStore extends ScriptStore<ReentrantKeys> {
@@ -24,9 +24,7 @@ export class ReentrantStore extends ScriptStore<ReentrantKeys> {
 
   async attempt(request: AttemptRequest): Promise<AttemptReply> {
     const reply = await this.session.runner.run(reentrantAcquire, this.keys, {
-      ...request,
-      queueMode: QUEUE_MODE[request.queue],
-      channel: this.session.waker.channel,
+      ...attemptArgs(request, this.session.waker.channel),
       owner: this.owner,
     });
     return reply.kind === 'acquired'

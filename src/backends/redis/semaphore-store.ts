@@ -4,7 +4,7 @@ import { LockLimitMismatchError } from '../../errors.js';
 import type { RedisSession } from './backend.js';
 import type { SemaphoreKeys } from './keys.js';
 import { ScriptStore } from './script-store.js';
-import { QUEUE_MODE } from './scripts/index.js';
+import { attemptArgs } from './scripts/index.js';
 import { semaphoreAcquire, semaphoreExtend, semaphoreRelease } from './scripts/semaphore.js';
 
 export class SemaphoreStore extends ScriptStore<SemaphoreKeys> {
@@ -23,9 +23,7 @@ export class SemaphoreStore extends ScriptStore<SemaphoreKeys> {
 
   async attempt(request: AttemptRequest): Promise<AttemptReply> {
     const reply = await this.session.runner.run(semaphoreAcquire, this.keys, {
-      ...request,
-      queueMode: QUEUE_MODE[request.queue],
-      channel: this.session.waker.channel,
+      ...attemptArgs(request, this.session.waker.channel),
       limit: this.limit,
       permits: this.permits,
     });

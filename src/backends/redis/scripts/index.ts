@@ -2,7 +2,12 @@
  * One typed descriptor per Lua script: the keys it takes, how its arguments are encoded, and how its
  * reply is decoded. The Lua itself lives in ./lua/*.lua; build-lua turns it into ./generated.ts.
  */
-import type { ExtendReply, QueueMode, ReleaseReply } from '../../../core/backend.js';
+import type {
+  AttemptRequest,
+  ExtendReply,
+  QueueMode,
+  ReleaseReply,
+} from '../../../core/backend.js';
 import type { LuaScriptSource } from '../adapter.js';
 import { type LockKeys, type MutexKeys, releaseTombstoneKey } from '../keys.js';
 import { LUA_SOURCES } from './generated.js';
@@ -63,6 +68,25 @@ export interface AttemptArgs {
   readonly polls: boolean;
   /** How long the queue keys live after this join or refresh; no entry lives longer. */
   readonly queueLifeMs: number;
+}
+
+/**
+ * The attempt arguments of one acquire: the loop's request and this process's wake channel. Built
+ * field by field: an object spread here cost the mutex's hot path about a fifth of its throughput
+ * with 256 locks at once (26k against 33k acquire+release a second on ioredis).
+ */
+export function attemptArgs(request: AttemptRequest, channel: string): AttemptArgs {
+  return {
+    token: request.token,
+    ttlMs: request.ttlMs,
+    queueMode: QUEUE_MODE[request.queue],
+    sleepCapMs: request.sleepCapMs,
+    graceMs: request.graceMs,
+    channel,
+    attempt: request.attempt,
+    polls: request.polls,
+    queueLifeMs: request.queueLifeMs,
+  };
 }
 
 export function encodeAttempt(a: AttemptArgs): string[] {

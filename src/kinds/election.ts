@@ -142,7 +142,8 @@ export class Election {
   /**
    * The leader now, then every change: a new leader or value, or none (`undefined`). Changes are
    * pushed; a leader that dies without resigning shows when its lease ends. Ends when `signal`
-   * aborts or the locker closes; a failed read is tried again, never thrown.
+   * aborts or the locker closes; a failed read is tried again, never thrown. Its first step
+   * rejects if the locker cannot subscribe to the election's changes (Redis unreachable).
    *
    * @example
    * for await (const leader of election.observe({ signal })) console.log(leader?.value);
@@ -160,6 +161,7 @@ export class Election {
   ): AsyncGenerator<Leader | undefined, void, undefined> {
     const { closed } = this.#context;
     const ended = () => signal?.aborted === true || closed.aborted;
+    if (ended()) return;
     let changed = true;
     let wake: (() => void) | undefined;
     const poke = () => {

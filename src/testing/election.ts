@@ -133,6 +133,13 @@ export function registerElectionTests(api: TestApi, ctx: KindSuiteContext): void
 
   it(title('observing ends when the locker closes, and leaves nothing running'), async () => {
     const watcher = await ctx.newLocker();
+    // A signal aborted already is refused at once with its reason, as acquire refuses it.
+    const before = new AbortController();
+    before.abort(new Error('not wanted'));
+    assert.throws(
+      () => watcher.election(ctx.fresh('el-aborted')).observe({ signal: before.signal }),
+      /not wanted/,
+    );
     const observed = collect(watcher.election(ctx.fresh('el-close')).observe());
     await until('the observer saw no leader', async () => observed.seen.length === 1);
     await watcher.close();

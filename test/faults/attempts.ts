@@ -36,6 +36,8 @@ export interface Attempt {
   /** How much may be held at once (1: exclusive), and how much of it this attempt took. */
   readonly capacity: number;
   weight: number;
+  /** A reentrant lock's owner: holds of one owner may overlap and share a fencing token. */
+  owner?: string;
   readonly invokeAt: number;
   okAt?: number;
   failAt?: number;
@@ -82,9 +84,14 @@ export interface Reconstruction {
 }
 
 /** The scripts of each step, whatever the kind (their replies have the mutex's shapes). */
-const ACQUIRE_SCRIPTS = new Set(['mutex-acquire', 'semaphore-acquire']);
-const EXTEND_SCRIPTS = new Set(['mutex-extend', 'semaphore-extend', 'election-extend']);
-const RELEASE_SCRIPTS = new Set(['mutex-release', 'semaphore-release']);
+const ACQUIRE_SCRIPTS = new Set(['mutex-acquire', 'semaphore-acquire', 'reentrant-acquire']);
+const EXTEND_SCRIPTS = new Set([
+  'mutex-extend',
+  'semaphore-extend',
+  'election-extend',
+  'reentrant-extend',
+]);
+const RELEASE_SCRIPTS = new Set(['mutex-release', 'semaphore-release', 'reentrant-release']);
 
 function isGrant(command: CommandEvent): boolean {
   return (
@@ -361,6 +368,7 @@ function applyAttemptEvent(
       attempt.token = event.token;
       attempt.fence = event.fence;
       attempt.weight = event.weight ?? 1;
+      if (event.owner !== undefined) attempt.owner = event.owner;
       attempt.claims.push({ at: event.at, until: event.at + event.remainingMs, what: 'acquire' });
       break;
     case 'acquire-fail':

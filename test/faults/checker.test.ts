@@ -55,7 +55,11 @@ class HistoryBuilder {
     sentAt: number,
     okAt: number,
     fence: number,
-    { withCommand = true, weight = 1 } = {},
+    {
+      withCommand = true,
+      weight = 1,
+      owner,
+    }: { withCommand?: boolean; weight?: number; owner?: string } = {},
   ): { attempt: string; token: string } {
     const attempt = `${this.worker}:${++this.#attempts}`;
     const token = `${this.worker}-token-${this.#attempts}`;
@@ -80,6 +84,7 @@ class HistoryBuilder {
       fence,
       remainingMs: 0,
       ...(weight === 1 ? {} : { weight }),
+      ...(owner === undefined ? {} : { owner }),
     });
     return { attempt, token };
   }
@@ -611,5 +616,20 @@ describe('checker › locks several may hold (semaphore, read-write lock)', () =
     const late = r.acquire(40, 40, 41, 3);
     r.release(late.attempt, 50);
     expect(properties(checkRun(logs([r, w])))).toEqual(['token-regression', 'token-regression']);
+  });
+});
+
+describe('checker › reentrant owners', () => {
+  it('accepts holds of one owner side by side with one token, and flags another owner among them', () => {
+    const [a, b, c] = ['a', 'b', 'c'].map((w) => new HistoryBuilder(w));
+    if (!a || !b || !c) throw new Error('three builders');
+    const first = a.acquire(0, 0, 1, 7, { owner: 'job' });
+    const joined = b.acquire(50, 50, 51, 7, { owner: 'job' });
+    a.release(first.attempt, 300);
+    b.release(joined.attempt, 200);
+    expect(properties(checkRun(logs([a, b])))).toEqual([]);
+    const stranger = c.acquire(100, 100, 101, 8, { owner: 'other' });
+    c.release(stranger.attempt, 150);
+    expect(properties(checkRun(logs([a, b, c])))).toEqual(['lease-overlap']);
   });
 });

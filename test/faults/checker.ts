@@ -148,8 +148,14 @@ function workerOf(timelines: Map<string, WorkerTimeline>, attempt: Attempt) {
   return timelines.get(attempt.worker);
 }
 
+/** Holds of one reentrant owner: they share the lock, by design. */
+function sameOwner(a: Attempt, b: Attempt): boolean {
+  return a.owner !== undefined && a.owner === b.owner;
+}
+
 /**
- * G1: claims (grant … end of claim) of different attempts must not overlap, or, for a lock that
+ * G1: claims (grant … end of claim) of different attempts (of different owners, for a reentrant
+ * lock) must not overlap, or, for a lock that
  * several may hold (a semaphore, readers), the weights of the claims in force at once must not
  * add up to more than its capacity (a writer weighs the whole capacity).
  */
@@ -170,7 +176,9 @@ export function leaseOverlaps(
     const second = claims[i];
     if (!second) continue;
     // The claims granted before this one and still in force when it was granted.
-    const during = claims.slice(0, i).filter((first) => first.to > second.from);
+    const during = claims
+      .slice(0, i)
+      .filter((first) => first.to > second.from && !sameOwner(first.attempt, second.attempt));
     const held = during.reduce((sum, first) => sum + first.attempt.weight, 0);
     if (held + second.attempt.weight <= second.attempt.capacity) continue;
     const first = during.reduce((a, b) => (b.to < a.to ? b : a), during[0] as (typeof during)[0]);
@@ -200,12 +208,17 @@ export function resourceAccess(
 ): { violations: Violation[]; figures: ResourceFigures } {
   const grantedAt = new Map<string, number>();
   const shares = new Map<string, boolean>();
+  const owners = new Map<string, string>();
   for (const attempt of attempts) {
     if (attempt.okAt !== undefined) grantedAt.set(attempt.attempt, attempt.okAt);
-    // Holders that may act beside others: a semaphore's, a read-write lock's readers.
+    // Holders that may act beside others: a semaphore's, a read-write lock's readers, and the
+    // holds of one reentrant owner.
     shares.set(attempt.attempt, attempt.weight < attempt.capacity);
+    if (attempt.owner !== undefined) owners.set(attempt.attempt, attempt.owner);
   }
-  const sideBySide = (a: string, b: string) => shares.get(a) === true && shares.get(b) === true;
+  const sideBySide = (a: string, b: string) =>
+    (shares.get(a) === true && shares.get(b) === true) ||
+    (owners.has(a) && owners.get(a) === owners.get(b));
   const ordered = [...events].sort((a, b) => a.seq - b.seq);
   const violations: Violation[] = [];
   const overlappingPairs = new Set<string>();
@@ -285,8 +298,15 @@ export function fenceOrder(attempts: readonly Attempt[]): Violation[] {
   let highestAttempt = '';
   let highestExclusive = Number.NEGATIVE_INFINITY;
   let highestExclusiveAttempt = '';
+  /** Each reentrant owner's latest fencing token: a hold joining the owner's hold shares it. */
+  const ownerFence = new Map<string, number>();
   for (const attempt of grants) {
     const fence = attempt.fence as number;
+    if (attempt.owner !== undefined) {
+      const joined = ownerFence.get(attempt.owner) === fence;
+      ownerFence.set(attempt.owner, fence);
+      if (joined) continue;
+    }
     const duplicateOf = seen.get(fence);
     if (duplicateOf !== undefined) {
       violations.push({

@@ -75,10 +75,14 @@ export type ScriptName =
   | 'election-proclaim'
   | 'election-extend'
   | 'election-resign'
-  | 'election-leader';
+  | 'election-leader'
+  | 'reentrant-acquire'
+  | 'reentrant-extend'
+  | 'reentrant-release'
+  | 'reentrant-inspect';
 
 /** The kind of lock a fault run's workers contend for. */
-export type FaultLockKind = 'mutex' | 'semaphore' | 'read-write' | 'election';
+export type FaultLockKind = 'mutex' | 'semaphore' | 'read-write' | 'election' | 'reentrant';
 
 /** One line of a worker's history. */
 export type HistoryEvent =
@@ -107,6 +111,8 @@ export type HistoryEvent =
       readonly remainingMs: number;
       /** How much of the capacity this hold takes (permits; a writer takes all); default 1. */
       readonly weight?: number;
+      /** A reentrant lock's owner: holds of one owner share the lock (and its fencing token). */
+      readonly owner?: string;
     }
   | {
       readonly kind: 'acquire-fail';

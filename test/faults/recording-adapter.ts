@@ -18,8 +18,15 @@ const TTL_SCRIPTS = new Set([
   'semaphore-acquire',
   'semaphore-extend',
   'election-extend',
+  'reentrant-acquire',
+  'reentrant-extend',
 ]);
-const EXTEND_SCRIPTS = new Set(['mutex-extend', 'semaphore-extend', 'election-extend']);
+const EXTEND_SCRIPTS = new Set([
+  'mutex-extend',
+  'semaphore-extend',
+  'election-extend',
+  'reentrant-extend',
+]);
 
 /**
  * What the extend script does on the server, read from the Lua text Redis runs (not from the

@@ -466,6 +466,8 @@ const SEMAPHORE = { lockKind: 'semaphore', limit: 2 } as const;
 /** A read-write lock, 80 % reads: readers side by side, a writer alone. */
 const READ_WRITE = { lockKind: 'read-write', readShare: 0.8 } as const;
 const ELECTION = { lockKind: 'election' } as const;
+/** A reentrant lock whose workers form 2 owners: holds of one owner overlap, of two never. */
+const REENTRANT = { lockKind: 'reentrant', ownerGroups: 2 } as const;
 
 /**
  * The other kinds of issue 10 through the same faults. The checker counts each hold's weight
@@ -555,6 +557,35 @@ const KIND_SCENARIOS: readonly ScenarioSpec[] = [
     mode: 'fenced',
     workers: 4,
     worker: ELECTION,
+    redisArgs: AOF_ALWAYS,
+    proxies: true,
+    inject: (context) => nemesis(context, { durationMs: 60_000 }),
+  },
+  {
+    id: 'K-R1',
+    title: 'reentrant lock (2 owners of 2 workers each): holder SIGKILL',
+    checks:
+      'holds of two owners never overlap; holds of one owner share its token; the killed holder’s share lapses after its ttl',
+    fast: true,
+    inModel: true,
+    mode: 'unfenced',
+    workers: 4,
+    worker: REENTRANT,
+    inject: (context) =>
+      repeat(context, 3, async () => {
+        await killHolder(context);
+        await context.spawnWorker();
+      }),
+  },
+  {
+    id: 'K-R2',
+    title: 'reentrant lock (2 owners): random mix of in-model faults (seeded)',
+    checks: 'holds of two owners never overlap through kills, pauses, restarts and cut connections',
+    fast: false,
+    inModel: true,
+    mode: 'unfenced',
+    workers: 4,
+    worker: REENTRANT,
     redisArgs: AOF_ALWAYS,
     proxies: true,
     inject: (context) => nemesis(context, { durationMs: 60_000 }),

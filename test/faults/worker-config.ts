@@ -49,6 +49,11 @@ export interface WorkerConfig {
   readonly lockKind?: FaultLockKind;
   readonly limit?: number;
   readonly readShare?: number;
+  /**
+   * A reentrant lock's owners: worker w<n> acquires as owner `g<n mod ownerGroups>`, so workers
+   * of one group share holds (default: each worker is its own owner).
+   */
+  readonly ownerGroups?: number;
   readonly maxCycles: number;
   readonly maxRunMs: number;
   readonly seed: number;

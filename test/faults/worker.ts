@@ -192,13 +192,14 @@ class Worker {
     this.record({ kind: 'acquire-invoke', at: now(), attempt });
     let lock: Lock;
     let weight: number;
+    let owner: string | undefined;
     try {
-      ({ lock, weight } = await this.#acquire(locker));
+      ({ lock, weight, owner } = await this.#acquire(locker));
     } catch (error) {
       this.#acquireFailed(attempt, error);
       return;
     }
-    this.#held(lock, attempt, weight);
+    this.#held(lock, attempt, weight, owner);
     try {
       await this.#criticalSection(lock, resource, attempt, () => lock.isHeld);
     } finally {
@@ -214,7 +215,7 @@ class Worker {
   }
 
   /** Takes the run's kind of lock; `weight` is how much of its capacity the hold takes. */
-  async #acquire(locker: Locker): Promise<{ lock: Lock; weight: number }> {
+  async #acquire(locker: Locker): Promise<{ lock: Lock; weight: number; owner?: string }> {
     const { lockKind, lockName, limit, readShare } = this.config;
     const options = { signal: this.#stop.signal };
     switch (lockKind) {
@@ -229,6 +230,15 @@ class Worker {
           return { lock: await rw.acquireRead(options), weight: 1 };
         }
         return { lock: await rw.acquireWrite(options), weight: READ_WRITE_CAPACITY };
+      }
+      case 'reentrant': {
+        const { id, ownerGroups } = this.config;
+        const owner = ownerGroups ? `g${Number(id.slice(1)) % ownerGroups}` : id;
+        return {
+          lock: await locker.reentrant(lockName).acquire({ ...options, owner }),
+          weight: 1,
+          owner,
+        };
       }
       case 'election':
         return {
@@ -292,7 +302,7 @@ class Worker {
   }
 
   /** Records a fresh hold and its lost signal, and tells the orchestrator. */
-  #held(lock: Lock, attempt: string, weight = 1): void {
+  #held(lock: Lock, attempt: string, weight = 1, owner?: string): void {
     this.record({
       kind: 'acquire-ok',
       at: now(),
@@ -301,6 +311,7 @@ class Worker {
       fence: lock.fencingToken,
       remainingMs: lock.remainingMs,
       ...(weight === 1 ? {} : { weight }),
+      ...(owner === undefined ? {} : { owner }),
     });
     lock.signal.addEventListener(
       'abort',

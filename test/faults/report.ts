@@ -19,8 +19,11 @@ export interface ReportMeta {
   readonly redis: string;
   readonly cpus: number;
   readonly durationMs: number;
-  /** Rows that a later partial run replaced or added (FAULTS_MERGE=1), and by what run. */
-  readonly rowsFrom?: string;
+  /**
+   * Rows that later partial runs replaced or added (FAULTS_MERGE=1), and by what run: one line
+   * per merge, oldest first (a single string in reports from before merges were kept).
+   */
+  readonly rowsFrom?: string | readonly string[];
 }
 
 export interface Report {
@@ -134,9 +137,11 @@ export function renderMarkdown(report: Report): string {
     '',
     `Generated ${meta.generatedAt} by \`${meta.command}\` (${meta.subset} run, seed ${meta.seed}, ` +
       `${Math.round(meta.durationMs / 1000)} s) on Node ${meta.node}, ${meta.redis}, ${meta.cpus} CPUs. ` +
-      'Single-node Redis only (safety.md §6.4 R1–R10, M1, and the issue 8 rows I8-*); Sentinel, Cluster (beyond its refusal), Redlock and etcd ' +
+      'Single-node Redis only (safety.md §6.4 R1–R10, M1, the issue 8 rows I8-* and the lock kinds K-*); Sentinel, Cluster (beyond its refusal), Redlock and etcd ' +
       'are not covered yet.',
-    ...(meta.rowsFrom ? ['', meta.rowsFrom] : []),
+    ...(meta.rowsFrom
+      ? ['', ...mergeNotes(meta.rowsFrom), 'The other rows are from the run above.']
+      : []),
     '',
     `**${totals.scenarios} scenario runs, ${totals.passed} passed; ${totals.faultsInjected} faults ` +
       `injected; ${totals.acquisitions} acquisitions (handoffs) out of ${totals.acquireCalls} acquire ` +
@@ -263,14 +268,15 @@ export function mergeReports(base: Report, partial: Report): Report {
     if (!scenarios.some((old) => same(old, fresh))) scenarios.push(fresh);
   }
   const ids = partial.scenarios.map((result) => result.id).join(', ');
-  const merged = buildReport(
-    {
-      ...base.meta,
-      rowsFrom: `Rows ${ids} are from \`${partial.meta.command}\` (seed ${partial.meta.seed}, ${Math.round(partial.meta.durationMs / 1000)} s) at ${partial.meta.generatedAt}, on the library of that day; the other rows are from the run above.`,
-    },
-    scenarios,
-  );
-  return merged;
+  const line = `Rows ${ids} are from \`${partial.meta.command}\` (seed ${partial.meta.seed}, ${Math.round(partial.meta.durationMs / 1000)} s) at ${partial.meta.generatedAt}, on the library of that day.`;
+  const earlier = base.meta.rowsFrom === undefined ? [] : mergeNotes(base.meta.rowsFrom);
+  return buildReport({ ...base.meta, rowsFrom: [...earlier, line] }, scenarios);
+}
+
+/** The merge notes, one line per merge (reports before merges were kept had one string). */
+function mergeNotes(rowsFrom: string | readonly string[]): string[] {
+  const lines = typeof rowsFrom === 'string' ? [rowsFrom] : [...rowsFrom];
+  return lines.map((line) => line.replace(/; the other rows are from the run above\.$/, '.'));
 }
 
 export function writeReport(dir: string, report: Report): void {

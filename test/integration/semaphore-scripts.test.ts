@@ -16,6 +16,7 @@ import {
   semaphoreReduce,
   semaphoreRelease,
 } from '../../src/backends/redis/scripts/semaphore.js';
+import { LockKeyConflictError } from '../../src/errors.js';
 import type { RedisServer } from '../helpers/redis-server.js';
 import { sleep, token, until, useScriptServer } from '../helpers/script-harness.js';
 
@@ -245,5 +246,61 @@ describe('semaphore scripts', () => {
     expect(await reduce(token(9), 1)).toBe('missing');
     await release(keys, token(1));
     expect(await reduce(token(1), 1)).toBe('missing');
+  });
+  it('semaphore scripts › at most 64 dead heads are dropped per call; the next call drops the rest and grants the live one', async () => {
+    const keys = fresh('many-dead');
+    const channel = 'latchkey:wake:many-dead';
+    const messages = await listen(channel);
+    expect(await attempt(keys, token(1), { limit: 1 })).toMatchObject({ kind: 'acquired' });
+    const [seconds] = (await server.command('TIME')) as [string, string];
+    const pastMs = Number(seconds) * 1000 - 1_000;
+    for (let i = 0; i < 70; i++) {
+      const dead = token(100 + i);
+      await server.command('ZADD', keys.queue, i + 1, dead);
+      await server.command('HSET', keys.waiters, dead, `${pastMs} 5000 1 1 ${channel}`);
+    }
+    await server.command('ZADD', keys.queue, 1_000, token(2));
+    await server.command('HSET', keys.waiters, token(2), `${pastMs + 61_000} 5000 3 1 ${channel}`);
+    expect(await release(keys, token(1))).toBe('released');
+    expect(Number(await server.command('ZCARD', keys.queue))).toBe(7);
+    // A newcomer's attempt drops the other 6 and grants the live waiter; it does not overtake it.
+    expect(await attempt(keys, token(3), { limit: 1 })).toMatchObject({ kind: 'held' });
+    await until('the live waiter was told', () => messages.length === 1);
+    expect(messages).toEqual([`${token(2)} 2 3`]);
+  });
+
+  it('semaphore scripts › fencing tokens above 10^14 are exact in the grant message and the record', async () => {
+    const keys = fresh('big-fence');
+    const channel = 'latchkey:wake:big-fence';
+    const messages = await listen(channel);
+    await server.command('SET', keys.fence, String(10 ** 15));
+    expect(await attempt(keys, token(1), { limit: 1 })).toEqual({
+      kind: 'acquired',
+      fencingToken: 10 ** 15 + 1,
+    });
+    await attempt(keys, token(2), { limit: 1, channel });
+    expect(await release(keys, token(1))).toBe('handed-over');
+    await until('the waiter was told', () => messages.length === 1);
+    expect(messages).toEqual([`${token(2)} ${10 ** 15 + 2} 1`]);
+    const state = await runner.run(semaphoreInspect, keys, undefined as never);
+    expect(state.lastFencingToken).toBe(10 ** 15 + 2);
+    expect(state.holders.map((h) => h.fencingToken)).toEqual([10 ** 15 + 2]);
+  });
+
+  it('semaphore scripts › a holders key of another type is a key conflict naming it', async () => {
+    const keys = fresh('conflict');
+    await server.command('SET', keys.lock, 'not a zset');
+    const refused = attempt(keys, token(1));
+    await expect(refused).rejects.toBeInstanceOf(LockKeyConflictError);
+    await expect(refused).rejects.toMatchObject({ key: keys.lock });
+  });
+
+  it('semaphore scripts › a queued caller whose entry vanished is queued again, at the end', async () => {
+    const keys = fresh('requeue');
+    await attempt(keys, token(1), { limit: 1 });
+    const again = { limit: 1, mode: 'queued', channel: 'latchkey:wake:requeue' } as const;
+    expect(await attempt(keys, token(2), again)).toMatchObject({ kind: 'held', requeued: true });
+    expect(await attempt(keys, token(2), again)).toMatchObject({ kind: 'held', requeued: false });
+    expect(await server.command('ZRANGE', keys.queue, 0, -1)).toEqual([token(2)]);
   });
 });

@@ -32,6 +32,8 @@ export interface ValidityStep {
 export interface Attempt {
   readonly worker: string;
   readonly attempt: string;
+  /** The lock name, when the run has several (a multi-lock's); one lock otherwise. */
+  readonly lock?: string;
   readonly settings: WorkerLockSettings;
   /** How much may be held at once (1: exclusive), and how much of it this attempt took. */
   readonly capacity: number;
@@ -84,7 +86,11 @@ export interface Reconstruction {
 }
 
 /** The scripts of each step, whatever the kind (their replies have the mutex's shapes). */
-const ACQUIRE_SCRIPTS = new Set(['mutex-acquire', 'semaphore-acquire', 'reentrant-acquire']);
+export const ACQUIRE_SCRIPTS: ReadonlySet<string> = new Set([
+  'mutex-acquire',
+  'semaphore-acquire',
+  'reentrant-acquire',
+]);
 const EXTEND_SCRIPTS = new Set([
   'mutex-extend',
   'semaphore-extend',
@@ -93,7 +99,8 @@ const EXTEND_SCRIPTS = new Set([
 ]);
 const RELEASE_SCRIPTS = new Set(['mutex-release', 'semaphore-release', 'reentrant-release']);
 
-function isGrant(command: CommandEvent): boolean {
+/** An acquire reply that granted the lock to the command's token. */
+export function isGrant(command: CommandEvent): boolean {
   return (
     ACQUIRE_SCRIPTS.has(command.script) &&
     command.ok &&
@@ -273,6 +280,7 @@ function rebuildWorker(
         attempts.set(event.attempt, {
           worker: history.worker,
           attempt: event.attempt,
+          ...(event.lock === undefined ? {} : { lock: event.lock }),
           settings,
           capacity: start.capacity ?? 1,
           weight: 1,

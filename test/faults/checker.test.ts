@@ -59,11 +59,17 @@ class HistoryBuilder {
       withCommand = true,
       weight = 1,
       owner,
-    }: { withCommand?: boolean; weight?: number; owner?: string } = {},
+      lock,
+    }: { withCommand?: boolean; weight?: number; owner?: string; lock?: string } = {},
   ): { attempt: string; token: string } {
     const attempt = `${this.worker}:${++this.#attempts}`;
     const token = `${this.worker}-token-${this.#attempts}`;
-    this.events.push({ kind: 'acquire-invoke', at: invokeAt, attempt });
+    this.events.push({
+      kind: 'acquire-invoke',
+      at: invokeAt,
+      attempt,
+      ...(lock === undefined ? {} : { lock }),
+    });
     if (withCommand) {
       this.events.push({
         kind: 'command',
@@ -71,6 +77,7 @@ class HistoryBuilder {
         at: okAt,
         script: this.shared ? 'semaphore-acquire' : 'mutex-acquire',
         token,
+        ...(lock === undefined ? {} : { key: `{${lock}}` }),
         ttlMs: SETTINGS.ttlMs,
         ok: true,
         reply: [1, fence],
@@ -99,6 +106,33 @@ class HistoryBuilder {
       code: 'ERR_LOCK_TIMEOUT',
       message: '',
     });
+    return attempt;
+  }
+
+  /**
+   * A multi-lock acquisition that asks for `lock` at `askAt` (told it is held), is granted it at
+   * `grantAt` (if given), and then times out on a later name at `failAt`: no success, so only the
+   * recorded commands tell that the name was asked for and taken.
+   */
+  askedThenTimedOut(
+    lock: string,
+    { askAt, grantAt, failAt }: { askAt: number; grantAt?: number; failAt: number },
+  ): string {
+    const attempt = this.failedAcquire(askAt - 1, failAt);
+    const command = (sentAt: number, reply: unknown) =>
+      this.events.push({
+        kind: 'command',
+        sentAt,
+        at: sentAt + 1,
+        script: 'mutex-acquire',
+        token: `${attempt}-token`,
+        key: `{${lock}}`,
+        ttlMs: SETTINGS.ttlMs,
+        ok: true,
+        reply,
+      });
+    command(askAt, [0, 800]);
+    if (grantAt !== undefined) command(grantAt - 1, [1, 99]);
     return attempt;
   }
 
@@ -616,6 +650,98 @@ describe('checker › locks several may hold (semaphore, read-write lock)', () =
     const late = r.acquire(40, 40, 41, 3);
     r.release(late.attempt, 50);
     expect(properties(checkRun(logs([r, w])))).toEqual(['token-regression', 'token-regression']);
+  });
+
+  it('flags a semaphore holder acting at the resource while more newer holders are inside than permits are left', () => {
+    const [a, b, c] = ['a', 'b', 'c'].map((w) => new HistoryBuilder(w, SEMAPHORE));
+    if (!a || !b || !c) throw new Error('three builders');
+    // a's permit lapses while it is frozen inside with a write in flight (valid until 988); b and
+    // c take both permits at 1000 and enter. By the leases nobody overlapped.
+    const old = a.acquire(0, 0, 1, 1);
+    a.lost(old.attempt, 1_000);
+    const second = b.acquire(900, 1_000, 1_001, 2);
+    const third = c.acquire(900, 1_000, 1_002, 3);
+    b.release(second.attempt, 1_600);
+    c.release(third.attempt, 1_600);
+    const resource = () =>
+      new ResourceLog('unfenced')
+        .call(10, 'enter', old.attempt, 1)
+        .call(1_010, 'enter', second.attempt, 2)
+        .call(1_011, 'enter', third.attempt, 3);
+    const late = resource()
+      .call(1_500, 'write', old.attempt, 1, 0)
+      .call(1_501, 'exit', old.attempt, 1);
+    expect(properties(checkRun(logs([a, b, c], { resource: late.events })))).toEqual([
+      'resource-overlap',
+    ]);
+    // The same write with one newer holder inside: two permits' worth acting, within the limit.
+    const oneLeft = resource()
+      .call(1_400, 'exit', third.attempt, 3)
+      .call(1_500, 'write', old.attempt, 1, 0)
+      .call(1_501, 'exit', old.attempt, 1);
+    expect(properties(checkRun(logs([a, b, c], { resource: oneLeft.events })))).toEqual([]);
+    // Or with c killed inside: a dead holder does not act.
+    const killed: FaultEvent = { kind: 'worker-kill', at: 1_300, worker: 'c' };
+    expect(
+      properties(checkRun(logs([a, b, c], { resource: late.events, faults: [killed] }))),
+    ).not.toContain('resource-overlap');
+  });
+});
+
+describe('checker › several lock names (a multi-lock)', () => {
+  it('judges exclusion, fencing and the resource name by name', () => {
+    const [a, b] = ['a', 'b'].map((w) => new HistoryBuilder(w));
+    if (!a || !b) throw new Error('two builders');
+    // a holds x and y, b holds z at the same time, with tokens drawn per name.
+    const ax = a.acquire(0, 0, 1, 5, { lock: 'x' });
+    const ay = a.acquire(0, 0, 2, 9, { lock: 'y' });
+    const bz = b.acquire(0, 0, 3, 1, { lock: 'z' });
+    for (const held of [ax, ay]) a.release(held.attempt, 300);
+    b.release(bz.attempt, 300);
+    const resource = new ResourceLog('unfenced')
+      .call(10, 'enter', ax.attempt, 5)
+      .call(11, 'enter', bz.attempt, 1)
+      .call(100, 'write', ax.attempt, 5, 0)
+      .call(101, 'exit', ax.attempt, 5)
+      .call(102, 'exit', bz.attempt, 1);
+    expect(properties(checkRun(logs([a, b], { resource: resource.events })))).toEqual([]);
+    // b also takes y while a holds it, with a lower token: both checks see it on y.
+    const by = b.acquire(100, 100, 101, 8, { lock: 'y' });
+    b.release(by.attempt, 200);
+    expect(properties(checkRun(logs([a, b], { resource: resource.events })))).toEqual([
+      'lease-overlap',
+      'token-regression',
+    ]);
+  });
+
+  it('bounds the takeover of a killed holder’s name for those waiting for it, even if their multi-lock then times out', () => {
+    const killed: FaultEvent = { kind: 'worker-kill', at: 100, worker: 'a' };
+    const run = (waiter?: (b: HistoryBuilder) => void) => {
+      const [a, b] = ['a', 'b'].map((w) => new HistoryBuilder(w));
+      if (!a || !b) throw new Error('two builders');
+      a.acquire(0, 0, 1, 1, { lock: 'x' });
+      waiter?.(b);
+      return checkRun(logs([a, b], { faults: [killed], endedAt: 5_000 }));
+    };
+    // Nobody asks for x: it lies free, and there is no takeover to time.
+    expect(properties(run())).toEqual([]);
+    expect(run().takeoverMs).toEqual([]);
+    // b asks at 200 and takes x right after a's key expires, then times out on its next name.
+    const taken = run((b) =>
+      b.askedThenTimedOut('x', { askAt: 200, grantAt: 1_010, failAt: 3_200 }),
+    );
+    expect(properties(taken)).toEqual([]);
+    expect(taken.takeoverMs).toEqual([910]);
+    // b asks at 200 and waits on, but gets x only at 2000: slow.
+    const slow = run((b) =>
+      b.askedThenTimedOut('x', { askAt: 200, grantAt: 2_000, failAt: 3_200 }),
+    );
+    expect(properties(slow)).toEqual(['slow-takeover']);
+    // b asks only at 1900, when x had been free for a while: not a takeover of a's hold.
+    const late = run((b) =>
+      b.askedThenTimedOut('x', { askAt: 1_900, grantAt: 1_901, failAt: 3_200 }),
+    );
+    expect(properties(late)).toEqual([]);
   });
 });
 

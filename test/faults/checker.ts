@@ -23,10 +23,12 @@
  * - unexplained-success: an acquire succeeded without a recorded command that granted it.
  */
 import {
+  ACQUIRE_SCRIPTS,
   type Attempt,
   claimEnd,
   deadlineAt,
   frozenWithin,
+  isGrant,
   reconstruct,
   thawedAt,
   type WorkerHistory,
@@ -201,24 +203,35 @@ export function leaseOverlaps(
  * once an attempt granted later has reached the resource, an older attempt must not get a call
  * (enter or write) accepted there. Each such older/newer pair is one resource-overlap; each such
  * accepted write is also a stale-write-accepted. Refused calls are fencing doing its job.
+ *
+ * Holders that may act side by side (a semaphore's) are judged by weight instead: a call of theirs
+ * accepted while holders granted later are inside (entered, not exited, not killed) is a
+ * resource-overlap when its weight and theirs add up to more than the capacity. Only holders
+ * granted later count, as above: an older holder may still be on its way out when a newer one
+ * enters, but it must not act after. Of more than capacity holders inside at once, the oldest
+ * acts again (it writes, then exits), so the overlap is seen then.
  */
 export function resourceAccess(
   events: readonly ResourceEvent[],
   attempts: readonly Attempt[],
+  timelines: Map<string, WorkerTimeline> = new Map(),
 ): { violations: Violation[]; figures: ResourceFigures } {
   const grantedAt = new Map<string, number>();
   const shares = new Map<string, boolean>();
   const owners = new Map<string, string>();
+  const byId = new Map<string, Attempt>();
   for (const attempt of attempts) {
+    byId.set(attempt.attempt, attempt);
     if (attempt.okAt !== undefined) grantedAt.set(attempt.attempt, attempt.okAt);
     // Holders that may act beside others: a semaphore's, a read-write lock's readers, and the
     // holds of one reentrant owner.
     shares.set(attempt.attempt, attempt.weight < attempt.capacity);
     if (attempt.owner !== undefined) owners.set(attempt.attempt, attempt.owner);
   }
+  const sideBySideOwner = (a: string, b: string) =>
+    owners.has(a) && owners.get(a) === owners.get(b);
   const sideBySide = (a: string, b: string) =>
-    (shares.get(a) === true && shares.get(b) === true) ||
-    (owners.has(a) && owners.get(a) === owners.get(b));
+    (shares.get(a) === true && shares.get(b) === true) || sideBySideOwner(a, b);
   const ordered = [...events].sort((a, b) => a.seq - b.seq);
   const violations: Violation[] = [];
   const overlappingPairs = new Set<string>();
@@ -229,9 +242,40 @@ export function resourceAccess(
   let rejected = 0;
   let falseRejections = 0;
   let lostUpdates = 0;
+  /** Attempts that entered the resource and have not exited, each with its worker. */
+  const inside = new Map<string, string>();
+  const overweight = new Set<string>();
   for (const event of ordered) {
     const granted = grantedAt.get(event.attempt) ?? Number.NEGATIVE_INFINITY;
     const newerSeen = latestGrantSeen > granted;
+    const self = byId.get(event.attempt);
+    if (event.op !== 'exit' && event.accepted && self && shares.get(event.attempt)) {
+      const newerInside = [...inside].filter(([other, worker]) => {
+        const killedAt = timelines.get(worker)?.killedAt;
+        return (
+          other !== event.attempt &&
+          (grantedAt.get(other) ?? Number.NEGATIVE_INFINITY) > granted &&
+          !(killedAt !== undefined && killedAt <= event.at) &&
+          !sideBySideOwner(event.attempt, other)
+        );
+      });
+      const weight = newerInside.reduce(
+        (sum, [other]) => sum + (byId.get(other)?.weight ?? 1),
+        self.weight,
+      );
+      if (weight > self.capacity && !overweight.has(event.attempt)) {
+        overweight.add(event.attempt);
+        violations.push({
+          property: 'resource-overlap',
+          at: event.at,
+          worker: event.worker,
+          attempt: event.attempt,
+          detail: `${event.op} of ${event.attempt} (fence ${event.fence}) accepted while ${newerInside.map(([other]) => other).join(', ')}, granted later, were inside: weight ${weight} over capacity ${self.capacity}`,
+        });
+      }
+    }
+    if (event.op === 'enter' && event.accepted) inside.set(event.attempt, event.worker);
+    if (event.op === 'exit') inside.delete(event.attempt);
     if (event.op !== 'exit') {
       if (event.accepted && event.fence < event.maxFenceBefore) belowMaxTokenAccepted++;
       if (!event.accepted) {
@@ -272,7 +316,7 @@ export function resourceAccess(
   return {
     violations,
     figures: {
-      overlaps: overlappingPairs.size,
+      overlaps: overlappingPairs.size + overweight.size,
       staleWritesAccepted,
       belowMaxTokenAccepted,
       rejected,
@@ -356,13 +400,16 @@ export function successAfterValidity(attempts: readonly Attempt[]): Violation[] 
       });
       continue;
     }
-    if (attempt.okAt >= attempt.initialDeadline) {
+    // The validity in force at the success: a multi-lock's early names are refreshed while it
+    // waits for the later ones, so theirs may have moved on since the grant.
+    const validAtSuccess = deadlineAt(attempt, attempt.okAt) ?? attempt.initialDeadline;
+    if (attempt.okAt >= validAtSuccess) {
       violations.push({
         property: 'acquire-after-validity',
         at: attempt.okAt,
         worker: attempt.worker,
         attempt: attempt.attempt,
-        detail: `acquire resolved ${(attempt.okAt - attempt.initialDeadline).toFixed(1)} ms after its validity ended (command sent ${(attempt.okAt - (attempt.grantSentAt ?? 0)).toFixed(1)} ms earlier, ttl ${attempt.settings.ttlMs})`,
+        detail: `acquire resolved ${(attempt.okAt - validAtSuccess).toFixed(1)} ms after its validity ended (command sent ${(attempt.okAt - (attempt.grantSentAt ?? 0)).toFixed(1)} ms earlier, ttl ${attempt.settings.ttlMs})`,
       });
     }
     for (const extend of attempt.extends) {
@@ -478,12 +525,95 @@ export function lossSignals(
   return { violations, afterValidity, afterKeyLoss };
 }
 
-/** G5: after a holder's SIGKILL, another worker holds within ttl + slack. */
+/** One acquisition's asking for one lock key: a token's acquire commands on that key. */
+export interface KeyAsk {
+  readonly worker: string;
+  /** Its first acquire command on the key was sent then. */
+  readonly firstSentAt: number;
+  /** A reply granted it the key then (by a command; not a grant by another's release). */
+  grantedAt?: number;
+}
+
+/**
+ * Who asked for each lock key and when they got it, with each token's key, from the recorded
+ * commands: a multi-lock's names are asked for one by one (in sorted order, after the earlier
+ * ones are held), and a name taken by an acquisition that then timed out on a later name was
+ * taken all the same.
+ */
+export function asksByKey(histories: readonly WorkerHistory[]): {
+  keyOf: Map<string, string>;
+  asks: Map<string, KeyAsk[]>;
+} {
+  const keyOf = new Map<string, string>();
+  const byToken = new Map<string, KeyAsk>();
+  const asks = new Map<string, KeyAsk[]>();
+  for (const history of histories) {
+    for (const event of history.events) {
+      if (event.kind !== 'command' || event.key === undefined) continue;
+      keyOf.set(event.token, event.key);
+      if (!ACQUIRE_SCRIPTS.has(event.script)) continue;
+      let ask = byToken.get(event.token);
+      if (!ask) {
+        ask = { worker: history.worker, firstSentAt: event.sentAt };
+        byToken.set(event.token, ask);
+        asks.set(event.key, [...(asks.get(event.key) ?? []), ask]);
+      }
+      if (isGrant(event) && ask.grantedAt === undefined) ask.grantedAt = event.at;
+    }
+  }
+  return { keyOf, asks };
+}
+
+/**
+ * G5 for one name of a multi-lock: a name is asked for only by acquisitions that hold the names
+ * before it, so it may lie free with nobody waiting. The bound applies to those that asked for
+ * it by the time the killed holder's ttl ran out: the first of them must get it within ttl +
+ * slack, unless all gave up sooner (their own waitMs). Returns the takeover time, or a violation.
+ */
+function nameTakeover(
+  fault: { at: number; worker: string },
+  asks: readonly KeyAsk[],
+  attempts: readonly Attempt[],
+  ttlMs: number,
+  bound: number,
+  endedAt: number,
+): { ms?: number; late?: number } {
+  /** Until when an ask was waiting: its grant, or the end of its worker's acquisition. */
+  const waitingUntil = (ask: KeyAsk) => {
+    if (ask.grantedAt !== undefined) return ask.grantedAt;
+    const attempt = attempts.find(
+      (candidate) =>
+        candidate.worker === ask.worker &&
+        candidate.invokeAt <= ask.firstSentAt &&
+        (candidate.okAt ?? candidate.failAt ?? endedAt) >= ask.firstSentAt,
+    );
+    return attempt?.okAt ?? attempt?.failAt ?? endedAt;
+  };
+  const waiters = asks.filter(
+    (ask) =>
+      ask.worker !== fault.worker &&
+      ask.firstSentAt <= fault.at + ttlMs &&
+      waitingUntil(ask) > fault.at,
+  );
+  if (waiters.length === 0) return {};
+  const grants = waiters.map((ask) => ask.grantedAt).filter((at): at is number => at !== undefined);
+  const first = grants.length > 0 ? Math.min(...grants) - fault.at : undefined;
+  if (first !== undefined && first <= bound) return { ms: first };
+  const stillWaiting = waiters.some((ask) => waitingUntil(ask) > fault.at + bound);
+  return stillWaiting ? { ...(first === undefined ? {} : { ms: first }), late: first ?? -1 } : {};
+}
+
+/**
+ * G5: after a holder's SIGKILL, another worker holds within ttl + slack. For a name of a
+ * multi-lock (an attempt with a `lock`), see `nameTakeover`: the hold as a whole starts when
+ * every name is in, later by the other names' own waits, so the bound is on the name.
+ */
 export function takeovers(
   attempts: readonly Attempt[],
   faults: readonly FaultEvent[],
   endedAt: number,
   options: CheckOptions,
+  keys?: ReturnType<typeof asksByKey>,
 ): { violations: Violation[]; takeoverMs: number[] } {
   const violations: Violation[] = [];
   const takeoverMs: number[] = [];
@@ -498,10 +628,28 @@ export function takeovers(
     );
     if (!victim) continue;
     const ttlMs = victim.settings.ttlMs;
+    const bound = ttlMs + options.takeoverSlackMs;
+    const key = victim.lock === undefined ? undefined : keys?.keyOf.get(victim.token ?? '');
+    if (key !== undefined) {
+      const asks = keys?.asks.get(key) ?? [];
+      const { ms, late } = nameTakeover(fault, asks, attempts, ttlMs, bound, endedAt);
+      if (ms !== undefined) takeoverMs.push(ms);
+      if (late !== undefined) {
+        violations.push({
+          property: 'slow-takeover',
+          at: fault.at + bound,
+          worker: fault.worker,
+          detail:
+            late < 0
+              ? `no waiter got ${victim.lock} after ${fault.worker} was killed holding it`
+              : `${victim.lock} taken ${late.toFixed(1)} ms after the SIGKILL of ${fault.worker} while others waited for it (bound ${bound} ms)`,
+        });
+      }
+      continue;
+    }
     const next = attempts
       .filter((attempt) => attempt.worker !== fault.worker && (attempt.okAt ?? 0) > fault.at)
       .sort((a, b) => (a.okAt as number) - (b.okAt as number))[0];
-    const bound = ttlMs + options.takeoverSlackMs;
     if (next?.okAt === undefined) {
       if (endedAt - fault.at > bound) {
         violations.push({
@@ -674,32 +822,86 @@ function operations(
   };
 }
 
+/** The lock an attempt is on: its name when the run has several (a multi-lock's), else one. */
+function lockOf(attempt: Attempt): string {
+  return attempt.lock ?? '';
+}
+
+/**
+ * The run split per lock name: holds on different names never conflict, so exclusion, fencing
+ * order and takeovers are judged name by name. A resource call belongs to its attempt's lock.
+ */
+function perLock(
+  attempts: readonly Attempt[],
+  events: readonly ResourceEvent[],
+): { attempts: Attempt[]; events: ResourceEvent[] }[] {
+  const groups = new Map<string, { attempts: Attempt[]; events: ResourceEvent[] }>();
+  const groupOf = (lock: string) => {
+    let group = groups.get(lock);
+    if (!group) {
+      group = { attempts: [], events: [] };
+      groups.set(lock, group);
+    }
+    return group;
+  };
+  const lockOfAttempt = new Map<string, string>();
+  for (const attempt of attempts) {
+    groupOf(lockOf(attempt)).attempts.push(attempt);
+    lockOfAttempt.set(attempt.attempt, lockOf(attempt));
+  }
+  for (const event of events) groupOf(lockOfAttempt.get(event.attempt) ?? '').events.push(event);
+  return [...groups.values()];
+}
+
+function sumFigures(all: readonly ResourceFigures[]): ResourceFigures {
+  const total = (key: keyof ResourceFigures) => all.reduce((sum, figures) => sum + figures[key], 0);
+  return {
+    overlaps: total('overlaps'),
+    staleWritesAccepted: total('staleWritesAccepted'),
+    belowMaxTokenAccepted: total('belowMaxTokenAccepted'),
+    rejected: total('rejected'),
+    falseRejections: total('falseRejections'),
+    lostUpdates: total('lostUpdates'),
+  };
+}
+
 /** Runs every check over one run's logs. */
 export function checkRun(
   logs: RunLogs,
   options: CheckOptions = DEFAULT_CHECK_OPTIONS,
 ): CheckResult {
   const { attempts, workers } = reconstruct(logs.histories, logs.faults);
-  const access = resourceAccess(logs.resource, attempts);
+  const keys = asksByKey(logs.histories);
+  const exclusion: Violation[] = [];
+  const figures: ResourceFigures[] = [];
+  const takeoverMs: number[] = [];
+  for (const lock of perLock(attempts, logs.resource)) {
+    const access = resourceAccess(lock.events, lock.attempts, workers);
+    const takeover = takeovers(lock.attempts, logs.faults, logs.endedAt, options, keys);
+    exclusion.push(
+      ...leaseOverlaps(lock.attempts, workers),
+      ...access.violations,
+      ...fenceOrder(lock.attempts),
+      ...takeover.violations,
+    );
+    figures.push(access.figures);
+    takeoverMs.push(...takeover.takeoverMs);
+  }
   const signals = lossSignals(attempts, workers, logs.faults, logs.endedAt, options);
-  const takeover = takeovers(attempts, logs.faults, logs.endedAt, options);
   const bounds = operationBounds(attempts, workers, options);
   const violations = [
-    ...leaseOverlaps(attempts, workers),
-    ...access.violations,
-    ...fenceOrder(attempts),
+    ...exclusion,
     ...successAfterValidity(attempts),
     ...signals.violations,
-    ...takeover.violations,
     ...bounds.violations,
   ].sort((a, b) => a.at - b.at);
   return {
     operations: operations(attempts, logs.histories, workers, logs.resource),
     violations,
-    resource: access.figures,
+    resource: sumFigures(figures),
     signalAfterValidityMs: summarize(signals.afterValidity),
     signalAfterKeyLossMs: summarize(signals.afterKeyLoss),
-    takeoverMs: takeover.takeoverMs,
+    takeoverMs,
     recoveryMs: recoveries(attempts, logs.faults),
     opDurationMs: {
       acquire: summarize(bounds.durations.acquire),

@@ -82,7 +82,13 @@ export type ScriptName =
   | 'reentrant-inspect';
 
 /** The kind of lock a fault run's workers contend for. */
-export type FaultLockKind = 'mutex' | 'semaphore' | 'read-write' | 'election' | 'reentrant';
+export type FaultLockKind =
+  | 'mutex'
+  | 'semaphore'
+  | 'read-write'
+  | 'election'
+  | 'reentrant'
+  | 'multi';
 
 /** One line of a worker's history. */
 export type HistoryEvent =
@@ -101,7 +107,16 @@ export type HistoryEvent =
        */
       readonly capacity?: number;
     }
-  | { readonly kind: 'acquire-invoke'; readonly at: number; readonly attempt: string }
+  | {
+      readonly kind: 'acquire-invoke';
+      readonly at: number;
+      readonly attempt: string;
+      /**
+       * The lock name this attempt is on, when a run has several: a multi-lock's worker records
+       * one attempt per name it asks for (`<attempt>@<name>`), each with that name's token.
+       */
+      readonly lock?: string;
+    }
   | {
       readonly kind: 'acquire-ok';
       readonly at: number;
@@ -164,6 +179,8 @@ export type HistoryEvent =
       readonly sentAt: number;
       readonly script: ScriptName;
       readonly token: string;
+      /** The script's first key (absent in runs from before it was recorded). */
+      readonly key?: string;
       /** The ttl argument of acquire and extend. */
       readonly ttlMs?: number;
       /**

@@ -63,6 +63,7 @@ export function recordingAdapter(
         sentAt,
         script: script.name as ScriptName,
         token: args[0] ?? '',
+        key: keys[0] ?? '',
         ...(TTL_SCRIPTS.has(script.name) ? { ttlMs: Number(args[1]) } : {}),
         ...(EXTEND_SCRIPTS.has(script.name) ? { extendScript: extendScript(script.lua) } : {}),
       };

@@ -8,6 +8,8 @@ export interface ResourceCall {
   readonly attempt: string;
   readonly fence: number;
   readonly base?: number;
+  /** Another resource than the client's own (a multi-lock has one per name). */
+  readonly resource?: string;
 }
 
 export class ResourceClient {

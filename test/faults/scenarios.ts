@@ -39,7 +39,7 @@ import {
   shortExtends,
 } from './issue8-checks.js';
 import { nemesis } from './nemesis.js';
-import type { ScenarioContext, ScenarioSpec } from './scenario.js';
+import type { ScenarioContext, ScenarioSpec, WorkerOptions } from './scenario.js';
 
 const TTL_MS = 1_000;
 /** Gap between repeated faults, so the system is back to normal before the next one. */
@@ -468,129 +468,195 @@ const READ_WRITE = { lockKind: 'read-write', readShare: 0.8 } as const;
 const ELECTION = { lockKind: 'election' } as const;
 /** A reentrant lock whose workers form 2 owners: holds of one owner overlap, of two never. */
 const REENTRANT = { lockKind: 'reentrant', ownerGroups: 2 } as const;
+/** A multi-lock taking 2 of 3 names per acquisition: sets overlap, in every order. */
+const MULTI = { lockKind: 'multi', multiNames: 3, multiPick: 2 } as const;
+
+/** One lock kind's rows: what its workers do, and what its rows say they check. */
+interface KindRows {
+  /** Row ids are `<prefix>1` …: K-S1, K-S2, … */
+  readonly prefix: string;
+  /** The kind as row titles name it, e.g. "semaphore (2 permits)". */
+  readonly kind: string;
+  readonly worker: WorkerOptions;
+  readonly workers: number;
+  /** fenced where no two holders may act side by side (so the resource can fence them). */
+  readonly mode: 'fenced' | 'unfenced';
+  /** Who holds: "holder" or "leader". */
+  readonly holder: string;
+  /** The kind's exclusion rule, as the checks say it ("never more than 2 permits held"). */
+  readonly rule: string;
+  /** What the SIGKILL row checks besides the rule. */
+  readonly afterKill: string;
+}
+
+const KINDS: readonly KindRows[] = [
+  {
+    prefix: 'K-S',
+    kind: 'semaphore (2 permits)',
+    worker: SEMAPHORE,
+    workers: 5,
+    mode: 'unfenced',
+    holder: 'holder',
+    rule: 'never more than 2 permits held',
+    afterKill: 'the killed holder’s permit comes back after its ttl',
+  },
+  {
+    prefix: 'K-RW',
+    kind: 'read-write lock (80 % reads)',
+    worker: READ_WRITE,
+    workers: 5,
+    mode: 'unfenced',
+    holder: 'holder',
+    rule: 'never a writer beside anyone',
+    afterKill: 'a writer’s token above every earlier one',
+  },
+  {
+    prefix: 'K-E',
+    kind: 'election',
+    worker: ELECTION,
+    workers: 4,
+    mode: 'fenced',
+    holder: 'leader',
+    rule: 'never two leaders',
+    afterKill: 'terms grow; a candidate leads after the dead leader’s lease',
+  },
+  {
+    prefix: 'K-R',
+    kind: 'reentrant lock (2 owners of 2 workers each)',
+    worker: REENTRANT,
+    workers: 4,
+    mode: 'unfenced',
+    holder: 'holder',
+    rule: 'holds of two owners never overlap',
+    afterKill: 'holds of one owner share its token; the killed holder’s share lapses after its ttl',
+  },
+  {
+    prefix: 'K-M',
+    kind: 'multi-lock (2 of 3 names)',
+    worker: MULTI,
+    workers: 4,
+    mode: 'fenced',
+    holder: 'holder',
+    rule: 'never two holds of one name',
+    afterKill: 'tokens grow per name; the killed holder’s names come back after its ttl',
+  },
+];
+
+/**
+ * The mutex's in-model faults (R3b, R3d, R5, R6a, R6b, R7, R10), one of each in turn, a gap
+ * between them. Needs a persistent Redis (AOF_ALWAYS) and proxies.
+ */
+async function eachInModelFault(context: ScenarioContext): Promise<void> {
+  const faults: readonly ((context: ScenarioContext) => Promise<unknown>)[] = [
+    (c) => freezeRedis(c, 2 * TTL_MS),
+    (c) => clientPause(c, 2 * TTL_MS),
+    (c) => restartRedis(c, { downMs: 0, persistent: true }),
+    (c) => clientKill(c),
+    (c) => resetConnections(c),
+    (c) => blackholeHolder(c, 2 * TTL_MS),
+    (c) => busyScript(c, 1.5 * TTL_MS),
+  ];
+  for (const [i, fault] of faults.entries()) {
+    if (i > 0) await context.sleep(GAP_MS);
+    await fault(context);
+  }
+}
+
+/**
+ * Each kind through the mutex's fault list: holder SIGKILL (in the fast subset), a random mix,
+ * the other in-model faults one after another, and the two outside the model (a holder paused
+ * past its ttl with a write in flight, FLUSHALL), whose overlaps are documented weaknesses where
+ * the resource cannot fence.
+ */
+function kindScenarios(rows: KindRows): ScenarioSpec[] {
+  const base = { workers: rows.workers, mode: rows.mode, worker: rows.worker } as const;
+  const fencedBy =
+    rows.mode === 'fenced'
+      ? 'the resource fences its late write away'
+      : 'its late write lands beside the next holders: only fencing could refuse it, and holders that act side by side cannot be fenced by one counter';
+  return [
+    {
+      ...base,
+      id: `${rows.prefix}1`,
+      title: `${rows.kind}: ${rows.holder} SIGKILL`,
+      checks: `${rows.rule}; ${rows.afterKill}`,
+      fast: true,
+      inModel: true,
+      inject: (context) =>
+        repeat(context, 3, async () => {
+          await killHolder(context);
+          await context.spawnWorker();
+        }),
+    },
+    {
+      ...base,
+      id: `${rows.prefix}2`,
+      title: `${rows.kind}: random mix of in-model faults (seeded)`,
+      checks: `${rows.rule} through kills, pauses, restarts and cut connections`,
+      fast: false,
+      inModel: true,
+      redisArgs: AOF_ALWAYS,
+      proxies: true,
+      inject: (context) => nemesis(context, { durationMs: 60_000 }),
+    },
+    {
+      ...base,
+      id: `${rows.prefix}3`,
+      title: `${rows.kind}: each in-model fault in turn (redis SIGSTOP, CLIENT PAUSE, restart with AOF, CLIENT KILL, TCP RST, blackhole, busy script)`,
+      checks: `${rows.rule} through each of the mutex’s in-model faults`,
+      fast: false,
+      inModel: true,
+      worker: { ...rows.worker, ...LONG_SECTIONS },
+      redisArgs: AOF_ALWAYS,
+      proxies: true,
+      inject: eachInModelFault,
+    },
+    {
+      ...base,
+      id: `${rows.prefix}4`,
+      title: `${rows.kind}: ${rows.holder} SIGSTOP 1.5 × ttl with a write in flight`,
+      checks: `the paused ${rows.holder}’s share lapses and others go on; ${fencedBy}`,
+      fast: false,
+      inModel: false,
+      worker: { ...rows.worker, writeWindowMs: 150 },
+      ...(rows.mode === 'fenced'
+        ? {}
+        : {
+            expected: ['resource-overlap', 'stale-write-accepted'] as const,
+            expectedBecause: PAUSED_HOLDER,
+          }),
+      inject: (context) => repeat(context, 2, () => freezeInWriteWindow(context, 1.5 * TTL_MS)),
+    },
+    {
+      ...base,
+      id: `${rows.prefix}5`,
+      title: `${rows.kind}: FLUSHALL`,
+      checks: 'holders learn the loss at their next refresh; what overlaps is documented',
+      fast: false,
+      inModel: false,
+      worker: { ...rows.worker, ...LONG_SECTIONS },
+      expected: [
+        'lease-overlap',
+        'resource-overlap',
+        'token-regression',
+        'duplicate-fence',
+        'stale-write-accepted',
+      ],
+      expectedBecause: `${KEY_LOSS}; ${COUNTER_LOSS}`,
+      inject: (context) => repeat(context, 2, () => flushAll(context)),
+    },
+  ];
+}
 
 /**
  * The other kinds of issue 10 through the same faults. The checker counts each hold's weight
  * against the kind's capacity (never more than 2 permits; never a writer beside anyone; one
- * leader), fencing order where it applies (a writer's token above every earlier one; a leader's
- * term above every earlier term), validity and loss signals from the recorded scripts, as for the
- * mutex. Semaphore and read-write runs use an unfenced resource: their holders act side by side.
+ * leader), name by name for the multi-lock, fencing order where it applies (a writer's token
+ * above every earlier one; a leader's term above every earlier term), validity and loss signals
+ * from the recorded scripts, as for the mutex. Semaphore, read-write and reentrant runs use an
+ * unfenced resource: their holders act side by side.
  */
-const KIND_SCENARIOS: readonly ScenarioSpec[] = [
-  {
-    id: 'K-S1',
-    title: 'semaphore (2 permits): holder SIGKILL',
-    checks: 'never more than 2 permits held; the killed holder’s permit comes back after its ttl',
-    fast: true,
-    inModel: true,
-    mode: 'unfenced',
-    workers: 5,
-    worker: SEMAPHORE,
-    inject: (context) =>
-      repeat(context, 3, async () => {
-        await killHolder(context);
-        await context.spawnWorker();
-      }),
-  },
-  {
-    id: 'K-S2',
-    title: 'semaphore (2 permits): random mix of in-model faults (seeded)',
-    checks: 'never more than 2 permits held through kills, pauses, restarts and cut connections',
-    fast: false,
-    inModel: true,
-    mode: 'unfenced',
-    workers: 5,
-    worker: SEMAPHORE,
-    redisArgs: AOF_ALWAYS,
-    proxies: true,
-    inject: (context) => nemesis(context, { durationMs: 60_000 }),
-  },
-  {
-    id: 'K-RW1',
-    title: 'read-write lock (80 % reads): holder SIGKILL',
-    checks: 'never a writer beside anyone; a writer’s token above every earlier one',
-    fast: true,
-    inModel: true,
-    mode: 'unfenced',
-    workers: 5,
-    worker: READ_WRITE,
-    inject: (context) =>
-      repeat(context, 3, async () => {
-        await killHolder(context);
-        await context.spawnWorker();
-      }),
-  },
-  {
-    id: 'K-RW2',
-    title: 'read-write lock (80 % reads): random mix of in-model faults (seeded)',
-    checks: 'never a writer beside anyone through kills, pauses, restarts and cut connections',
-    fast: false,
-    inModel: true,
-    mode: 'unfenced',
-    workers: 5,
-    worker: READ_WRITE,
-    redisArgs: AOF_ALWAYS,
-    proxies: true,
-    inject: (context) => nemesis(context, { durationMs: 60_000 }),
-  },
-  {
-    id: 'K-E1',
-    title: 'election: leader SIGKILL',
-    checks: 'never two leaders; terms grow; a candidate leads after the dead leader’s lease',
-    fast: true,
-    inModel: true,
-    mode: 'fenced',
-    workers: 4,
-    worker: ELECTION,
-    inject: (context) =>
-      repeat(context, 3, async () => {
-        await killHolder(context);
-        await context.spawnWorker();
-      }),
-  },
-  {
-    id: 'K-E2',
-    title: 'election: random mix of in-model faults (seeded)',
-    checks: 'never two leaders through kills, pauses, restarts and cut connections',
-    fast: false,
-    inModel: true,
-    mode: 'fenced',
-    workers: 4,
-    worker: ELECTION,
-    redisArgs: AOF_ALWAYS,
-    proxies: true,
-    inject: (context) => nemesis(context, { durationMs: 60_000 }),
-  },
-  {
-    id: 'K-R1',
-    title: 'reentrant lock (2 owners of 2 workers each): holder SIGKILL',
-    checks:
-      'holds of two owners never overlap; holds of one owner share its token; the killed holder’s share lapses after its ttl',
-    fast: true,
-    inModel: true,
-    mode: 'unfenced',
-    workers: 4,
-    worker: REENTRANT,
-    inject: (context) =>
-      repeat(context, 3, async () => {
-        await killHolder(context);
-        await context.spawnWorker();
-      }),
-  },
-  {
-    id: 'K-R2',
-    title: 'reentrant lock (2 owners): random mix of in-model faults (seeded)',
-    checks: 'holds of two owners never overlap through kills, pauses, restarts and cut connections',
-    fast: false,
-    inModel: true,
-    mode: 'unfenced',
-    workers: 4,
-    worker: REENTRANT,
-    redisArgs: AOF_ALWAYS,
-    proxies: true,
-    inject: (context) => nemesis(context, { durationMs: 60_000 }),
-  },
-];
+const KIND_SCENARIOS: readonly ScenarioSpec[] = KINDS.flatMap(kindScenarios);
 
 export const SCENARIOS: readonly ScenarioSpec[] = [
   ...CATALOGUE,

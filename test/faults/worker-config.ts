@@ -44,7 +44,7 @@ export interface WorkerConfig {
   /**
    * What the workers contend for (default the mutex): a semaphore of `limit` permits taking one
    * each, a read-write lock reading with probability `readShare`, or an election (campaign,
-   * lead, resign).
+   * lead, resign), or a multi-lock over several names.
    */
   readonly lockKind?: FaultLockKind;
   readonly limit?: number;
@@ -54,6 +54,13 @@ export interface WorkerConfig {
    * of one group share holds (default: each worker is its own owner).
    */
   readonly ownerGroups?: number;
+  /**
+   * A multi-lock's names: `<lockName>.0` … `<lockName>.<multiNames − 1>` (default 3), of which
+   * each acquisition takes `multiPick` (default 2) drawn at random, so sets overlap in every
+   * order.
+   */
+  readonly multiNames?: number;
+  readonly multiPick?: number;
   readonly maxCycles: number;
   readonly maxRunMs: number;
   readonly seed: number;

@@ -12,7 +12,7 @@ import { createClient } from 'redis';
 import type { RedisAdapter } from '../../src/backends/redis/adapter.js';
 import { fromIORedis } from '../../src/backends/redis/adapters/ioredis.js';
 import { fromNodeRedis } from '../../src/backends/redis/adapters/node-redis.js';
-import { isLockError, type Lock, Locker } from '../../src/index.js';
+import { isLockError, type Lock, Locker, type MultiHold } from '../../src/index.js';
 import { now, pause } from './clock.js';
 import type { HistoryEvent, OrchestratorMessage, WorkerMessage } from './events.js';
 import { JsonlWriter } from './jsonl.js';
@@ -27,6 +27,18 @@ import {
 } from './worker-config.js';
 
 const LAG_WINDOW_MS = 1_000;
+/** The resource every kind but the multi-lock works on (a multi-lock: one per name). */
+const SHARED_RESOURCE = 'shared';
+
+/** What a critical section needs of a hold: a Lock, or a multi-lock's MultiHold. */
+type Holding = Pick<Lock, 'remainingMs' | 'isHeld' | 'signal' | 'extend'>;
+
+/** One lock of a hold as the checker sees it: its own attempt id, resource and fencing token. */
+interface HeldPart {
+  readonly attempt: string;
+  readonly resource: string;
+  readonly lock: Lock;
+}
 /** A worker that does not finish within this after `stop` exits anyway. */
 const STOP_GRACE_MS = 4_000;
 
@@ -156,7 +168,7 @@ class Worker {
     });
     const connection =
       config.client === 'ioredis' ? await connectIORedis(config) : await connectNodeRedis(config);
-    const resource = await ResourceClient.connect(config.resourcePort, config.id, 'shared');
+    const resource = await ResourceClient.connect(config.resourcePort, config.id, SHARED_RESOURCE);
     const { ttlMs, refreshMs, commandTimeoutMs, waitMs, driftFactor } = config.settings;
     const adapter = recordingAdapter(connection.adapter, (event) => this.record(event));
     this.#makeLocker = () =>
@@ -189,6 +201,10 @@ class Worker {
   }
 
   async #cycle(locker: Locker, resource: ResourceClient, attempt: string): Promise<void> {
+    if (this.config.lockKind === 'multi') {
+      await this.#multiCycle(locker, resource, attempt);
+      return;
+    }
     this.record({ kind: 'acquire-invoke', at: now(), attempt });
     let lock: Lock;
     let weight: number;
@@ -200,8 +216,9 @@ class Worker {
       return;
     }
     this.#held(lock, attempt, weight, owner);
+    const part = { attempt, resource: SHARED_RESOURCE, lock };
     try {
-      await this.#criticalSection(lock, resource, attempt, () => lock.isHeld);
+      await this.#criticalSection(lock, [part], resource, () => lock.isHeld);
     } finally {
       this.send({ type: 'free', attempt });
       this.record({ kind: 'release-invoke', at: now(), attempt });
@@ -212,6 +229,72 @@ class Worker {
         this.record({ kind: 'release-fail', at: now(), attempt, code: errorCode(error) });
       }
     }
+  }
+
+  /**
+   * A multi-lock over `multiPick` of the run's `multiNames` names, drawn per cycle. The checker
+   * sees one attempt per name (`<attempt>@<name>`, with that name's token and fence) and each
+   * name's own resource, so it judges exclusion and fencing name by name.
+   */
+  async #multiCycle(locker: Locker, resource: ResourceClient, attempt: string): Promise<void> {
+    const names = this.#pickNames();
+    const attemptOf = (name: string) => `${attempt}@${name}`;
+    const invokedAt = now();
+    for (const name of names) {
+      this.record({ kind: 'acquire-invoke', at: invokedAt, attempt: attemptOf(name), lock: name });
+    }
+    let hold: MultiHold;
+    try {
+      hold = await locker.multi(names).acquire({ signal: this.#stop.signal });
+    } catch (error) {
+      for (const name of names) this.#acquireFailed(attemptOf(name), error);
+      return;
+    }
+    const parts = hold.names.map((name) => ({
+      attempt: attemptOf(name),
+      resource: name,
+      lock: hold.locks.get(name) as Lock,
+    }));
+    for (const part of parts) this.#held(part.lock, part.attempt, 1, undefined, false);
+    const first = parts[0]?.attempt ?? attempt;
+    this.send({ type: 'held', attempt: first, fence: hold.fencingTokens.get(names[0] ?? '') ?? 0 });
+    try {
+      await this.#criticalSection(hold, parts, resource, () => hold.isHeld);
+    } finally {
+      this.send({ type: 'free', attempt: first });
+      const releasedAt = now();
+      for (const part of parts) {
+        this.record({ kind: 'release-invoke', at: releasedAt, attempt: part.attempt });
+      }
+      try {
+        const result = await hold.release();
+        for (const part of parts) {
+          const outcome = result.outcomes.get(part.resource) ?? result.outcome;
+          this.record({ kind: 'release-ok', at: now(), attempt: part.attempt, outcome });
+        }
+      } catch (error) {
+        for (const part of parts) {
+          this.record({
+            kind: 'release-fail',
+            at: now(),
+            attempt: part.attempt,
+            code: errorCode(error),
+          });
+        }
+      }
+    }
+  }
+
+  /** `multiPick` distinct names of the run's `multiNames`, in random order (the lock sorts them). */
+  #pickNames(): string[] {
+    const { lockName, multiNames = 3, multiPick = 2 } = this.config;
+    const pool = Array.from({ length: multiNames }, (_, i) => `${lockName}.${i}`);
+    const picked: string[] = [];
+    while (picked.length < Math.min(multiPick, pool.length)) {
+      const [name] = pool.splice(Math.floor(this.#random() * pool.length), 1);
+      if (name !== undefined) picked.push(name);
+    }
+    return picked;
   }
 
   /** Takes the run's kind of lock; `weight` is how much of its capacity the hold takes. */
@@ -275,7 +358,8 @@ class Worker {
           entered = true;
           this.#held(lock, attempt);
           try {
-            await this.#criticalSection(lock, resource, attempt, () => !signal.aborted);
+            const part = { attempt, resource: SHARED_RESOURCE, lock };
+            await this.#criticalSection(lock, [part], resource, () => !signal.aborted);
           } finally {
             this.send({ type: 'free', attempt });
             this.record({ kind: 'release-invoke', at: now(), attempt });
@@ -301,8 +385,8 @@ class Worker {
     }
   }
 
-  /** Records a fresh hold and its lost signal, and tells the orchestrator. */
-  #held(lock: Lock, attempt: string, weight = 1, owner?: string): void {
+  /** Records a fresh hold and its lost signal, and tells the orchestrator (unless told not to). */
+  #held(lock: Lock, attempt: string, weight = 1, owner?: string, announce = true): void {
     this.record({
       kind: 'acquire-ok',
       at: now(),
@@ -321,56 +405,87 @@ class Worker {
       },
       { once: true },
     );
-    this.send({ type: 'held', attempt, fence: lock.fencingToken });
+    if (announce) this.send({ type: 'held', attempt, fence: lock.fencingToken });
   }
 
-  #check(lock: Lock, attempt: string, isHeld: () => boolean): boolean {
+  /** Records what the holder believes now, once per part; true when it holds. */
+  #check(hold: Holding, parts: readonly HeldPart[], isHeld: () => boolean): boolean {
     // The time first: a claim is at + remainingMs, and remainingMs read later can only be smaller.
     const at = now();
-    const remainingMs = lock.remainingMs;
+    const remainingMs = hold.remainingMs;
     const held = isHeld();
-    this.record({ kind: 'check', at, attempt, held, remainingMs });
+    for (const part of parts) {
+      this.record({ kind: 'check', at, attempt: part.attempt, held, remainingMs });
+    }
     return held;
   }
 
+  /**
+   * enter → work → (extend) → work → check → write → exit, on each part's resource with that
+   * part's fencing token. One part for every kind but the multi-lock.
+   */
   async #criticalSection(
-    lock: Lock,
+    hold: Holding,
+    parts: readonly HeldPart[],
     resource: ResourceClient,
-    attempt: string,
     isHeld: () => boolean,
   ): Promise<void> {
-    const fence = lock.fencingToken;
-    if (!this.#check(lock, attempt, isHeld)) return;
-    const entered = await resource.call({ op: 'enter', attempt, fence });
+    const onEach = (op: 'enter' | 'exit') =>
+      Promise.all(
+        parts.map((part) =>
+          resource.call({
+            op,
+            attempt: part.attempt,
+            fence: part.lock.fencingToken,
+            resource: part.resource,
+          }),
+        ),
+      );
+    if (!this.#check(hold, parts, isHeld)) return;
+    const entered = await onEach('enter');
     try {
-      if (!entered.accepted) return;
+      if (!entered.every((reply) => reply.accepted)) return;
       const work = this.#between(this.config.workMs);
-      await pause(work / 2, lock.signal);
-      if (this.#random() < this.config.manualExtendShare && !lock.signal.aborted) {
-        await this.#extend(lock, attempt);
+      await pause(work / 2, hold.signal);
+      if (this.#random() < this.config.manualExtendShare && !hold.signal.aborted) {
+        await this.#extend(hold, parts);
       }
-      await pause(work / 2, lock.signal);
-      if (!this.#check(lock, attempt, isHeld)) return;
+      await pause(work / 2, hold.signal);
+      if (!this.#check(hold, parts, isHeld)) return;
       if (this.config.writeWindowMs > 0) {
         // The write is on its way: whatever happens now, it will arrive.
-        this.send({ type: 'write-window', attempt });
+        this.send({ type: 'write-window', attempt: parts[0]?.attempt ?? '' });
         await pause(this.config.writeWindowMs);
       }
-      await resource.call({ op: 'write', attempt, fence, base: entered.value });
+      await Promise.all(
+        parts.map((part, i) =>
+          resource.call({
+            op: 'write',
+            attempt: part.attempt,
+            fence: part.lock.fencingToken,
+            base: entered[i]?.value ?? 0,
+            resource: part.resource,
+          }),
+        ),
+      );
     } finally {
-      await resource.call({ op: 'exit', attempt, fence });
+      await onEach('exit');
     }
   }
 
-  async #extend(lock: Lock, attempt: string): Promise<void> {
-    this.record({ kind: 'extend-invoke', at: now(), attempt });
+  async #extend(hold: Holding, parts: readonly HeldPart[]): Promise<void> {
+    const each = (event: (attempt: string) => HistoryEvent) => {
+      for (const part of parts) this.record(event(part.attempt));
+    };
+    each((attempt) => ({ kind: 'extend-invoke', at: now(), attempt }));
     try {
-      await lock.extend(this.config.manualExtendTtlMs);
-      this.record({ kind: 'extend-ok', at: now(), attempt });
+      await hold.extend(this.config.manualExtendTtlMs);
+      each((attempt) => ({ kind: 'extend-ok', at: now(), attempt }));
       // What the holder believes right after: the checker compares it with what Redis replied.
-      this.#check(lock, attempt, () => lock.isHeld);
+      this.#check(hold, parts, () => hold.isHeld);
     } catch (error) {
-      this.record({ kind: 'extend-fail', at: now(), attempt, code: errorCode(error) });
+      const code = errorCode(error);
+      each((attempt) => ({ kind: 'extend-fail', at: now(), attempt, code }));
     }
   }
 

@@ -140,7 +140,7 @@ export function renderMarkdown(report: Report): string {
       'Single-node Redis only (safety.md §6.4 R1–R10, M1, the issue 8 rows I8-* and the lock kinds K-*); Sentinel, Cluster (beyond its refusal), Redlock and etcd ' +
       'are not covered yet.',
     ...(meta.rowsFrom
-      ? ['', ...mergeNotes(meta.rowsFrom), 'The other rows are from the run above.']
+      ? ['', ...mergeNotes(meta.rowsFrom, new Set()), 'The other rows are from the run above.']
       : []),
     '',
     `**${totals.scenarios} scenario runs, ${totals.passed} passed; ${totals.faultsInjected} faults ` +
@@ -259,8 +259,8 @@ export function renderMarkdown(report: Report): string {
  * and title (appended when new), totals recomputed. For regenerating some rows of a full report.
  */
 export function mergeReports(base: Report, partial: Report): Report {
-  const same = (a: ScenarioResult, b: ScenarioResult) =>
-    a.id === b.id && a.mode === b.mode && a.title === b.title;
+  // A row is its id and resource mode (R2 runs fenced and unfenced); its title may have changed.
+  const same = (a: ScenarioResult, b: ScenarioResult) => a.id === b.id && a.mode === b.mode;
   const scenarios = base.scenarios.map(
     (old) => partial.scenarios.find((fresh) => same(old, fresh)) ?? old,
   );
@@ -269,14 +269,29 @@ export function mergeReports(base: Report, partial: Report): Report {
   }
   const ids = partial.scenarios.map((result) => result.id).join(', ');
   const line = `Rows ${ids} are from \`${partial.meta.command}\` (seed ${partial.meta.seed}, ${Math.round(partial.meta.durationMs / 1000)} s) at ${partial.meta.generatedAt}, on the library of that day.`;
-  const earlier = base.meta.rowsFrom === undefined ? [] : mergeNotes(base.meta.rowsFrom);
+  const replaced = new Set(partial.scenarios.map((result) => result.id));
+  const earlier = base.meta.rowsFrom === undefined ? [] : mergeNotes(base.meta.rowsFrom, replaced);
   return buildReport({ ...base.meta, rowsFrom: [...earlier, line] }, scenarios);
 }
 
-/** The merge notes, one line per merge (reports before merges were kept had one string). */
-function mergeNotes(rowsFrom: string | readonly string[]): string[] {
+/**
+ * The merge notes, one line per merge (reports before merges were kept had one string), less the
+ * rows a newer merge replaced: a line whose rows are all replaced goes.
+ */
+export function mergeNotes(
+  rowsFrom: string | readonly string[],
+  replaced: ReadonlySet<string>,
+): string[] {
   const lines = typeof rowsFrom === 'string' ? [rowsFrom] : [...rowsFrom];
-  return lines.map((line) => line.replace(/; the other rows are from the run above\.$/, '.'));
+  return lines
+    .map((line) => line.replace(/; the other rows are from the run above\.$/, '.'))
+    .flatMap((line) => {
+      const match = /^Rows (.+?) (are|is) from /.exec(line);
+      if (!match?.[1]) return [line];
+      const kept = match[1].split(', ').filter((id) => !replaced.has(id));
+      if (kept.length === 0) return [];
+      return [`Rows ${kept.join(', ')} are from ${line.slice(match[0].length)}`];
+    });
 }
 
 export function writeReport(dir: string, report: Report): void {

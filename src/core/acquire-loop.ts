@@ -77,6 +77,11 @@ export async function acquire(
   const waitSignal = signal ? AbortSignal.any([signal, context.closed]) : context.closed;
   const pushWait = options.waitMs > 0 && options.retry === undefined;
   let slot = pushWait ? waker.register(token, store.waitKey) : undefined;
+  // Until the waker is ready (subscribed, on Redis) an attempt must not queue: a grant could not
+  // reach us. A locker's first acquire then tries once while the subscription opens alongside,
+  // and an acquire that finds the lock free never waits for it (about a connection set-up).
+  let mayQueue = pushWait && waker.isReady;
+  if (pushWait && !mayQueue) void waker.ready();
 
   const renewMs = context.queueRenewMs ?? QUEUE_RENEW_MS;
   let queued = false;
@@ -105,8 +110,6 @@ export async function acquire(
     await session.checkServer().catch((error: unknown) => {
       if (isPermanentError(error)) throw error;
     });
-    // Subscribe before the first attempt can queue us, so the hand-over message cannot be missed.
-    if (pushWait) await waker.ready();
     for (;;) {
       waitSignal.throwIfAborted();
       attempts++;
@@ -120,7 +123,7 @@ export async function acquire(
         reply = await store.attempt({
           token,
           ttlMs: options.ttlMs,
-          queue: !pushWait ? 'never' : queued ? 'queued' : 'join',
+          queue: !mayQueue ? 'never' : queued ? 'queued' : 'join',
           sleepCapMs,
           graceMs: QUEUE_GRACE_MS,
           attempt: attempts,
@@ -151,11 +154,18 @@ export async function acquire(
       if (reply) {
         lastError = undefined;
         failuresInARow = 0;
-        queued = pushWait && reply.kind === 'held';
+        queued = mayQueue && reply.kind === 'held';
       }
 
       const left = deadline - monotonicNow();
       if (left <= 0) break;
+      if (reply?.kind === 'held' && pushWait && !mayQueue) {
+        // Held: subscribe (already under way) before the next attempt joins the queue, so the
+        // hand-over message cannot be missed. A failure to subscribe leaves the slot polling.
+        await waker.ready();
+        mayQueue = true;
+        continue;
+      }
       if (reply?.kind === 'held' && slot) {
         slot.heldFor(reply.pttlMs);
         // Our entry had vanished, so the entries of this process's other waiters for the lock

@@ -106,6 +106,8 @@ export interface LeaderSnapshot {
 
 /** Delivers grants to waiting acquires. */
 export interface Waker {
+  /** True when grants can reach this process's waiters now (`ready()` would resolve true). */
+  readonly isReady: boolean;
   /** Resolves true once grants can reach this process's waiters; false if they cannot now. */
   ready(): Promise<boolean>;
   register(token: string, waitKey: string): WakeSlot;

@@ -367,3 +367,63 @@ describe('scripts › queue entries are renewed and bounded', () => {
     await lock.release();
   });
 });
+
+describe('locker › the subscriber connection', () => {
+  /** A locker whose subscriber opens only when `open()` is called; counts acquire scripts run. */
+  function gatedLocker() {
+    const adapter = fromIORedis(client());
+    let open = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let acquireScripts = 0;
+    const made = new Locker(
+      {
+        runScript: (script, keys, args, deadline) => {
+          if (script.name === 'mutex-acquire') acquireScripts++;
+          return adapter.runScript(script, keys, args, deadline);
+        },
+        createSubscriber: async () => {
+          await gate;
+          return adapter.createSubscriber();
+        },
+      },
+      // Longer than the test may take: a locker that waits for the subscriber waits for the gate
+      // (it would give up on it only after this).
+      { commandTimeoutMs: 60_000 },
+    );
+    lockers.push(made);
+    return { locker: made, open, acquireScripts: () => acquireScripts };
+  }
+
+  it('locker › subscriber › an acquire that finds the lock free does not wait for the subscriber to open', async () => {
+    const { locker: made, open } = gatedLocker();
+    const name = fresh('cold-free');
+    // The subscriber cannot open until the end of the test: the acquire must not need it.
+    const lock = await made.acquire(name, { ttlMs: 5_000, waitMs: 5_000 });
+    expect(await server.command('GET', mutexKeys(PREFIX, name).lock)).toBe(lock.token);
+    await lock.release();
+    open();
+  });
+
+  it('locker › subscriber › a first acquire that finds the lock held queues only once subscribed, and gets the hand-over', async () => {
+    const { locker: made, open, acquireScripts } = gatedLocker();
+    const name = fresh('cold-held');
+    const keys = mutexKeys(PREFIX, name);
+    const holder = await locker().acquire(name, { ttlMs: 10_000 });
+    const waiting = pending(made.acquire(name, { ttlMs: 10_000, waitMs: 10_000 }));
+    await until('the first attempt ran', async () => acquireScripts() >= 1);
+    await sleep(100);
+    // Not subscribed yet: a grant could not reach it, so it is not in line for one.
+    expect(Number(await server.command('ZCARD', keys.queue))).toBe(0);
+    open();
+    await until('the waiter queued', queued(keys, 1));
+    const attemptsBefore = acquireScripts();
+    await holder.release();
+    const lock = await waiting;
+    // Handed over by the release's message, not found by another attempt.
+    expect(acquireScripts()).toBe(attemptsBefore);
+    expect(await server.command('GET', keys.lock)).toBe(lock.token);
+    await lock.release();
+  });
+});

@@ -43,6 +43,10 @@ export class PubSubWaker implements Waker {
    * Subscribes on first use. Resolves true once messages can arrive, false if subscribing failed
    * (the waiter then relies on its PTTL timer; the next waiter tries to subscribe again).
    */
+  get isReady(): boolean {
+    return this.subscriber !== undefined;
+  }
+
   ready(): Promise<boolean> {
     if (this.subscriber) return Promise.resolve(true);
     this.subscribing ??= this.subscribe().finally(() => {

@@ -24,7 +24,11 @@ export const CHANNELS = {
 
 /** The `code` of a `latchkey:warning` event. */
 export const WARNING_CODES = {
-  /** `maxmemory-policy` is `allkeys-*`: the fencing counter (and lock keys) can be evicted. */
+  /**
+   * `maxmemory-policy` is `allkeys-*`: lock keys (and the fencing counter) can be evicted. The
+   * counter starts again from the server clock, so tokens stay in order; a lock key's eviction is
+   * the risk, as for EVICTABLE_LOCK.
+   */
   evictableFence: 'EVICTABLE_FENCE',
   /** `maxmemory-policy` is `volatile-*`: lock keys can be evicted; a holder sees it as a loss. */
   evictableLock: 'EVICTABLE_LOCK',

@@ -106,7 +106,12 @@ export function registerMutexAcquireTests(api: TestApi, ctx: SuiteContext): void
       );
       const state = await locker.inspect(name);
       assert.equal(state.locked, false, 'the lock was given back');
-      assert.equal(state.lastFencingToken, 1);
+      // The winning attempt drew a token; the next acquisition draws the one after it.
+      const drawn = state.lastFencingToken;
+      assert.ok(drawn !== null && drawn > 0, `a token was drawn (${drawn})`);
+      const next = await locker.acquire(name);
+      assert.equal(next.fencingToken, drawn + 1);
+      await next.release();
     });
 
     it('Locker › acquire › a signal aborted in the turn a grant arrives passes the lock on to the next waiter', async () => {

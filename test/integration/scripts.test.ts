@@ -46,6 +46,11 @@ function locker(): Locker {
   return made;
 }
 
+async function serverNowMicros(): Promise<number> {
+  const [seconds, micros] = (await server.command('TIME')) as [string, string];
+  return Number(seconds) * 1_000_000 + Number(micros);
+}
+
 async function serverNowMs(): Promise<number> {
   const [seconds, micros] = (await server.command('TIME')) as [string, string];
   return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
@@ -159,7 +164,7 @@ describe('scripts › grant messages', () => {
     expect(messages).toEqual([`${waiter} ${FENCE_15 + 1} 1`]);
   });
 
-  it('scripts › grant › a grant picked up after the fencing counter was lost draws a new token', async () => {
+  it('scripts › grant › a grant picked up after the fencing counter was lost draws a new token from the server clock, above the lost ones', async () => {
     const keys = mutexKeys(PREFIX, fresh('lost-fence'));
     const holder = 'a'.repeat(32);
     const waiter = 'c'.repeat(32);
@@ -172,8 +177,14 @@ describe('scripts › grant messages', () => {
       'handed-over',
     );
     await server.command('DEL', keys.fence); // evicted, or FLUSHALL
-    expect(await attempt(keys, waiter)).toEqual({ kind: 'acquired', fencingToken: 1 });
-    expect(await server.command('GET', keys.fence)).toBe('1');
+    const before = await serverNowMicros();
+    const picked = await attempt(keys, waiter);
+    expect(picked).toMatchObject({ kind: 'acquired' });
+    const fence = (picked as { fencingToken: number }).fencingToken;
+    expect(fence).toBeGreaterThanOrEqual(before);
+    expect(fence).toBeLessThanOrEqual(await serverNowMicros());
+    expect(await server.command('GET', keys.fence)).toBe(String(fence));
+    expect(Number(await server.command('PTTL', keys.fence))).toBeGreaterThan(0);
     expect(await server.command('GET', keys.lock)).toBe(waiter);
   });
 

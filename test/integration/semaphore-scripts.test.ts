@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type SemaphoreKeys, semaphoreKeys } from '../../src/backends/redis/keys.js';
 import type { ScriptRunner } from '../../src/backends/redis/script-runner.js';
-import { QUEUE_MODE } from '../../src/backends/redis/scripts/index.js';
+import { FENCE_KEEP_MS, QUEUE_MODE } from '../../src/backends/redis/scripts/index.js';
 import {
   semaphoreAcquire,
   semaphoreExtend,
@@ -196,7 +196,7 @@ describe('semaphore scripts', () => {
     expect(await release(keys, token(1))).toBe('missing');
   });
 
-  it('semaphore scripts › once idle, no key of the name is left without an expiry but the fence', async () => {
+  it('semaphore scripts › once idle, every key of the name has an expiry, the fencing counter its minute', async () => {
     const keys = fresh('leftovers');
     const channel = 'latchkey:wake:leftovers';
     await listen(channel);
@@ -207,8 +207,8 @@ describe('semaphore scripts', () => {
     const names = (await server.command('KEYS', `${keys.lock}*`)) as string[];
     for (const key of names) {
       const pttl = Number(await server.command('PTTL', key));
-      if (key === keys.fence) expect(pttl).toBe(-1);
-      else expect(pttl, key).toBeGreaterThan(0);
+      expect(pttl, key).toBeGreaterThan(0);
+      if (key === keys.fence) expect(pttl).toBeLessThanOrEqual(FENCE_KEEP_MS);
     }
     expect(names).toContain(keys.fence);
     expect(names).not.toContain(keys.limit);
@@ -251,7 +251,9 @@ describe('semaphore scripts', () => {
     const keys = fresh('many-dead');
     const channel = 'latchkey:wake:many-dead';
     const messages = await listen(channel);
-    expect(await attempt(keys, token(1), { limit: 1 })).toMatchObject({ kind: 'acquired' });
+    const first = await attempt(keys, token(1), { limit: 1 });
+    expect(first).toMatchObject({ kind: 'acquired' });
+    const firstFence = (first as { fencingToken: number }).fencingToken;
     const [seconds] = (await server.command('TIME')) as [string, string];
     const pastMs = Number(seconds) * 1000 - 1_000;
     for (let i = 0; i < 70; i++) {
@@ -266,7 +268,7 @@ describe('semaphore scripts', () => {
     // A newcomer's attempt drops the other 6 and grants the live waiter; it does not overtake it.
     expect(await attempt(keys, token(3), { limit: 1 })).toMatchObject({ kind: 'held' });
     await until('the live waiter was told', () => messages.length === 1);
-    expect(messages).toEqual([`${token(2)} 2 3`]);
+    expect(messages).toEqual([`${token(2)} ${firstFence + 1} 3`]);
   });
 
   it('semaphore scripts › fencing tokens above 10^14 are exact in the grant message and the record', async () => {

@@ -28,6 +28,7 @@ import {
 } from '../../src/backends/redis/scripts/election.js';
 import { LUA_SOURCES } from '../../src/backends/redis/scripts/generated.js';
 import {
+  FENCE_KEEP_MS,
   mutexAcquire,
   mutexExtend,
   mutexInspect,
@@ -184,6 +185,11 @@ describe('lua › every script', () => {
   it('there are scripts to check, and the generated module has exactly these', () => {
     expect(files.length).toBeGreaterThanOrEqual(4);
     expect(Object.keys(LUA_SOURCES).sort()).toEqual(scripts.map((script) => script.name));
+  });
+
+  it('the fencing counter lives as long in the scripts as the library says', () => {
+    const fence = readFileSync(`${luaDir}include/fence.lua`, 'utf8');
+    expect(/^local FENCE_KEEP_MS = (\d+)$/m.exec(fence)?.[1]).toBe(String(FENCE_KEEP_MS));
   });
 });
 

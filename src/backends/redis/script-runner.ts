@@ -159,9 +159,10 @@ export function judgeServer(info: ServerInfo): void {
   if (policy.startsWith('allkeys-')) {
     warn(
       WARNING_CODES.evictableFence,
-      `maxmemory-policy is ${policy} (${limit}): Redis may evict the fencing counter, after which ` +
-        'fencing tokens start again from 1, and lock keys, after which a second holder can get a ' +
-        'lock. Use noeviction (or volatile-* at least) for the locks.',
+      `maxmemory-policy is ${policy} (${limit}): Redis may evict lock keys, after which a second ` +
+        'holder can get a lock before the first notices the loss at its next refresh (an evicted ' +
+        'fencing counter starts again from the server clock, so tokens stay in order). Use ' +
+        'noeviction for the locks.',
     );
   } else if (policy.startsWith('volatile-')) {
     warn(

@@ -38,6 +38,12 @@ export function pair(raw: unknown): [number, number] {
   return [integer(raw[0]), integer(raw[1])];
 }
 
+/**
+ * How long a name's fencing counter lives after its last use; then it starts again from the
+ * server's clock (include/fence.lua, where the scripts read it: a test checks the two agree).
+ */
+export const FENCE_KEEP_MS = 60_000;
+
 /** How an acquire attempt treats the waiting queue (ARGV[3] of the acquire scripts). */
 export const QUEUE_MODE = {
   never: '0',

@@ -14,7 +14,7 @@
 -- by no more than that.
 --
 -- KEYS[1] lock key     string: the holder's token (or a granted waiter's); always has a PX expiry
--- KEYS[2] fence key    integer counter without expiry; one INCR per successful acquisition
+-- KEYS[2] fence key    integer counter, one up per acquisition; expires when unused (include/fence.lua)
 -- KEYS[3] queue key    zset: waiter token -> arrival time in server microseconds (FIFO order);
 --                      expires ARGV[9] ms after the latest join or refresh
 -- KEYS[4] waiters key  hash: waiter token -> "<live-until server ms> <ttl ms> <attempt> <wake channel>";
@@ -39,7 +39,7 @@
 -- Replies:
 --   {1, fence}  acquired (or found granted to us); fence is this acquisition's fencing token. If
 --               the counter was lost (evicted, FLUSHALL) before a grant was picked up, the grant
---               draws a new one: tokens restart, as after a restart without persistence
+--               draws a new one from the server clock (include/fence.lua), above every earlier one
 --   {0, pttl}   held by someone else for pttl more ms
 --   {0, pttl, 1} the same, and the caller's queue entry (ARGV[3] = "2") was gone: the queue was
 --               lost (restart, FLUSHALL, expiry after the caller missed its refresh) or a release
@@ -47,6 +47,8 @@
 --   {-1, code}  the key holds data latchkey did not write: code 1 = a string without expiry,
 --               code 2 = a string that is not a latchkey token
 -- Errors: WRONGTYPE from SET/ZADD/HSET, and "not an integer" from INCR, when keys hold other types.
+
+-- @include fence
 
 local lockKey, fenceKey, queueKey, waitersKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local token = ARGV[1]
@@ -57,7 +59,7 @@ local function won()
     redis.call('ZREM', queueKey, token)
     redis.call('HDEL', waitersKey, token)
   end
-  return { 1, redis.call('INCR', fenceKey) }
+  return { 1, nextFence(fenceKey) }
 end
 
 -- SET NX GET (Redis >= 7.0) tries the lock and tells us who holds it in one call.
@@ -70,7 +72,7 @@ if current == token then
   redis.call('SET', lockKey, token, 'PX', ARGV[2])
   local fence = tonumber(redis.call('GET', fenceKey))
   if not fence then
-    fence = redis.call('INCR', fenceKey)
+    fence = nextFence(fenceKey)
   end
   return { 1, fence }
 end

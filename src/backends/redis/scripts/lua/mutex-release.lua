@@ -36,6 +36,8 @@
 --   0   the key did not exist (expired or deleted before this call)
 --   -1  the key holds another token (taken by someone else)
 
+-- @include fence
+
 local lockKey, fenceKey, queueKey, waitersKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local tombstoneKey = KEYS[5]
 local token = ARGV[1]
@@ -84,7 +86,7 @@ for _ = 1, maxSkip do
       and tonumber(liveUntil) > nowMs
       and redis.call('PUBSUB', 'NUMSUB', channel)[2] > 0
     then
-      local fence = redis.call('INCR', fenceKey)
+      local fence = nextFence(fenceKey)
       redis.call('SET', lockKey, waiter, 'PX', ttl)
       leaveTombstone()
       -- %d: `..` would format the fence with %.14g, wrong from 10^14 on.

@@ -10,7 +10,7 @@
 --
 -- KEYS[1] lock key     zset: the holding owner -> expiry in server ms (one member at most)
 -- KEYS[2] permits key  hash: the holding owner -> "1 <fencing token>"
--- KEYS[3] fence key    integer counter without expiry; one INCR per new holder
+-- KEYS[3] fence key    integer counter, one up per new holder; expires when unused (include/fence.lua)
 -- KEYS[4] queue key    zset: waiting acquisition token -> arrival in server microseconds
 -- KEYS[5] waiters key  hash: waiting token -> "<live-until ms> <ttl ms> <attempt> 1 <channel>"
 -- KEYS[6] entries key  hash: acquisition token -> owner, for the holding owner's acquisitions
@@ -34,6 +34,7 @@
 --                      back, at the end of the line
 -- Errors: WRONGTYPE, and "not an integer" from INCR, when keys hold other types.
 
+-- @include fence
 -- @include semaphore
 -- @include reentrant
 
@@ -63,7 +64,7 @@ if score then
   keepAlive(k.entries, expiry - nowMs)
   local fence = tonumber(string.match(redis.call('HGET', k.permits, owner) or '', ' (%d+)$'))
   if not fence then
-    fence = redis.call('INCR', k.fence)
+    fence = nextFence(k.fence)
     redis.call('HSET', k.permits, owner, '1 ' .. string.format('%d', fence))
   end
   return { 1, fence, redis.call('HLEN', k.entries) }

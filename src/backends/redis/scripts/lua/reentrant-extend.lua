@@ -11,6 +11,7 @@
 --   n > 0   extended; n is the ms left until the holder's expiry (at least ARGV[2])
 --   0       the acquisition holds nothing (expired, deleted, or released)
 
+-- @include fence
 -- @include semaphore
 
 local k = { lock = KEYS[1], permits = KEYS[2], entries = KEYS[3] }

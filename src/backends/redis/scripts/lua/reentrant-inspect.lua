@@ -15,6 +15,7 @@
 --   {fence, queued, owner, remaining ms, count, holder fence}  an owner holds it
 --   fence is false before the first holder
 
+-- @include fence
 -- @include semaphore
 
 local k = { lock = KEYS[1], permits = KEYS[2], fence = KEYS[3], queue = KEYS[4], entries = KEYS[5] }

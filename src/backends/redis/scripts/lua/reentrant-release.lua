@@ -23,6 +23,7 @@
 --   1   released, the lock is free, nobody granted (or: a run of this release already released)
 --   0   the token held nothing (its hold expired or was deleted, or it was never granted)
 
+-- @include fence
 -- @include semaphore
 -- @include reentrant
 

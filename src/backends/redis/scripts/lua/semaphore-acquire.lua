@@ -14,7 +14,7 @@
 -- KEYS[2] permits key  hash: holder token -> "<permits> <fencing token>"
 -- KEYS[3] limit key    string: the limit the name is in use with; lives as long as a holder or
 --                      a queue entry may
--- KEYS[4] fence key    integer counter without expiry; one INCR per holder
+-- KEYS[4] fence key    integer counter, one up per holder; expires when unused (include/fence.lua)
 -- KEYS[5] queue key    zset: waiter token -> arrival time in server microseconds (FIFO order)
 -- KEYS[6] waiters key  hash: waiter token -> "<live-until ms> <ttl ms> <attempt> <permits> <channel>"
 -- ARGV[1] token        this acquisition's random token
@@ -40,6 +40,7 @@
 --   {-2, limit}   the name is in use with another limit
 -- Errors: WRONGTYPE, and "not an integer" from INCR, when keys hold other types.
 
+-- @include fence
 -- @include semaphore
 
 local k = {
@@ -80,7 +81,7 @@ if score and score > nowMs then
   leaveQueue()
   local fence = tonumber(string.match(redis.call('HGET', k.permits, token) or '', ' (%d+)$'))
   if not fence then
-    fence = redis.call('INCR', k.fence)
+    fence = nextFence(k.fence)
     redis.call('HSET', k.permits, token, wanted .. ' ' .. string.format('%d', fence))
   end
   return { 1, fence }

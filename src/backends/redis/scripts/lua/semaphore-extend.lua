@@ -13,6 +13,7 @@
 --   n > 0   extended; n is the ms left until the holder's expiry (at least ARGV[2])
 --   0       the token holds no permits (expired, deleted, or released)
 
+-- @include fence
 -- @include semaphore
 
 local k = { lock = KEYS[1], permits = KEYS[2], limit = KEYS[3] }

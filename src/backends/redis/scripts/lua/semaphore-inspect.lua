@@ -14,6 +14,7 @@
 --   nobody holds or waits; fence is nil before the first holder; then one group of four per live
 --   holder, earliest expiry first
 
+-- @include fence
 -- @include semaphore
 
 local k = { lock = KEYS[1], permits = KEYS[2], limit = KEYS[3], fence = KEYS[4], queue = KEYS[5] }

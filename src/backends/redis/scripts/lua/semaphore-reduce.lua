@@ -19,6 +19,7 @@
 --   -1      the token holds no permits (expired, deleted, or released), or its record is gone
 --   -2      the token holds fewer permits than ARGV[2]
 
+-- @include fence
 -- @include semaphore
 
 local k = {

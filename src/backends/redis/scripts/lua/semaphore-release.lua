@@ -23,6 +23,7 @@
 --   1   released, nobody granted (or: a run of this release already released)
 --   0   the token held no permits (expired or deleted before this call, or never granted)
 
+-- @include fence
 -- @include semaphore
 
 local k = {

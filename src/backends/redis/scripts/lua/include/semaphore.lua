@@ -63,7 +63,7 @@ end
 -- Makes `token` a holder of `permits` until `expiry`, with a fencing token of its own. The caller
 -- keeps the keys alive (keepHolders) once for all the holders it adds.
 local function addHolder(k, token, permits, expiry)
-  local fence = redis.call('INCR', k.fence)
+  local fence = nextFence(k.fence)
   redis.call('ZADD', k.lock, expiry, token)
   -- %d: `..` would format the fence with %.14g, wrong from 10^14 on.
   redis.call('HSET', k.permits, token, permits .. ' ' .. string.format('%d', fence))

@@ -380,6 +380,12 @@ describe('scripts › queue entries are renewed and bounded', () => {
 });
 
 describe('locker › the subscriber connection', () => {
+  /** Gates still shut: opened before the lockers close, so that closing never waits on one. */
+  const gates: (() => void)[] = [];
+  afterAll(() => {
+    for (const open of gates) open();
+  });
+
   /** A locker whose subscriber opens only when `open()` is called; counts acquire scripts run. */
   function gatedLocker() {
     const adapter = fromIORedis(client());
@@ -404,6 +410,7 @@ describe('locker › the subscriber connection', () => {
       { commandTimeoutMs: 60_000 },
     );
     lockers.push(made);
+    gates.push(open);
     return { locker: made, open, acquireScripts: () => acquireScripts };
   }
 

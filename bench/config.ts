@@ -41,6 +41,16 @@ export interface BenchConfig {
     readonly durationMs: number;
     readonly waiters: readonly number[];
   };
+  /**
+   * The other kinds (reentrant, election, multi-lock) against the mutex: C processes (hold:
+   * holdMs); a multi-lock hold takes `pick` of `names` names.
+   */
+  readonly family: {
+    readonly contenders: readonly number[];
+    readonly durationMs: number;
+    readonly names: number;
+    readonly pick: number;
+  };
   readonly manyWaiters: {
     readonly waiters: readonly number[];
     readonly processes: number;
@@ -69,6 +79,7 @@ export const FULL: BenchConfig = {
     durationMs: 10_000,
     waiters: [100, 1_000, 10_000],
   },
+  family: { contenders: [8, 32], durationMs: 5_000, names: 4, pick: 2 },
   manyWaiters: {
     waiters: [100, 1_000, 10_000],
     processes: 8,
@@ -92,6 +103,8 @@ export const QUICK: BenchConfig = {
   semaphore: { contenders: [8], limit: 4, durationMs: 400 },
   // One W only: a second crowd costs CI 4 s and cannot show growth in a 400 ms window anyway.
   readWrite: { contenders: [8], readPercent: 90, durationMs: 400, waiters: [100] },
+  // The peers' multi-key locks poll 200 ms apart: a shorter window would show only their retries.
+  family: { contenders: [8], durationMs: 400, names: 4, pick: 2 },
   manyWaiters: {
     waiters: [100, 1_000],
     processes: 8,

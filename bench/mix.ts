@@ -18,6 +18,22 @@ export function operationMix(seed: number, readPercent: number): () => Operation
   return () => (next() * 100 < readPercent ? 'read' : 'write');
 }
 
+/**
+ * The multi-lock's names of the lock-family scenario: each call draws `pick` distinct indexes of
+ * `names`, in random order (the lock itself sorts them), from a PRNG seeded with `seed`.
+ */
+export function namePicker(seed: number, names: number, pick: number): () => number[] {
+  const next = mulberry32(seed);
+  return () => {
+    const pool = Array.from({ length: names }, (_, i) => i);
+    const picked: number[] = [];
+    while (picked.length < Math.min(pick, names)) {
+      picked.push(...pool.splice(Math.floor(next() * pool.length), 1));
+    }
+    return picked;
+  };
+}
+
 /** mulberry32: a small 32-bit PRNG, good enough to mix operations; uniform in [0, 1). */
 function mulberry32(seed: number): () => number {
   let state = seed >>> 0;

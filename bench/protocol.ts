@@ -9,6 +9,8 @@ export type Task =
       warmupPairs: number;
       /** Also warm up the library's read-write lock (read-write scenarios). */
       warmReadWrite?: boolean;
+      /** Also warm up this kind of the lock family (lock-family scenario). */
+      warmFamily?: FamilyRun;
     }
   | { kind: 'close' }
   | { kind: 'pairs'; key: string; pairs: number; ttlMs: number }
@@ -27,6 +29,8 @@ export type Task =
       limit?: number;
       /** Set for the read-write scenario: each turn reads or writes, drawn from the mix. */
       readWrite?: ReadWriteMix;
+      /** Set for the lock-family scenario: what each turn takes instead of the mutex `key`. */
+      family?: FamilyRun;
     }
   | {
       kind: 'many-keys';
@@ -57,6 +61,21 @@ export interface ReadWriteMix {
   readonly lock: 'read-write' | 'mutex';
   readonly readPercent: number;
   /** Seed of this process's sequence of reads and writes (see mix.ts). */
+  readonly seed: number;
+}
+
+/** The kinds of the lock-family scenario (the mutex is its baseline, run without `family`). */
+export type FamilyKind = 'reentrant' | 'election' | 'multi';
+
+/**
+ * What a lock-family run takes each turn: a reentrant hold of `key` entered twice by this
+ * process's owner id, leadership of the election `key`, or a multi-lock over `pick` names drawn
+ * (seeded per process) from `<key>.0` … `<key>.<names − 1>`.
+ */
+export interface FamilyRun {
+  readonly kind: FamilyKind;
+  readonly names: number;
+  readonly pick: number;
   readonly seed: number;
 }
 

@@ -254,9 +254,51 @@ export function renderReport(results: BenchResults): string {
     );
   }
 
+  const family = results.family ?? [];
+  for (const contenders of [...new Set(family.map((r) => r.contenders))]) {
+    const rows = family.filter((r) => r.contenders === contenders);
+    const baseline = (lib: string) =>
+      rows.find((r) => r.lib === lib && r.lock === 'mutex')?.acquisitionsPerSec;
+    const multi = rows.find((r) => r.lock === 'multi');
+    parts.push(
+      '',
+      `### 7. Lock family: C = ${contenders} processes, one name (multi-lock: ${multi?.pick ?? 2} of ${multi?.names ?? 4} names), hold ${results.config.holdMs} ms`,
+      '',
+      table(
+        [
+          'Library',
+          'Kind',
+          'acq/s',
+          'vs its mutex',
+          'wait p50 / p99 / max ms',
+          'per contender min/max',
+          'cmds/acq (all)',
+          'Redis CPU µs/acq',
+          'max holders per name',
+          'give-ups',
+        ],
+        rows.map((r) => {
+          const mutex = baseline(r.lib);
+          return [
+            label(r.lib),
+            r.lock,
+            num(r.acquisitionsPerSec),
+            mutex && r.lock !== 'mutex' ? `${num(round2(r.acquisitionsPerSec / mutex))}×` : '–',
+            `${num(r.waitP50Ms)} / ${num(r.waitP99Ms)} / ${num(r.waitMaxMs)}`,
+            `${r.perContenderMin}/${r.perContenderMax} (${num(r.fairness)})`,
+            num(r.commandsPerAcquisition),
+            num(r.redisCpuUsPerAcquisition),
+            r.maxHolders,
+            r.giveUps + (r.errors > 0 ? ` (+${r.errors} errors)` : ''),
+          ];
+        }),
+      ),
+    );
+  }
+
   parts.push(
     '',
-    "### Targets (latchkey's default mutex, semaphore and read-write lock)",
+    "### Targets (latchkey's default mutex and the lock family)",
     '',
     table(
       ['Adapter', 'Target', 'Measured', 'Result'],

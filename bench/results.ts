@@ -2,6 +2,7 @@
 import type { CommandOrigins } from './command-audit.js';
 import type { BenchConfig } from './config.js';
 import type { ContendedResult } from './scenarios/contended.js';
+import type { FamilyResult } from './scenarios/lock-family.js';
 import type { ManyWaitersResult } from './scenarios/many-waiters.js';
 import type { ReadWriteResult, ReadWriteWaitersResult } from './scenarios/read-write.js';
 import type { SemaphoreResult } from './scenarios/semaphore.js';
@@ -39,6 +40,8 @@ export interface BenchResults {
   readonly semaphore: readonly SemaphoreResult[];
   readonly readWrite: readonly ReadWriteResult[];
   readonly readWriteWaiters: readonly ReadWriteWaitersResult[];
+  /** Scenario 7 (absent in results from before it). */
+  readonly family?: readonly FamilyResult[];
   readonly commandAudit: Readonly<Record<string, CommandOrigins>>;
   readonly targets: readonly TargetResult[];
 }

@@ -22,6 +22,7 @@ import { ServerStats } from './redis-stats.js';
 import { renderReport } from './report.js';
 import type { BenchResults, LibraryInfo } from './results.js';
 import { auditLibraries, type ContendedResult, runContended } from './scenarios/contended.js';
+import { type FamilyResult, runLockFamily } from './scenarios/lock-family.js';
 import { type ManyWaitersResult, runManyWaiters } from './scenarios/many-waiters.js';
 import {
   type ReadWriteResult,
@@ -46,12 +47,13 @@ const SCENARIOS = [
   'semaphore',
   'read-write',
   'read-write-waiters',
+  'lock-family',
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const METHOD: Record<string, string> = {
   alternation:
-    'All libraries run in one process tree in one run. Scenarios 1 and 3 interleave rounds between libraries; scenarios 2, 4, 5 and 6 run the libraries one after another for each C or W, rotating the order, each in a fresh window.',
+    'All libraries run in one process tree in one run. Scenarios 1 and 3 interleave rounds between libraries; scenarios 2, 4, 5, 6 and 7 run the libraries one after another for each C or W, rotating the order, each in a fresh window.',
   'warm-up':
     'Each worker runs warm-up acquire+release pairs when it opens a library (for the read-write lock also read and write pairs, so its scripts are cached too), and each library runs one unmeasured many-keys round before the measured ones, so JIT warm-up is not measured for anyone.',
   processes:
@@ -74,6 +76,7 @@ const METHOD: Record<string, string> = {
     'Each waiter acquires, holds, releases and goes back to the end of the line, so W stay waiting; handoffs = acquisitions during the window. Polling libraries run for the same bounded window; their figures are what they did in it.',
   'read-write': `C processes on one name; each turn is a read with probability p (a PRNG seeded with the process's number, so the rw lock and the mutex see the same sequence), hold 1 ms (+ the checker round trip), straight back. "latchkey rw" takes acquireRead / acquireWrite of latchkey's read-write lock, "latchkey mutex" takes latchkey's mutex for every turn, reads and writes alike (the baseline). Reads and writes are counted and their waits summarised separately; cmds and CPU are per acquisition of either kind.`,
   'read-write checker': `On the checker server a reader INCRBYs a counter by 1 right after acquiring and a writer by W = ${WRITER_WEIGHT.toLocaleString('en-US')}, and each DECRBYs the same before releasing (the increment's reply is read after the hold, as in scenario 2). The value v an increment returns is W × writers + readers in at that moment: readers alone stay below W, a writer alone is exactly W, so any v above W is a writer together with someone else, a "writer overlap" (counted once, by the later of the two increments; must be 0). "max readers" is the highest v mod W seen (1 for the mutex). A holder is checked from its increment to its decrement, which lie inside its hold.`,
+  'lock family': `C processes on one name, hold 1 ms (+ the checker round trip), straight back, as in scenario 2. "reentrant": each hold is latchkey's reentrant lock taken by the process's owner id and entered a second time by the same owner (no wait; a Redis round trip) before the hold, both left after it. "election": campaign with the process's id, lead for the hold, resign. "multi": each hold takes 2 of 4 names drawn by the process's seeded PRNG, all or none (latchkey's multi-lock; node-redlock's acquire of several resources with its default retries); the checker INCRs one counter per name, so "max holders" is per name. "mutex" is latchkey's plain lock in the same run, the baseline of each adapter.`,
   'read-write waiters':
     'W waiters on one read-write lock over the many-waiters processes, each turn of each waiter a read with probability p from its own seeded sequence, going back to the end of the line after its turn (a give-up retries the same operation). A grant = a reader or writer let in during the window; cmds and CPU are per grant. The mutex under the same crowd is scenario 4 (one grant per hand-over).',
 };
@@ -108,6 +111,7 @@ async function main(): Promise<void> {
     scenarios.includes('many-waiters') ? config.manyWaiters.processes : 0,
     ...(scenarios.includes('semaphore') ? config.semaphore.contenders : []),
     ...(scenarios.includes('read-write') ? config.readWrite.contenders : []),
+    ...(scenarios.includes('lock-family') ? config.family.contenders : []),
     scenarios.includes('read-write-waiters') ? config.manyWaiters.processes : 0,
   );
   log(`lock server :${lockServer.port}, checker :${checker.port}; starting ${workerCount} workers`);
@@ -137,6 +141,7 @@ async function main(): Promise<void> {
     let semaphore: SemaphoreResult[] = [];
     let readWrite: ReadWriteResult[] = [];
     let readWriteWaiters: ReadWriteWaitersResult[] = [];
+    let family: FamilyResult[] = [];
     let audits: Record<string, CommandOrigins> = {};
     if (scenarios.includes('uncontended') || scenarios.includes('many-keys')) {
       ({ uncontended, manyKeys } = await runSingleProcessScenarios(context, {
@@ -154,6 +159,7 @@ async function main(): Promise<void> {
     if (scenarios.includes('read-write-waiters')) {
       readWriteWaiters = await runReadWriteWaiters(context);
     }
+    if (scenarios.includes('lock-family')) family = await runLockFamily(context);
 
     const libraries: LibraryInfo[] = [];
     for (const id of libs) {
@@ -182,6 +188,7 @@ async function main(): Promise<void> {
       semaphore,
       readWrite,
       readWriteWaiters,
+      family,
       commandAudit: audits,
       targets: checkTargets(libs, {
         uncontended,
@@ -191,6 +198,7 @@ async function main(): Promise<void> {
         semaphore,
         readWrite,
         readWriteWaiters,
+        family,
       }),
     };
     mkdirSync(dirname(outFile), { recursive: true });

@@ -5,6 +5,7 @@
  */
 import { isLatchkey } from './libs/index.js';
 import type { ContendedResult } from './scenarios/contended.js';
+import type { FamilyResult } from './scenarios/lock-family.js';
 import type { ManyWaitersResult } from './scenarios/many-waiters.js';
 import type { ReadWriteResult, ReadWriteWaitersResult } from './scenarios/read-write.js';
 import type { SemaphoreResult } from './scenarios/semaphore.js';
@@ -27,6 +28,7 @@ interface Figures {
   readonly semaphore: readonly SemaphoreResult[];
   readonly readWrite: readonly ReadWriteResult[];
   readonly readWriteWaiters: readonly ReadWriteWaitersResult[];
+  readonly family: readonly FamilyResult[];
 }
 
 /** The issue states the contended targets at this C, and "flat" from FEWEST to MOST waiters. */
@@ -181,8 +183,41 @@ export function checkTargets(libs: readonly string[], figures: Figures): TargetR
     );
 
     readWriteTargets(lib, figures, add);
+    familyTargets(lib, figures, add);
   }
   return out;
+}
+
+/**
+ * Scenario 7's targets for one latchkey adapter: properties, not speed. Every kind keeps one
+ * holder per name and never gives up within its wait; the reentrant lock and the election keep
+ * the mutex's FIFO fairness (the multi-lock is FIFO per name, not across sets of names).
+ */
+function familyTargets(
+  lib: string,
+  figures: Figures,
+  add: (target: string, measured: string, pass: boolean | undefined) => void,
+): void {
+  const runs = figures.family.filter((r) => r.lib === lib && r.lock !== 'mutex');
+  if (runs.length === 0) return;
+  const each = (value: (r: FamilyResult) => number | string) =>
+    runs.map((r) => `${r.lock} C=${r.contenders}: ${value(r)}`).join(', ');
+  add(
+    'lock family: at most one holder per name (every kind, every C)',
+    each((r) => r.maxHolders),
+    runs.every((r) => r.maxHolders <= 1),
+  );
+  add(
+    'lock family: no give-ups, no errors (every kind, every C)',
+    each((r) => r.giveUps + r.errors),
+    runs.every((r) => r.giveUps === 0 && r.errors === 0),
+  );
+  const fifo = runs.filter((r) => r.lock !== 'multi' && r.contenders === TARGET_C);
+  add(
+    `lock family: reentrant and election per-contender min/max ≥ 0.8 at C = ${TARGET_C}`,
+    fifo.map((r) => `${r.lock}: ${r.fairness}`).join(', ') || 'not run',
+    fifo.length > 0 ? fifo.every((r) => r.fairness >= 0.8) : undefined,
+  );
 }
 
 /** Scenario 6's targets for one latchkey adapter. */

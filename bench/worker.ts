@@ -8,7 +8,7 @@ import type { LockClient } from './libs/types.js';
 import type { Reply, Request, Task, TaskResult } from './protocol.js';
 import { runContend } from './tasks/contend.js';
 import { runManyKeys } from './tasks/many-keys.js';
-import { runPairs, runReadWritePairs } from './tasks/pairs.js';
+import { runFamilyPairs, runPairs, runReadWritePairs } from './tasks/pairs.js';
 import { WaiterCrowd } from './tasks/waiters.js';
 
 let client: LockClient | undefined;
@@ -29,6 +29,14 @@ async function run(task: Task): Promise<TaskResult> {
       await runPairs(client, `bench:warmup:${process.pid}`, task.warmupPairs, 10_000);
       if (task.warmReadWrite) {
         await runReadWritePairs(client, `bench:warmup:rw:${process.pid}`, task.warmupPairs, 10_000);
+      }
+      if (task.warmFamily) {
+        await runFamilyPairs(
+          client,
+          `bench:warmup:family:${process.pid}`,
+          task.warmFamily,
+          task.warmupPairs,
+        );
       }
       return null;
     }

@@ -30,6 +30,18 @@ export const READ_WRITE_LIBRARY_IDS: readonly LibraryId[] = [
   'latchkey-node-redis',
 ];
 
+/** The libraries whose client has latchkey's other kinds (reentrant lock, election). */
+export const FAMILY_LIBRARY_IDS: readonly LibraryId[] = ['latchkey-ioredis', 'latchkey-node-redis'];
+
+/** The libraries whose client locks several keys at once, all or none (`acquireMany`). */
+export const MULTI_LIBRARY_IDS: readonly LibraryId[] = [
+  'latchkey-ioredis',
+  'latchkey-node-redis',
+  'redlock4',
+  'redlock5',
+  'sesamecare-redlock',
+];
+
 const modules: Record<LibraryId, () => Promise<{ library: LockLibrary }>> = {
   'latchkey-ioredis': () => import('./latchkey-ioredis.js'),
   'latchkey-node-redis': () => import('./latchkey-node-redis.js'),

@@ -2,6 +2,8 @@
  * latchkey on either adapter: its default mutex, and its semaphore and read-write lock for the
  * scenarios that use them; default locker options, fencing and auto-refresh on.
  */
+
+import { randomUUID } from 'node:crypto';
 import type { Locker } from '../../src/index.js';
 import { LockTimeoutError } from '../../src/index.js';
 import type { HeldLock, LockClient } from './types.js';
@@ -11,7 +13,7 @@ export const LATCHKEY_WAITING =
 
 /** Waits for `hold`, mapping latchkey's timeout to the `null` of a library that gave up. */
 async function held(
-  hold: Promise<{ readonly fencingToken: number; release(): Promise<unknown> }>,
+  hold: Promise<{ readonly fencingToken: number | undefined; release(): Promise<unknown> }>,
 ): Promise<HeldLock | null> {
   try {
     const lock = await hold;
@@ -32,6 +34,8 @@ export function latchkeyClient(
   ping: () => Promise<unknown>,
   close: () => Promise<void>,
 ): LockClient {
+  /** This client's owner id (reentrant lock) and candidate value (election). */
+  const owner = randomUUID();
   return {
     acquire: (key, ttlMs, signal) =>
       held(locker.acquire(key, signal ? { ttlMs, signal } : { ttlMs })),
@@ -41,6 +45,39 @@ export function latchkeyClient(
       held(locker.readWrite(key).acquireRead(signal ? { ttlMs, signal } : { ttlMs })),
     acquireWrite: (key, ttlMs, signal) =>
       held(locker.readWrite(key).acquireWrite(signal ? { ttlMs, signal } : { ttlMs })),
+    acquireReentrant: async (key, ttlMs, signal) => {
+      const lock = locker.reentrant(key);
+      const first = await held(lock.acquire(signal ? { ttlMs, signal, owner } : { ttlMs, owner }));
+      if (!first) return null;
+      const again = await held(lock.acquire({ ttlMs, owner, waitMs: 0 }));
+      return {
+        fencingToken: first.fencingToken,
+        release: async () => {
+          await again?.release();
+          await first.release();
+        },
+      };
+    },
+    campaign: async (key, ttlMs, signal) => {
+      const options = signal ? { ttlMs, signal } : { ttlMs };
+      const leadership = await held(
+        locker
+          .election(key)
+          .campaign(owner, options)
+          .then((leader) => ({
+            fencingToken: leader.fencingToken,
+            release: () => leader.resign(),
+          })),
+      );
+      return leadership;
+    },
+    acquireMany: (keys, ttlMs, signal) =>
+      held(
+        locker
+          .multi(keys)
+          .acquire(signal ? { ttlMs, signal } : { ttlMs })
+          .then((hold) => ({ fencingToken: undefined, release: () => hold.release() })),
+      ),
     ping: async () => {
       await ping();
     },

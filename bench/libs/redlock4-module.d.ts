@@ -8,7 +8,8 @@ declare module 'redlock' {
   }
   class Redlock {
     constructor(clients: unknown[], options?: Record<string, number>);
-    lock(resource: string, ttl: number): Promise<Redlock.Lock>;
+    /** One resource, or several locked together (all or none). */
+    lock(resource: string | readonly string[], ttl: number): Promise<Redlock.Lock>;
     on(event: 'clientError', listener: (error: unknown) => void): this;
   }
   export = Redlock;

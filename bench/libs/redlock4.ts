@@ -13,7 +13,22 @@ export const library: LockLibrary = {
     redlock.on('clientError', (error) => {
       if (!isClosing(client)) console.error(`redlock4: ${String(error)}`);
     });
+    const lockAll = async (resource: string | readonly string[], ttlMs: number) => {
+      try {
+        const lock = await redlock.lock(resource, ttlMs);
+        return {
+          fencingToken: undefined,
+          release: async () => {
+            await lock.unlock();
+          },
+        };
+      } catch (error) {
+        if (error instanceof Redlock.LockError) return null;
+        throw error;
+      }
+    };
     return {
+      acquireMany: (keys, ttlMs) => lockAll(keys, ttlMs),
       async acquire(key, ttlMs) {
         try {
           const lock = await redlock.lock(key, ttlMs);

@@ -13,21 +13,23 @@ export const library: LockLibrary = {
     // Every failed attempt is emitted as an `error` event (ResourceLockedError); the README tells
     // users to listen for it, since an EventEmitter without an `error` listener throws.
     redlock.on('error', () => {});
+    const acquireAll = async (keys: readonly string[], ttlMs: number) => {
+      try {
+        const lock = await redlock.acquire([...keys], ttlMs);
+        return {
+          fencingToken: undefined,
+          release: async () => {
+            await lock.release();
+          },
+        };
+      } catch (error) {
+        if (error instanceof ExecutionError) return null;
+        throw error;
+      }
+    };
     return {
-      async acquire(key, ttlMs) {
-        try {
-          const lock = await redlock.acquire([key], ttlMs);
-          return {
-            fencingToken: undefined,
-            release: async () => {
-              await lock.release();
-            },
-          };
-        } catch (error) {
-          if (error instanceof ExecutionError) return null;
-          throw error;
-        }
-      },
+      acquire: (key, ttlMs) => acquireAll([key], ttlMs),
+      acquireMany: (keys, ttlMs) => acquireAll(keys, ttlMs),
       ping: async () => {
         await client.ping();
       },

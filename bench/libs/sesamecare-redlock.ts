@@ -11,21 +11,23 @@ export const library: LockLibrary = {
     const client = await connectIORedis(url);
     const redlock = new Redlock([client]);
     redlock.on('error', () => {}); // each failed attempt is emitted as `error`, as in node-redlock 5
+    const acquireAll = async (keys: readonly string[], ttlMs: number) => {
+      try {
+        const lock = await redlock.acquire([...keys], ttlMs);
+        return {
+          fencingToken: undefined,
+          release: async () => {
+            await lock.release();
+          },
+        };
+      } catch (error) {
+        if (error instanceof ExecutionError) return null;
+        throw error;
+      }
+    };
     return {
-      async acquire(key, ttlMs) {
-        try {
-          const lock = await redlock.acquire([key], ttlMs);
-          return {
-            fencingToken: undefined,
-            release: async () => {
-              await lock.release();
-            },
-          };
-        } catch (error) {
-          if (error instanceof ExecutionError) return null;
-          throw error;
-        }
-      },
+      acquire: (key, ttlMs) => acquireAll([key], ttlMs),
+      acquireMany: (keys, ttlMs) => acquireAll(keys, ttlMs),
       ping: async () => {
         await client.ping();
       },

@@ -35,6 +35,19 @@ export interface LockClient {
   acquireRead?(key: string, ttlMs: number, signal?: AbortSignal): Promise<HeldLock | null>;
   /** The same as the only holder of `key` (the writer). */
   acquireWrite?(key: string, ttlMs: number, signal?: AbortSignal): Promise<HeldLock | null>;
+  /**
+   * For libraries with a reentrant lock: takes `key` for this client's owner, then enters it a
+   * second time (the owner holds it: no wait); the hold's `release` leaves both.
+   */
+  acquireReentrant?(key: string, ttlMs: number, signal?: AbortSignal): Promise<HeldLock | null>;
+  /** For libraries with leader election: campaigns on `key` until leader; `release` resigns. */
+  campaign?(key: string, ttlMs: number, signal?: AbortSignal): Promise<HeldLock | null>;
+  /** For libraries that lock several keys at once, all or none: takes every key of `keys`. */
+  acquireMany?(
+    keys: readonly string[],
+    ttlMs: number,
+    signal?: AbortSignal,
+  ): Promise<HeldLock | null>;
   /** One PING on the connection the library's commands use. */
   ping(): Promise<void>;
   close(): Promise<void>;

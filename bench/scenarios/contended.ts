@@ -10,7 +10,7 @@ import { auditCommands, type CommandOrigins, topLevelCalls } from '../command-au
 import { type BenchContext, rotated } from '../context.js';
 import type { LibraryId } from '../libs/index.js';
 import { WorkerPool } from '../pool.js';
-import type { ContendResult, ReadWriteMix } from '../protocol.js';
+import type { ContendResult, FamilyRun, ReadWriteMix } from '../protocol.js';
 import { type ServerSnapshot, totalCalls } from '../redis-stats.js';
 import { round } from '../stats.js';
 import { analyzeContended, type ContendedFigures } from './contended-analysis.js';
@@ -42,6 +42,8 @@ export async function contendOnce(
     readonly limit?: number;
     /** Read or write each turn (worker i draws from seed i, whatever the library). */
     readonly readWrite?: Omit<ReadWriteMix, 'seed'>;
+    /** Take a lock-family kind each turn (worker i draws multi-lock names from seed i). */
+    readonly family?: Omit<FamilyRun, 'seed'>;
   } = {},
 ): Promise<{ results: ContendResult[]; snapshot: ServerSnapshot; windowUs: number }> {
   const { pool, lockServer, checker, stats, config } = context;
@@ -57,6 +59,7 @@ export async function contendOnce(
     url: lockServer.url,
     warmupPairs: config.warmupPairs,
     ...(options.readWrite?.lock === 'read-write' ? { warmReadWrite: true } : {}),
+    ...(options.family ? { warmFamily: { ...options.family, seed: 0 } } : {}),
   }));
   const ranAt = performance.now();
   try {
@@ -79,6 +82,9 @@ export async function contendOnce(
         ...(options.readWrite === undefined
           ? {}
           : { readWrite: { ...options.readWrite, seed: worker.index } }),
+        ...(options.family === undefined
+          ? {}
+          : { family: { ...options.family, seed: worker.index } }),
       }));
     const { during } = options;
     const results = await (during ? during(run) : run());

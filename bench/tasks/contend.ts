@@ -6,13 +6,15 @@
  * With `readWrite` set each turn reads or writes (a seeded mix, the same for every library): a
  * reader adds 1 to the counter and a writer WRITER_WEIGHT, so the value a holder's increment
  * returns shows whether a writer was in together with anyone else, and how many readers were in.
+ * With `family` set each turn takes that kind instead (tasks/family in protocol.ts); a multi-lock
+ * turn increments the counter of each of its names, and any value above 1 is two holders of a name.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nowUs, sleepUntilUs } from '../clock.js';
 import { closeIORedis, connectIORedis } from '../libs/connections.js';
 import type { HeldLock, LockClient } from '../libs/types.js';
-import { type Operation, operationMix, WRITER_WEIGHT } from '../mix.js';
-import type { ContendResult, ReadWriteTally, Task } from '../protocol.js';
+import { namePicker, type Operation, operationMix, WRITER_WEIGHT } from '../mix.js';
+import type { ContendResult, FamilyKind, ReadWriteTally, Task } from '../protocol.js';
 
 /** Pause after an unexpected error before trying again, so a broken library cannot spin. */
 const ERROR_PAUSE_MS = 10;
@@ -43,7 +45,15 @@ export async function runContend(client: LockClient, task: ContendTask): Promise
     : undefined;
   if (tally) result.readWrite = tally;
   const draw = readWrite ? operationMix(readWrite.seed, readWrite.readPercent) : undefined;
-  const acquire = (signal: AbortSignal, operation: Operation | undefined) => {
+  const { family } = task;
+  const pickNames =
+    family?.kind === 'multi' ? namePicker(family.seed, family.names, family.pick) : undefined;
+  const acquire = (
+    signal: AbortSignal,
+    operation: Operation | undefined,
+    names: readonly number[] | undefined,
+  ) => {
+    if (family) return acquireFamily(client, family.kind, task.key, names, task.ttlMs, signal);
     if (operation && readWrite?.lock === 'read-write') {
       const take = operation === 'read' ? client.acquireRead : client.acquireWrite;
       if (!take) throw new Error('this library has no read-write lock');
@@ -66,12 +76,16 @@ export async function runContend(client: LockClient, task: ContendTask): Promise
   const loop = async () => {
     while (nowUs() < task.endAtUs) {
       const operation = draw?.();
+      const names = pickNames?.();
       const weight = operation === 'write' ? WRITER_WEIGHT : 1;
+      const counters = names
+        ? names.map((name) => `${task.occupancyKey}:${name}`)
+        : [task.occupancyKey];
       const wantUs = nowUs();
       let held: HeldLock | null = null;
       while (!held && !stop.signal.aborted) {
         try {
-          held = await acquire(stop.signal, operation);
+          held = await acquire(stop.signal, operation, names);
           if (!held) result.giveUps++;
         } catch (error) {
           if (stop.signal.aborted) break;
@@ -84,10 +98,10 @@ export async function runContend(client: LockClient, task: ContendTask): Promise
       const acquiredUs = nowUs();
       // The INCR's round trip overlaps the hold, so the check adds one round trip (the DECR, which
       // must land before the release) to the hold instead of two.
-      const occupancy = checker.incrby(task.occupancyKey, weight);
+      const occupancy = Promise.all(counters.map((counter) => checker.incrby(counter, weight)));
       await sleep(task.holdMs);
-      check(await occupancy);
-      await checker.decrby(task.occupancyKey, weight);
+      check(Math.max(...(await occupancy)));
+      await Promise.all(counters.map((counter) => checker.decrby(counter, weight)));
       const releaseStartUs = nowUs();
       await held.release();
       const releaseEndUs = nowUs();
@@ -120,4 +134,31 @@ export async function runContend(client: LockClient, task: ContendTask): Promise
     await closeIORedis(checker);
   }
   return result;
+}
+
+/** One turn of a lock-family run: the kind's acquisition through the library's own API. */
+export function acquireFamily(
+  client: LockClient,
+  kind: FamilyKind,
+  key: string,
+  names: readonly number[] | undefined,
+  ttlMs: number,
+  signal?: AbortSignal,
+): Promise<HeldLock | null> {
+  const missing = (what: string) => new Error(`this library has no ${what}`);
+  switch (kind) {
+    case 'reentrant':
+      if (!client.acquireReentrant) throw missing('reentrant lock');
+      return client.acquireReentrant(key, ttlMs, signal);
+    case 'election':
+      if (!client.campaign) throw missing('leader election');
+      return client.campaign(key, ttlMs, signal);
+    case 'multi':
+      if (!client.acquireMany) throw missing('multi-key lock');
+      return client.acquireMany(
+        (names ?? []).map((name) => `${key}.${name}`),
+        ttlMs,
+        signal,
+      );
+  }
 }

@@ -1,7 +1,9 @@
 /** Uncontended: sequential acquire+release pairs on one key, each next to a PING on the same client. */
 import { nowUs } from '../clock.js';
 import type { LockClient } from '../libs/types.js';
-import type { PairsResult } from '../protocol.js';
+import { namePicker } from '../mix.js';
+import type { FamilyRun, PairsResult } from '../protocol.js';
+import { acquireFamily } from './contend.js';
 
 export async function runPairs(
   client: LockClient,
@@ -44,5 +46,20 @@ export async function runReadWritePairs(
       if (!held) throw new Error(`uncontended read-write acquire of ${key} gave up`);
       await held.release();
     }
+  }
+}
+
+/** Uncontended acquisitions of a lock-family kind, one after another (warm-up). */
+export async function runFamilyPairs(
+  client: LockClient,
+  key: string,
+  family: FamilyRun,
+  pairs: number,
+): Promise<void> {
+  const pick = namePicker(family.seed, family.names, family.pick);
+  for (let i = 0; i < pairs; i++) {
+    const held = await acquireFamily(client, family.kind, key, pick(), 10_000);
+    if (!held) throw new Error(`uncontended ${family.kind} acquire of ${key} gave up`);
+    await held.release();
   }
 }

@@ -29,20 +29,7 @@ export const library: LockLibrary = {
     };
     return {
       acquireMany: (keys, ttlMs) => lockAll(keys, ttlMs),
-      async acquire(key, ttlMs) {
-        try {
-          const lock = await redlock.lock(key, ttlMs);
-          return {
-            fencingToken: undefined,
-            release: async () => {
-              await lock.unlock();
-            },
-          };
-        } catch (error) {
-          if (error instanceof Redlock.LockError) return null;
-          throw error;
-        }
-      },
+      acquire: (key, ttlMs) => lockAll(key, ttlMs),
       ping: async () => {
         await client.ping();
       },

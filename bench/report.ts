@@ -271,6 +271,7 @@ export function renderReport(results: BenchResults): string {
           'acq/s',
           'vs its mutex',
           'wait p50 / p99 / max ms',
+          'release→other holder p50 / p99 ms',
           'per contender min/max',
           'cmds/acq (all)',
           'Redis CPU µs/acq',
@@ -285,6 +286,8 @@ export function renderReport(results: BenchResults): string {
             num(r.acquisitionsPerSec),
             mutex && r.lock !== 'mutex' ? `${num(round2(r.acquisitionsPerSec / mutex))}×` : '–',
             `${num(r.waitP50Ms)} / ${num(r.waitP99Ms)} / ${num(r.waitMaxMs)}`,
+            // Multi-lock holds of disjoint names overlap: there is no single next holder.
+            r.lock === 'multi' ? '–' : `${num(r.handoffP50Ms)} / ${num(r.handoffP99Ms)}`,
             `${r.perContenderMin}/${r.perContenderMax} (${num(r.fairness)})`,
             num(r.commandsPerAcquisition),
             num(r.redisCpuUsPerAcquisition),

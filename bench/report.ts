@@ -15,6 +15,14 @@ function num(value: number | undefined): string {
   return value.toLocaleString('en-US', { maximumFractionDigits: 2 });
 }
 
+/** Scenario 8's ways of taking the lock, as the report names them. */
+const REENTRANT_LABELS: Readonly<Record<string, string>> = {
+  mutex: 'mutex (baseline)',
+  owner: 'reentrant, by owner id',
+  nested: 'reentrant, nested in withLock',
+  'same-owner': 'reentrant, same owner id from another process (held)',
+};
+
 export function renderReport(results: BenchResults): string {
   const label = (id: string) => results.libraries.find((lib) => lib.id === id)?.label ?? id;
   const m = results.machine;
@@ -295,6 +303,41 @@ export function renderReport(results: BenchResults): string {
             r.giveUps + (r.errors > 0 ? ` (+${r.errors} errors)` : ''),
           ];
         }),
+      ),
+    );
+  }
+
+  const reentrant = results.reentrant ?? [];
+  if (reentrant.length > 0) {
+    parts.push(
+      '',
+      '### 8. Reentrant lock: what re-entry costs, one process, uncontended',
+      '',
+      'No Node library in this benchmark has a reentrant lock: latchkey rows only, against its own mutex.',
+      '',
+      table(
+        [
+          'Library',
+          'Acquire + release',
+          'pairs',
+          'p50 µs',
+          'p99 µs',
+          'p50 vs mutex',
+          'cmds/pair (all)',
+          'scripts/pair',
+          'Redis CPU µs/pair',
+        ],
+        reentrant.map((r) => [
+          label(r.lib),
+          REENTRANT_LABELS[r.op] ?? r.op,
+          r.pairs,
+          num(r.p50Us),
+          num(r.p99Us),
+          r.op === 'mutex' ? '–' : `${num(r.vsMutexP50)}×`,
+          num(r.commandsPerPair),
+          num(r.scriptsPerPair),
+          num(r.redisCpuUsPerPair),
+        ]),
       ),
     );
   }

@@ -51,6 +51,15 @@ export interface BenchConfig {
     readonly names: number;
     readonly pick: number;
   };
+  /**
+   * What re-entry costs (scenario 8): rounds of `pairsPerRound` uncontended acquire+release pairs
+   * per way of taking the lock, each round stopped after `maxRoundMs` at the latest.
+   */
+  readonly reentrant: {
+    readonly rounds: number;
+    readonly pairsPerRound: number;
+    readonly maxRoundMs: number;
+  };
   readonly manyWaiters: {
     readonly waiters: readonly number[];
     readonly processes: number;
@@ -80,6 +89,7 @@ export const FULL: BenchConfig = {
     waiters: [100, 1_000, 10_000],
   },
   family: { contenders: [8, 32], durationMs: 5_000, names: 4, pick: 2 },
+  reentrant: { rounds: 12, pairsPerRound: 250, maxRoundMs: 10_000 },
   manyWaiters: {
     waiters: [100, 1_000, 10_000],
     processes: 8,
@@ -105,6 +115,7 @@ export const QUICK: BenchConfig = {
   readWrite: { contenders: [8], readPercent: 90, durationMs: 400, waiters: [100] },
   // The peers' multi-key locks poll 200 ms apart: a shorter window would show only their retries.
   family: { contenders: [8], durationMs: 400, names: 4, pick: 2 },
+  reentrant: { rounds: 2, pairsPerRound: 100, maxRoundMs: 2_000 },
   manyWaiters: {
     waiters: [100, 1_000],
     processes: 8,

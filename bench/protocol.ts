@@ -50,7 +50,34 @@ export type Task =
       /** Set for the read-write waiters: each turn of each waiter reads or writes, from the mix. */
       readWrite?: ReadWriteMix;
     }
-  | { kind: 'waiters-stop'; windowStartUs: number; windowEndUs: number; stopTimeoutMs: number };
+  | { kind: 'waiters-stop'; windowStartUs: number; windowEndUs: number; stopTimeoutMs: number }
+  | {
+      /** Scenario 8: takes a reentrant hold of `key` and keeps it until 'reentrant-leave'. */
+      kind: 'reentrant-enter';
+      key: string;
+      ttlMs: number;
+      /** `'owner'`: an acquire by `owner`; `'context'`: a `withLock` to nest acquisitions in. */
+      how: 'owner' | 'context';
+      owner: string;
+    }
+  | {
+      /** Scenario 8: timed acquire+release pairs, one after another, one way of taking the lock. */
+      kind: 'reentrant-pairs';
+      key: string;
+      ttlMs: number;
+      way: ReentrantWay;
+      owner: string;
+      pairs: number;
+      /** Stop after this long even if fewer pairs ran, ms. */
+      maxMs: number;
+    }
+  | { kind: 'reentrant-leave' };
+
+/**
+ * How a scenario 8 pair takes the lock: latchkey's mutex, the reentrant lock by `owner`, or an
+ * acquire nested in the worker's kept `withLock` (task 'reentrant-enter' with `how: 'context'`).
+ */
+export type ReentrantWay = 'mutex' | 'owner' | 'nested';
 
 /** What a read-write run takes, and how it draws reads and writes. */
 export interface ReadWriteMix {
@@ -139,8 +166,14 @@ export interface WaitersStopped {
   readonly unfinished: number;
 }
 
+/** Scenario 8's timed pairs: µs per acquire+release. */
+export interface ReentrantPairsResult {
+  readonly pairUs: number[];
+}
+
 export type TaskResult =
   | PairsResult
+  | ReentrantPairsResult
   | ContendResult
   | ManyKeysResult
   | WaitersStarted

@@ -15,6 +15,14 @@ function num(value: number | undefined): string {
   return value.toLocaleString('en-US', { maximumFractionDigits: 2 });
 }
 
+/** Scenario 8's ways of taking the lock, as the report names them. */
+const REENTRANT_LABELS: Readonly<Record<string, string>> = {
+  mutex: 'mutex (baseline)',
+  owner: 'reentrant, by owner id',
+  nested: 'reentrant, nested in withLock',
+  'same-owner': 'reentrant, same owner id from another process (held)',
+};
+
 export function renderReport(results: BenchResults): string {
   const label = (id: string) => results.libraries.find((lib) => lib.id === id)?.label ?? id;
   const m = results.machine;
@@ -271,6 +279,7 @@ export function renderReport(results: BenchResults): string {
           'acq/s',
           'vs its mutex',
           'wait p50 / p99 / max ms',
+          'release→other holder p50 / p99 ms',
           'per contender min/max',
           'cmds/acq (all)',
           'Redis CPU µs/acq',
@@ -285,6 +294,8 @@ export function renderReport(results: BenchResults): string {
             num(r.acquisitionsPerSec),
             mutex && r.lock !== 'mutex' ? `${num(round2(r.acquisitionsPerSec / mutex))}×` : '–',
             `${num(r.waitP50Ms)} / ${num(r.waitP99Ms)} / ${num(r.waitMaxMs)}`,
+            // Multi-lock holds of disjoint names overlap: there is no single next holder.
+            r.lock === 'multi' ? '–' : `${num(r.handoffP50Ms)} / ${num(r.handoffP99Ms)}`,
             `${r.perContenderMin}/${r.perContenderMax} (${num(r.fairness)})`,
             num(r.commandsPerAcquisition),
             num(r.redisCpuUsPerAcquisition),
@@ -292,6 +303,41 @@ export function renderReport(results: BenchResults): string {
             r.giveUps + (r.errors > 0 ? ` (+${r.errors} errors)` : ''),
           ];
         }),
+      ),
+    );
+  }
+
+  const reentrant = results.reentrant ?? [];
+  if (reentrant.length > 0) {
+    parts.push(
+      '',
+      '### 8. Reentrant lock: what re-entry costs, one process, uncontended',
+      '',
+      'No Node library in this benchmark has a reentrant lock: latchkey rows only, against its own mutex.',
+      '',
+      table(
+        [
+          'Library',
+          'Acquire + release',
+          'pairs',
+          'p50 µs',
+          'p99 µs',
+          'p50 vs mutex',
+          'cmds/pair (all)',
+          'scripts/pair',
+          'Redis CPU µs/pair',
+        ],
+        reentrant.map((r) => [
+          label(r.lib),
+          REENTRANT_LABELS[r.op] ?? r.op,
+          r.pairs,
+          num(r.p50Us),
+          num(r.p99Us),
+          r.op === 'mutex' ? '–' : `${num(r.vsMutexP50)}×`,
+          num(r.commandsPerPair),
+          num(r.scriptsPerPair),
+          num(r.redisCpuUsPerPair),
+        ]),
       ),
     );
   }

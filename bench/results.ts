@@ -5,6 +5,7 @@ import type { ContendedResult } from './scenarios/contended.js';
 import type { FamilyResult } from './scenarios/lock-family.js';
 import type { ManyWaitersResult } from './scenarios/many-waiters.js';
 import type { ReadWriteResult, ReadWriteWaitersResult } from './scenarios/read-write.js';
+import type { ReentrantResult } from './scenarios/reentrant.js';
 import type { SemaphoreResult } from './scenarios/semaphore.js';
 import type { ManyKeysSummary, UncontendedResult } from './scenarios/single-process.js';
 import type { TargetResult } from './targets.js';
@@ -42,6 +43,8 @@ export interface BenchResults {
   readonly readWriteWaiters: readonly ReadWriteWaitersResult[];
   /** Scenario 7 (absent in results from before it). */
   readonly family?: readonly FamilyResult[];
+  /** Scenario 8 (absent in results from before it). */
+  readonly reentrant?: readonly ReentrantResult[];
   readonly commandAudit: Readonly<Record<string, CommandOrigins>>;
   readonly targets: readonly TargetResult[];
 }

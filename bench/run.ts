@@ -15,7 +15,7 @@ import { startRedis } from '../test/helpers/redis-server.js';
 import type { CommandOrigins } from './command-audit.js';
 import { FULL, QUICK } from './config.js';
 import type { BenchContext } from './context.js';
-import { isLibraryId, LIBRARY_IDS, loadLibrary } from './libs/index.js';
+import { FAMILY_LIBRARY_IDS, isLibraryId, LIBRARY_IDS, loadLibrary } from './libs/index.js';
 import { WRITER_WEIGHT } from './mix.js';
 import { WorkerPool } from './pool.js';
 import { ServerStats } from './redis-stats.js';
@@ -30,6 +30,7 @@ import {
   runReadWrite,
   runReadWriteWaiters,
 } from './scenarios/read-write.js';
+import { type ReentrantResult, runReentrant } from './scenarios/reentrant.js';
 import { runSemaphore, type SemaphoreResult } from './scenarios/semaphore.js';
 import {
   type ManyKeysSummary,
@@ -48,12 +49,13 @@ const SCENARIOS = [
   'read-write',
   'read-write-waiters',
   'lock-family',
+  'reentrant',
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const METHOD: Record<string, string> = {
   alternation:
-    'All libraries run in one process tree in one run. Scenarios 1 and 3 interleave rounds between libraries; scenarios 2, 4, 5, 6 and 7 run the libraries one after another for each C or W, rotating the order, each in a fresh window.',
+    'All libraries run in one process tree in one run. Scenarios 1, 3 and 8 interleave rounds between libraries; scenarios 2, 4, 5, 6 and 7 run the libraries one after another for each C or W, rotating the order, each in a fresh window.',
   'warm-up':
     'Each worker runs warm-up acquire+release pairs when it opens a library (for the read-write lock also read and write pairs, so its scripts are cached too), and each library runs one unmeasured many-keys round before the measured ones, so JIT warm-up is not measured for anyone.',
   processes:
@@ -76,7 +78,9 @@ const METHOD: Record<string, string> = {
     'Each waiter acquires, holds, releases and goes back to the end of the line, so W stay waiting; handoffs = acquisitions during the window. Polling libraries run for the same bounded window; their figures are what they did in it.',
   'read-write': `C processes on one name; each turn is a read with probability p (a PRNG seeded with the process's number, so the rw lock and the mutex see the same sequence), hold 1 ms (+ the checker round trip), straight back. "latchkey rw" takes acquireRead / acquireWrite of latchkey's read-write lock, "latchkey mutex" takes latchkey's mutex for every turn, reads and writes alike (the baseline). Reads and writes are counted and their waits summarised separately; cmds and CPU are per acquisition of either kind.`,
   'read-write checker': `On the checker server a reader INCRBYs a counter by 1 right after acquiring and a writer by W = ${WRITER_WEIGHT.toLocaleString('en-US')}, and each DECRBYs the same before releasing (the increment's reply is read after the hold, as in scenario 2). The value v an increment returns is W × writers + readers in at that moment: readers alone stay below W, a writer alone is exactly W, so any v above W is a writer together with someone else, a "writer overlap" (counted once, by the later of the two increments; must be 0). "max readers" is the highest v mod W seen (1 for the mutex). A holder is checked from its increment to its decrement, which lie inside its hold.`,
-  'lock family': `C processes on one name, hold 1 ms (+ the checker round trip), straight back, as in scenario 2. "reentrant": each hold is latchkey's reentrant lock taken by the process's owner id and entered a second time by the same owner (no wait; a Redis round trip) before the hold, both left after it. "election": campaign with the process's id, lead for the hold, resign. "multi": each hold takes 2 of 4 names drawn by the process's seeded PRNG, all or none (latchkey's multi-lock; node-redlock's acquire of several resources with its default retries); the checker INCRs one counter per name, so "max holders" is per name. "mutex" is latchkey's plain lock in the same run, the baseline of each adapter.`,
+  'lock family': `C processes on one name, hold 1 ms (+ the checker round trip), straight back, as in scenario 2. "reentrant": each hold is latchkey's reentrant lock taken by the process's owner id and entered a second time by the same owner (no wait; a Redis round trip) before the hold, both left after it. "election": campaign with the process's id, lead for the hold, resign. "multi": each hold takes 2 of 4 names drawn by the process's seeded PRNG, all or none (latchkey's multi-lock; node-redlock's acquire of several resources and redlock-universal's LockManager.acquireBatch, each with its default retries); the checker INCRs one counter per name, so "max holders" is per name. "mutex" is latchkey's plain lock in the same run, the baseline of each adapter. For the election, acq/s is terms a second and "release→other holder" is the hand-over: from the start of a leader's resign to the next leader's campaign resolving (in another process); it is left out for the multi-lock, whose holds of disjoint names overlap.`,
+  reentrant:
+    'One worker per latchkey adapter, uncontended, acquire+release pairs one after another, rounds rotating adapters and ways. "mutex": latchkey\'s mutex (the baseline). "owner": the reentrant lock acquired by an owner id while free. "nested": an acquire (no options) inside a withLock of the reentrant lock that the same worker holds, joining the hold through the async context (AsyncLocalStorage). "same owner, other process": an acquire by the owner id a second worker holds the lock with (joins the hold: one round trip, no wait). Any hold a way needs is taken before the lock server\'s counters are reset and released after they are read, so cmds/pair count the pairs alone; "scripts/pair" are the EVALSHA/EVAL calls, the client\'s round trips on these paths. No Node library in this benchmark has a reentrant lock (node-redlock, @sesamecare-oss/redlock, redis-semaphore and redlock-universal lock by key, whoever asks), so there is no peer row.',
   'read-write waiters':
     'W waiters on one read-write lock over the many-waiters processes, each turn of each waiter a read with probability p from its own seeded sequence, going back to the end of the line after its turn (a give-up retries the same operation). A grant = a reader or writer let in during the window; cmds and CPU are per grant. The mutex under the same crowd is scenario 4 (one grant per hand-over).',
 };
@@ -113,6 +117,10 @@ async function main(): Promise<void> {
     ...(scenarios.includes('read-write') ? config.readWrite.contenders : []),
     ...(scenarios.includes('lock-family') ? config.family.contenders : []),
     scenarios.includes('read-write-waiters') ? config.manyWaiters.processes : 0,
+    // Scenario 8: per latchkey adapter, one worker measures and one holds for the same owner.
+    scenarios.includes('reentrant')
+      ? 2 * libs.filter((lib) => FAMILY_LIBRARY_IDS.includes(lib)).length
+      : 0,
   );
   log(`lock server :${lockServer.port}, checker :${checker.port}; starting ${workerCount} workers`);
   const pool = await WorkerPool.start(workerCount);
@@ -142,6 +150,7 @@ async function main(): Promise<void> {
     let readWrite: ReadWriteResult[] = [];
     let readWriteWaiters: ReadWriteWaitersResult[] = [];
     let family: FamilyResult[] = [];
+    let reentrant: ReentrantResult[] = [];
     let audits: Record<string, CommandOrigins> = {};
     if (scenarios.includes('uncontended') || scenarios.includes('many-keys')) {
       ({ uncontended, manyKeys } = await runSingleProcessScenarios(context, {
@@ -160,6 +169,7 @@ async function main(): Promise<void> {
       readWriteWaiters = await runReadWriteWaiters(context);
     }
     if (scenarios.includes('lock-family')) family = await runLockFamily(context);
+    if (scenarios.includes('reentrant')) reentrant = await runReentrant(context);
 
     const libraries: LibraryInfo[] = [];
     for (const id of libs) {
@@ -189,6 +199,7 @@ async function main(): Promise<void> {
       readWrite,
       readWriteWaiters,
       family,
+      reentrant,
       commandAudit: audits,
       targets: checkTargets(libs, {
         uncontended,
@@ -199,6 +210,7 @@ async function main(): Promise<void> {
         readWrite,
         readWriteWaiters,
         family,
+        reentrant,
       }),
     };
     mkdirSync(dirname(outFile), { recursive: true });

@@ -9,6 +9,7 @@ import type { Reply, Request, Task, TaskResult } from './protocol.js';
 import { runContend } from './tasks/contend.js';
 import { runManyKeys } from './tasks/many-keys.js';
 import { runFamilyPairs, runPairs, runReadWritePairs } from './tasks/pairs.js';
+import { enterReentrant, leaveReentrant, runReentrantPairs } from './tasks/reentrant.js';
 import { WaiterCrowd } from './tasks/waiters.js';
 
 let client: LockClient | undefined;
@@ -41,6 +42,7 @@ async function run(task: Task): Promise<TaskResult> {
       return null;
     }
     case 'close': {
+      await leaveReentrant();
       const closing = client;
       client = undefined;
       crowd = undefined;
@@ -60,6 +62,12 @@ async function run(task: Task): Promise<TaskResult> {
       if (!crowd) throw new Error('no waiters running');
       return await crowd.finish(task);
     }
+    case 'reentrant-enter':
+      return await enterReentrant(opened(), task);
+    case 'reentrant-pairs':
+      return await runReentrantPairs(opened(), task);
+    case 'reentrant-leave':
+      return await leaveReentrant();
   }
 }
 

@@ -40,6 +40,7 @@ export const MULTI_LIBRARY_IDS: readonly LibraryId[] = [
   'redlock4',
   'redlock5',
   'sesamecare-redlock',
+  'redlock-universal',
 ];
 
 const modules: Record<LibraryId, () => Promise<{ library: LockLibrary }>> = {

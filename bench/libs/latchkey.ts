@@ -3,10 +3,11 @@
  * scenarios that use them; default locker options, fencing and auto-refresh on.
  */
 
+import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import type { Locker } from '../../src/index.js';
+import type { Locker, ReentrantLock } from '../../src/index.js';
 import { LockTimeoutError } from '../../src/index.js';
-import type { HeldLock, LockClient } from './types.js';
+import type { HeldLock, LockClient, NestedHold, ReentrantDriver } from './types.js';
 
 export const LATCHKEY_WAITING =
   'FIFO queue in Redis + one PUBLISH to the next waiter (waitMs 10 s)';
@@ -78,12 +79,63 @@ export function latchkeyClient(
           .acquire(signal ? { ttlMs, signal } : { ttlMs })
           .then((hold) => ({ fencingToken: undefined, release: () => hold.release() })),
       ),
+    reentrant: reentrantDriver(locker),
     ping: async () => {
       await ping();
     },
     async close() {
       await locker.close();
       await close();
+    },
+  };
+}
+
+/** The reentrant lock as scenario 8 drives it: default options apart from the ttl. */
+function reentrantDriver(locker: Locker): ReentrantDriver {
+  return {
+    async ownerPair(key, owner, ttlMs) {
+      const hold = await locker.reentrant(key).acquire({ ttlMs, owner });
+      await hold.release();
+    },
+    async holdAsOwner(key, owner, ttlMs) {
+      const hold = await locker.reentrant(key).acquire({ ttlMs, owner });
+      return async () => {
+        await hold.release();
+      };
+    },
+    enterWithLock: (key, ttlMs) => enterWithLock(locker.reentrant(key), ttlMs),
+  };
+}
+
+/**
+ * Runs `lock.withLock` with a body that waits for `leave`. The body makes an AsyncResource, which
+ * carries the body's async context (the hold), so later tasks can run a nested acquire in it.
+ */
+async function enterWithLock(lock: ReentrantLock, ttlMs: number): Promise<NestedHold> {
+  let leave!: () => void;
+  const left = new Promise<void>((resolve) => {
+    leave = resolve;
+  });
+  let finished: Promise<void> | undefined;
+  const scope = await new Promise<AsyncResource>((resolve, reject) => {
+    finished = lock.withLock(
+      async () => {
+        resolve(new AsyncResource('bench:reentrant'));
+        await left;
+      },
+      { ttlMs },
+    );
+    finished.catch(reject);
+  });
+  return {
+    nestedPair: () =>
+      scope.runInAsyncScope(async () => {
+        const nested = await lock.acquire();
+        await nested.release();
+      }),
+    async leave() {
+      leave();
+      await finished;
     },
   };
 }

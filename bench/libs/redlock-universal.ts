@@ -1,5 +1,9 @@
-/** redlock-universal's single-instance lock (`createLock`) with its defaults: 3 retries, 100 ms apart. */
-import { createLock, IoredisAdapter, LockAcquisitionError } from 'redlock-universal';
+/**
+ * redlock-universal's single-instance lock (`createLock`) and, for several keys at once, its
+ * `LockManager.acquireBatch` (all or none, in one script), both with their defaults: 3 retries,
+ * 100 ms apart.
+ */
+import { createLock, IoredisAdapter, LockAcquisitionError, LockManager } from 'redlock-universal';
 import { closeIORedis, connectIORedis, installedVersion } from './connections.js';
 import type { LockLibrary } from './types.js';
 
@@ -21,7 +25,23 @@ export const library: LockLibrary = {
       }
       return lock;
     };
+    // One manager per client, as its README's batch example makes one (default retries).
+    const manager = new LockManager({ nodes: [adapter] });
     return {
+      async acquireMany(keys, ttlMs) {
+        try {
+          const handles = await manager.acquireBatch([...keys], { ttl: ttlMs });
+          return {
+            fencingToken: undefined,
+            release: async () => {
+              await manager.releaseBatch(handles);
+            },
+          };
+        } catch (error) {
+          if (error instanceof LockAcquisitionError) return null;
+          throw error;
+        }
+      },
       async acquire(key, ttlMs) {
         const lock = lockFor(key, ttlMs);
         try {

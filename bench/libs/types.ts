@@ -48,9 +48,30 @@ export interface LockClient {
     ttlMs: number,
     signal?: AbortSignal,
   ): Promise<HeldLock | null>;
+  /** For libraries with a reentrant lock: what scenario 8 times (what re-entry costs). */
+  readonly reentrant?: ReentrantDriver;
   /** One PING on the connection the library's commands use. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The reentrant lock's ways in, one at a time, for scenario 8. */
+export interface ReentrantDriver {
+  /** Takes `key` for `owner` (joining the owner's hold if it has one), then releases it. */
+  ownerPair(key: string, owner: string, ttlMs: number): Promise<void>;
+  /** Takes `key` for `owner` and keeps it: resolves with what releases it. */
+  holdAsOwner(key: string, owner: string, ttlMs: number): Promise<() => Promise<void>>;
+  /**
+   * Enters the lock's `withLock` on `key` and stays inside until `leave`; `nestedPair` acquires
+   * and releases `key` in that hold's async context, where the acquisition joins the hold.
+   */
+  enterWithLock(key: string, ttlMs: number): Promise<NestedHold>;
+}
+
+/** A `withLock` of a reentrant lock kept open across tasks (scenario 8). */
+export interface NestedHold {
+  nestedPair(): Promise<void>;
+  leave(): Promise<void>;
 }
 
 export interface LockLibrary {

@@ -4,9 +4,11 @@
  * hold entered a second time by the process's owner id), its election (campaign, lead 1 ms,
  * resign) and its multi-lock (2 of 4 names per hold, drawn per process) run against latchkey's
  * mutex on the same adapter; the multi-lock also against the peers that lock several keys at
- * once (node-redlock and its fork, with their default retries). For each C the runs go one after
- * another, rotating the order, each in a fresh window. The checker counts holders per name (a
- * multi-lock hold counts on each of its names): above 1 is two holders of a name.
+ * once (node-redlock and its fork, redlock-universal's batch, with their default retries). For an
+ * election "release→other holder" is the hand-over: from a resign to the next leader's campaign
+ * resolving in another process. For each C the runs go one after another, rotating the order,
+ * each in a fresh window. The checker counts holders per name (a multi-lock hold counts on each
+ * of its names): above 1 is two holders of a name.
  */
 import type { BenchContext } from '../context.js';
 import { rotated } from '../context.js';

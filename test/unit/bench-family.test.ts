@@ -22,12 +22,15 @@ describe('bench › lock family', () => {
   });
 
   it('runs every kind on latchkey, only the multi-lock on peers that lock several keys, nothing on the others', () => {
-    expect(familyRuns(['latchkey-ioredis', 'redlock5', 'redis-semaphore', 'raw'])).toEqual([
+    expect(
+      familyRuns(['latchkey-ioredis', 'redlock5', 'redis-semaphore', 'raw', 'redlock-universal']),
+    ).toEqual([
       { lib: 'latchkey-ioredis', lock: 'mutex' },
       { lib: 'latchkey-ioredis', lock: 'reentrant' },
       { lib: 'latchkey-ioredis', lock: 'election' },
       { lib: 'latchkey-ioredis', lock: 'multi' },
       { lib: 'redlock5', lock: 'multi' },
+      { lib: 'redlock-universal', lock: 'multi' },
     ]);
   });
 });

@@ -57,7 +57,11 @@ export type PropertyId =
   | 'not-refused'
   | 'close-not-signalled'
   | 'missing-warning'
-  | 'unexplained-error';
+  | 'unexplained-error'
+  // The soak (soak.ts, soak-analysis.ts):
+  | 'keys-left'
+  | 'memory-growth'
+  | 'heap-growth';
 
 export interface Violation {
   readonly property: PropertyId;

@@ -201,6 +201,8 @@ export type HistoryEvent =
       readonly p50: number;
       readonly p99: number;
       readonly max: number;
+      /** The worker's JS heap in use at the end of the window (absent in older runs). */
+      readonly heapBytes?: number;
     }
   /** The worker blocked its own event loop (Atomics.wait) from `at` to `until`. */
   | { readonly kind: 'block'; readonly at: number; readonly until: number }

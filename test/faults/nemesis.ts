@@ -67,12 +67,12 @@ export const NEMESIS_FAULTS: readonly NemesisFault[] = [
 
 export async function nemesis(
   context: ScenarioContext,
-  { durationMs }: { durationMs: number },
+  { durationMs, stopWhen }: { durationMs: number; stopWhen?: () => boolean },
 ): Promise<void> {
   const random = context.random;
   const endAt = performance.now() + durationMs;
   context.record({ kind: 'note', at: now(), what: `nemesis seed ${context.seed}` });
-  while (performance.now() < endAt) {
+  while (performance.now() < endAt && !stopWhen?.()) {
     const fault = NEMESIS_FAULTS[Math.floor(random() * NEMESIS_FAULTS.length)];
     if (!fault) break;
     await fault.run(context, random);

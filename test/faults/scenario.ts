@@ -53,6 +53,11 @@ export interface ScenarioSpec {
   readonly clients?: readonly ClientKind[];
   readonly profile?: ClientProfile;
   readonly redisArgs?: readonly string[];
+  /**
+   * At most this long a worker must have held before a fault takes it for the holder (faults ask
+   * for 0–30 ms); for runs whose critical sections are shorter than that.
+   */
+  readonly holderMinHeldMs?: number;
   /** Put each worker behind its own FaultProxy. */
   readonly proxies?: boolean;
   readonly worker?: WorkerOptions;
@@ -69,6 +74,11 @@ export interface ScenarioSpec {
   /** Redis must refuse every lock: the run passes with no acquisition at all. */
   readonly refused?: boolean;
   inject(context: ScenarioContext): Promise<void>;
+  /**
+   * Runs once the workers have stopped, before Redis does (what the workers left behind), with
+   * the same `keep` as `inject`.
+   */
+  afterStop?(redis: RedisNode, keep: (name: string, value: unknown) => void): Promise<void>;
   /** Checks of this scenario's own, over the run's logs and what `inject` kept. */
   verify?(input: VerifyInput): ScenarioVerdict;
 }
@@ -111,6 +121,8 @@ export interface ScenarioContext {
   /** Starts one more worker (to replace a killed one, or one of another kind). */
   spawnWorker(options?: WorkerOptions): Promise<WorkerHandle>;
   sleep(ms: number): Promise<void>;
+  /** Acquisitions the workers have announced so far. */
+  readonly acquisitions: number;
   /** Keeps a value for the scenario's `verify`. */
   keep(name: string, value: unknown): void;
   /** Runs `cleanup` when the run ends (before Redis stops). */
@@ -162,6 +174,8 @@ class Run implements ScenarioContext {
   readonly #cleanups: (() => void | Promise<void>)[] = [];
   #nextWorker = 0;
   faultsInjected = 0;
+  /** Acquisitions the workers announced (`held`): each one a hand-over in a contended run. */
+  acquisitions = 0;
 
   constructor(
     readonly spec: ScenarioSpec,
@@ -261,9 +275,10 @@ class Run implements ScenarioContext {
   }
 
   #onMessage(worker: WorkerHandle, message: WorkerMessage): void {
-    if (message.type === 'held')
+    if (message.type === 'held') {
+      this.acquisitions++;
       this.#holders.set(worker.id, { attempt: message.attempt, since: now() });
-    else if (message.type === 'free') this.#holders.delete(worker.id);
+    } else if (message.type === 'free') this.#holders.delete(worker.id);
     else if (message.type === 'write-window') {
       const waiter = this.#writeWindowWaiters.shift();
       waiter?.(worker);
@@ -271,6 +286,7 @@ class Run implements ScenarioContext {
   }
 
   async waitForHolder(minHeldMs = 30, timeoutMs = 10_000): Promise<WorkerHandle> {
+    minHeldMs = Math.min(minHeldMs, this.spec.holderMinHeldMs ?? minHeldMs);
     const deadline = now() + timeoutMs;
     while (now() < deadline) {
       for (const worker of this.workers) {
@@ -354,6 +370,14 @@ export async function runScenario(
     redis?.thaw();
     await run?.cleanUp();
     await run?.stopWorkers().catch(() => {});
+    if (spec.afterStop && run && redis && error === undefined) {
+      const kept = run.kept;
+      await spec
+        .afterStop(redis, (name, value) => kept.set(name, value))
+        .catch((caught) => {
+          error = caught instanceof Error ? (caught.stack ?? caught.message) : String(caught);
+        });
+    }
     if (resource) await terminate(resource);
     await redis?.stop().catch(() => {});
   }

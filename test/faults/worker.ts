@@ -503,6 +503,7 @@ class Worker {
         p50: ms(histogram.percentile(50)),
         p99: ms(histogram.percentile(99)),
         max: ms(histogram.max),
+        heapBytes: process.memoryUsage().heapUsed,
       });
       histogram.reset();
       windowStart = at;

@@ -178,13 +178,13 @@ export function leaseOverlaps(
     }))
     .sort((a, b) => a.from - b.from);
   const violations: Violation[] = [];
-  for (let i = 0; i < claims.length; i++) {
-    const second = claims[i];
-    if (!second) continue;
+  /** Claims granted so far that may still be in force (pruned as the grants move on). */
+  let open: typeof claims = [];
+  for (const second of claims) {
+    open = open.filter((first) => first.to > second.from);
     // The claims granted before this one and still in force when it was granted.
-    const during = claims
-      .slice(0, i)
-      .filter((first) => first.to > second.from && !sameOwner(first.attempt, second.attempt));
+    const during = open.filter((first) => !sameOwner(first.attempt, second.attempt));
+    open.push(second);
     const held = during.reduce((sum, first) => sum + first.attempt.weight, 0);
     if (held + second.attempt.weight <= second.attempt.capacity) continue;
     const first = during.reduce((a, b) => (b.to < a.to ? b : a), during[0] as (typeof during)[0]);
@@ -560,7 +560,9 @@ export function asksByKey(histories: readonly WorkerHistory[]): {
       if (!ask) {
         ask = { worker: history.worker, firstSentAt: event.sentAt };
         byToken.set(event.token, ask);
-        asks.set(event.key, [...(asks.get(event.key) ?? []), ask]);
+        const list = asks.get(event.key);
+        if (list) list.push(ask);
+        else asks.set(event.key, [ask]);
       }
       if (isGrant(event) && ask.grantedAt === undefined) ask.grantedAt = event.at;
     }

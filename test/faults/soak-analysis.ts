@@ -100,7 +100,9 @@ export function soakVerdict(input: SoakInput): {
   // series to judge.
   const byWorker = new Map<string, HeapSample[]>();
   for (const sample of input.heap) {
-    byWorker.set(sample.worker, [...(byWorker.get(sample.worker) ?? []), sample]);
+    const list = byWorker.get(sample.worker);
+    if (list) list.push(sample);
+    else byWorker.set(sample.worker, [sample]);
   }
   let worstRatio = 0;
   let judged = 0;

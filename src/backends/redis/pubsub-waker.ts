@@ -39,14 +39,14 @@ export class PubSubWaker implements Waker {
     private readonly onUnclaimedGrant: (token: string) => boolean = () => false,
   ) {}
 
-  /**
-   * Subscribes on first use. Resolves true once messages can arrive, false if subscribing failed
-   * (the waiter then relies on its PTTL timer; the next waiter tries to subscribe again).
-   */
   get isReady(): boolean {
     return this.subscriber !== undefined;
   }
 
+  /**
+   * Subscribes on first use. Resolves true once messages can arrive, false if subscribing failed
+   * (the waiter then relies on its PTTL timer; the next waiter tries to subscribe again).
+   */
   ready(): Promise<boolean> {
     if (this.subscriber) return Promise.resolve(true);
     this.subscribing ??= this.subscribe().finally(() => {

@@ -36,6 +36,11 @@ export function sum(values: readonly number[]): number {
 }
 
 /** Rounds for the report: 3 significant digits, integers as they are. */
+/** Divides by `count` (NaN when there is nothing to divide by) and rounds: a figure per item. */
+export function per(count: number): (value: number) => number {
+  return (value) => round(count > 0 ? value / count : Number.NaN);
+}
+
 export function round(value: number, digits = 3): number {
   if (!Number.isFinite(value) || value === 0) return value;
   if (Math.abs(value) >= 10 ** digits) return Math.round(value);

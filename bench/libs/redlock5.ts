@@ -1,6 +1,7 @@
 /** redlock@5.0.0-beta.2 (node-redlock's main branch) with its default settings. */
 import Redlock, { ExecutionError } from 'redlock5';
 import { closeIORedis, connectIORedis, installedVersion } from './connections.js';
+import { acquireAllWith } from './node-redlock.js';
 import type { LockLibrary } from './types.js';
 
 export const library: LockLibrary = {
@@ -13,20 +14,7 @@ export const library: LockLibrary = {
     // Every failed attempt is emitted as an `error` event (ResourceLockedError); the README tells
     // users to listen for it, since an EventEmitter without an `error` listener throws.
     redlock.on('error', () => {});
-    const acquireAll = async (keys: readonly string[], ttlMs: number) => {
-      try {
-        const lock = await redlock.acquire([...keys], ttlMs);
-        return {
-          fencingToken: undefined,
-          release: async () => {
-            await lock.release();
-          },
-        };
-      } catch (error) {
-        if (error instanceof ExecutionError) return null;
-        throw error;
-      }
-    };
+    const acquireAll = acquireAllWith(redlock, (error) => error instanceof ExecutionError);
     return {
       acquire: (key, ttlMs) => acquireAll([key], ttlMs),
       acquireMany: (keys, ttlMs) => acquireAll(keys, ttlMs),

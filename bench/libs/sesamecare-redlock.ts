@@ -1,6 +1,7 @@
 /** @sesamecare-oss/redlock (the TypeScript fork of node-redlock on ioredis 5+) with its defaults. */
 import { ExecutionError, Redlock } from '@sesamecare-oss/redlock';
 import { closeIORedis, connectIORedis, installedVersion } from './connections.js';
+import { acquireAllWith } from './node-redlock.js';
 import type { LockLibrary } from './types.js';
 
 export const library: LockLibrary = {
@@ -11,20 +12,7 @@ export const library: LockLibrary = {
     const client = await connectIORedis(url);
     const redlock = new Redlock([client]);
     redlock.on('error', () => {}); // each failed attempt is emitted as `error`, as in node-redlock 5
-    const acquireAll = async (keys: readonly string[], ttlMs: number) => {
-      try {
-        const lock = await redlock.acquire([...keys], ttlMs);
-        return {
-          fencingToken: undefined,
-          release: async () => {
-            await lock.release();
-          },
-        };
-      } catch (error) {
-        if (error instanceof ExecutionError) return null;
-        throw error;
-      }
-    };
+    const acquireAll = acquireAllWith(redlock, (error) => error instanceof ExecutionError);
     return {
       acquire: (key, ttlMs) => acquireAll([key], ttlMs),
       acquireMany: (keys, ttlMs) => acquireAll(keys, ttlMs),

@@ -12,7 +12,7 @@ import type { LibraryId } from '../libs/index.js';
 import { WorkerPool } from '../pool.js';
 import type { ContendResult, FamilyRun, ReadWriteMix } from '../protocol.js';
 import { type ServerSnapshot, totalCalls } from '../redis-stats.js';
-import { round } from '../stats.js';
+import { per } from '../stats.js';
 import { analyzeContended, type ContendedFigures } from './contended-analysis.js';
 
 export interface ContendedResult extends ContendedFigures {
@@ -146,8 +146,7 @@ export async function runContended(
         'run',
       );
       const figures = analyzeContended(results, windowUs);
-      const perAcquisition = (value: number) =>
-        round(figures.acquisitions > 0 ? value / figures.acquisitions : Number.NaN);
+      const perAcquisition = per(figures.acquisitions);
       out.push({
         lib,
         contenders,

@@ -15,7 +15,7 @@ import { rotated } from '../context.js';
 import { FAMILY_LIBRARY_IDS, type LibraryId, MULTI_LIBRARY_IDS } from '../libs/index.js';
 import type { FamilyKind } from '../protocol.js';
 import { totalCalls } from '../redis-stats.js';
-import { round } from '../stats.js';
+import { per } from '../stats.js';
 import { contendOnce } from './contended.js';
 import { analyzeContended, type ContendedFigures } from './contended-analysis.js';
 
@@ -61,8 +61,7 @@ export async function runLockFamily(context: BenchContext): Promise<FamilyResult
         lock === 'mutex' ? {} : { family: { kind: lock, names, pick } },
       );
       const figures = analyzeContended(results, windowUs);
-      const perAcquisition = (value: number) =>
-        round(figures.acquisitions > 0 ? value / figures.acquisitions : Number.NaN);
+      const perAcquisition = per(figures.acquisitions);
       out.push({
         lib,
         lock,

@@ -14,7 +14,7 @@ import type { LibraryId } from '../libs/index.js';
 import { type Worker, WorkerPool } from '../pool.js';
 import type { ReadWriteMix, WaitersStarted, WaitersStopped } from '../protocol.js';
 import { type ServerSnapshot, totalCalls } from '../redis-stats.js';
-import { round } from '../stats.js';
+import { per, round } from '../stats.js';
 
 export interface ManyWaitersResult {
   readonly lib: LibraryId;
@@ -54,7 +54,7 @@ export async function runManyWaiters(
         waiters,
         `bench:waiters:${lib}:${waiters}`,
       );
-      const perHandoff = (value: number) => round(handoffs > 0 ? value / handoffs : Number.NaN);
+      const perHandoff = per(handoffs);
       const calls = totalCalls(snapshot.calls);
       out.push({
         lib,

@@ -15,7 +15,7 @@ import { rotated } from '../context.js';
 import { type LibraryId, READ_WRITE_LIBRARY_IDS } from '../libs/index.js';
 import type { ContendResult } from '../protocol.js';
 import { totalCalls } from '../redis-stats.js';
-import { round, summarize } from '../stats.js';
+import { per, round, summarize } from '../stats.js';
 import { contendOnce } from './contended.js';
 import { analyzeContended } from './contended-analysis.js';
 import { mean, waitersOnce } from './many-waiters.js';
@@ -104,8 +104,7 @@ export async function runReadWrite(context: BenchContext): Promise<ReadWriteResu
       const read = summarize(waits.read, 1000);
       const write = summarize(waits.write, 1000);
       const seconds = windowUs / 1e6;
-      const perAcquisition = (value: number) =>
-        round(figures.acquisitions > 0 ? value / figures.acquisitions : Number.NaN);
+      const perAcquisition = per(figures.acquisitions);
       out.push({
         lib,
         lock,
@@ -180,7 +179,7 @@ export async function runReadWriteWaiters(
         `bench:rw-waiters:${lib}:${waiters}`,
         { lock: 'read-write', readPercent },
       );
-      const perGrant = (value: number) => round(handoffs > 0 ? value / handoffs : Number.NaN);
+      const perGrant = per(handoffs);
       const calls = totalCalls(snapshot.calls);
       const reads = stopped.reduce((total, s) => total + s.readsInWindow, 0);
       out.push({

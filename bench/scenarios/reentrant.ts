@@ -18,7 +18,7 @@ import { FAMILY_LIBRARY_IDS, type LibraryId } from '../libs/index.js';
 import type { Worker } from '../pool.js';
 import type { ReentrantPairsResult, ReentrantWay } from '../protocol.js';
 import { totalCalls } from '../redis-stats.js';
-import { round, summarize } from '../stats.js';
+import { per, round, summarize } from '../stats.js';
 
 export type ReentrantOp = 'mutex' | 'owner' | 'nested' | 'same-owner';
 
@@ -72,7 +72,7 @@ export function reentrantCosts(rounds: readonly ReentrantRound[]): ReentrantResu
     return merged.map(({ op, samples, calls, cpuSeconds }) => {
       const times = summarize(samples);
       const pairs = times.count;
-      const perPair = (value: number) => round(pairs > 0 ? value / pairs : Number.NaN);
+      const perPair = per(pairs);
       const scripts = [...calls].reduce(
         (total, [name, count]) => total + (SCRIPT_COMMANDS.has(name) ? count : 0),
         0,

@@ -8,7 +8,7 @@ import type { BenchContext } from '../context.js';
 import { rotated } from '../context.js';
 import { type LibraryId, SEMAPHORE_LIBRARY_IDS } from '../libs/index.js';
 import { totalCalls } from '../redis-stats.js';
-import { round } from '../stats.js';
+import { per } from '../stats.js';
 import { contendOnce } from './contended.js';
 import { analyzeContended, type ContendedFigures } from './contended-analysis.js';
 
@@ -39,8 +39,7 @@ export async function runSemaphore(context: BenchContext): Promise<SemaphoreResu
       // Several permits are held at once, so "fencing increasing in acquisition order" has no
       // meaning here; the other figures read as in the contended scenario.
       const { fencingIncreasing: _, ...figures } = analyzeContended(results, windowUs);
-      const perAcquisition = (value: number) =>
-        round(figures.acquisitions > 0 ? value / figures.acquisitions : Number.NaN);
+      const perAcquisition = per(figures.acquisitions);
       out.push({
         lib,
         contenders,

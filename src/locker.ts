@@ -110,7 +110,11 @@ export class Locker {
   ): Promise<H> {
     const started = monotonicNow();
     const acquired = await acquire(
-      { session: this.#session, closed: this.#closeController.signal },
+      {
+        session: this.#session,
+        closed: this.#closeController.signal,
+        driftFactor: this.#options.driftFactor,
+      },
       store,
       resolved,
       signal,

@@ -6,11 +6,17 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { LockBackendError, LockTimeoutError } from '../errors.js';
-import type { ResolvedLockOptions } from '../options.js';
+import { driftMsFor, type ResolvedLockOptions } from '../options.js';
 import { monotonicNow, sleep } from '../time.js';
 import type { AttemptReply, BackendSession, LockStore } from './backend.js';
 import { isPermanentError, pendingCommand } from './failures.js';
-import { LOOK_AGAIN, TAKE_OVER_POLLING, type WakeReason, type WakeSlot } from './wait-slots.js';
+import {
+  type Grant,
+  LOOK_AGAIN,
+  TAKE_OVER_POLLING,
+  type WakeReason,
+  type WakeSlot,
+} from './wait-slots.js';
 
 /**
  * How long a queue entry stays live past its owner's planned retry. A release skips entries older
@@ -33,6 +39,8 @@ export interface AcquireContext {
   readonly closed: AbortSignal;
   /** Overrides QUEUE_RENEW_MS (tests, so that a renewal does not take 20 s to watch). */
   readonly queueRenewMs?: number;
+  /** The locker's driftFactor: a grant's validity loses this share of the time it counts. */
+  readonly driftFactor: number;
 }
 
 export interface Acquired {
@@ -42,7 +50,8 @@ export interface Acquired {
   readonly validUntil: number;
   /**
    * True when a release granted the lock to us: its validity counts from the attempt the grant
-   * followed, so it can be well short of a fresh lock's.
+   * followed, or is only the grant's claim window, so it can be well short of a fresh lock's; the
+   * holder extends it at once.
    */
   readonly granted: boolean;
 }
@@ -102,6 +111,8 @@ export async function acquire(
     queued = false;
   };
   let attempts = 0;
+  /** The backend's clock when it queued the latest attempt, if it said. */
+  let attemptServerTimeUs: number | undefined;
   let failuresInARow = 0;
   let lastError: LockBackendError | undefined;
   try {
@@ -155,6 +166,7 @@ export async function acquire(
         lastError = undefined;
         failuresInARow = 0;
         queued = mayQueue && reply.kind === 'held';
+        attemptServerTimeUs = reply.kind === 'held' ? reply.serverTimeUs : undefined;
       }
 
       const left = deadline - monotonicNow();
@@ -168,6 +180,8 @@ export async function acquire(
       }
       if (reply?.kind === 'held' && slot) {
         slot.heldFor(reply.pttlMs);
+        // This attempt was the look a grant ahead of us asked for (see WakeSlot.lookAgainIn).
+        if (slot.lookAt <= sentAt) slot.lookedAgain(reply.pttlMs);
         // Our entry had vanished, so the entries of this process's other waiters for the lock
         // (which do not poll) may have too: have them look again and get back in line.
         if (reply.requeued) slot.wakeOthers(LOOK_AGAIN);
@@ -182,10 +196,8 @@ export async function acquire(
         // attempt find our token and take the lock, so a grant naming an older attempt lapsed
         // before this one ran (or never was); the next attempt looks.
         if (grant && grant.afterAttempt === attempts) {
-          // Granted: the key holds our token for our ttl from a moment after Redis ran this
-          // attempt, so after it was sent.
-          const validUntil = sentAt + options.ttlMs - options.driftMs;
-          if (worthTaking(validUntil, options)) {
+          const validUntil = grantValidUntil(grant, sentAt, attemptServerTimeUs, options, context);
+          if (worthTaking(validUntil, options, grant)) {
             acquired = true;
             return { token, fencingToken: grant.fencingToken, validUntil, granted: true };
           }
@@ -214,13 +226,38 @@ export async function acquire(
 }
 
 /**
+ * Until when a grant that followed the attempt sent at `sentAt` surely holds the lock for us.
+ * A grant for our ttl: the key holds our token for the ttl from a moment after Redis ran the
+ * attempt, so after it was sent. A grant for a claim window: the window from the grant, which
+ * happened (attempt's send time) + (server time from the attempt to the grant) or later on our
+ * clock, less drift over all the time counted. A waiter that was stopped past that finds its
+ * validity over when it wakes, and never believes in a grant that lapsed and was passed on.
+ */
+export function grantValidUntil(
+  grant: Grant,
+  sentAt: number,
+  attemptServerTimeUs: number | undefined,
+  options: ResolvedLockOptions,
+  context: AcquireContext,
+): number {
+  const { claim } = grant;
+  if (!claim) return sentAt + options.ttlMs - options.driftMs;
+  // Without the attempt's server time the grant cannot be placed: the next attempt claims it.
+  if (attemptServerTimeUs === undefined) return Number.NEGATIVE_INFINITY;
+  const countedMs = (claim.grantedAtUs - attemptServerTimeUs) / 1_000 + claim.ms;
+  return sentAt + countedMs - driftMsFor(countedMs, context.driftFactor);
+}
+
+/**
  * Whether a lock valid until `validUntil` may be handed to the caller. Only with more validity left
  * than the drift allowance: the caller's code runs some microtask hops after this check (more on a
  * busy event loop), and a lock that ends in between must not count as acquired. A grant that fails
- * this is taken by the next attempt with fresh validity; an acquired reply is given back.
+ * this is taken by the next attempt with fresh validity; an acquired reply is given back. A grant
+ * for a claim window is measured against the window's allowance: the holder claims it at once.
  */
-function worthTaking(validUntil: number, options: ResolvedLockOptions): boolean {
-  return monotonicNow() < validUntil - options.driftMs;
+function worthTaking(validUntil: number, options: ResolvedLockOptions, grant?: Grant): boolean {
+  const marginMs = grant?.claim ? Math.min(options.driftMs, grant.claim.ms / 4) : options.driftMs;
+  return monotonicNow() < validUntil - marginMs;
 }
 
 /**

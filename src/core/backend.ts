@@ -41,6 +41,11 @@ export type AttemptReply =
       readonly pttlMs: number;
       /** The caller's queue entry had vanished and was added again, at the end of the line. */
       readonly requeued: boolean;
+      /**
+       * The backend's clock in µs when it queued the caller, if the backend gives it: a grant that
+       * names its own time is placed on the caller's clock by it (see Grant.claim).
+       */
+      readonly serverTimeUs?: number;
     }
   /** The backend will never grant this request as asked (the key holds foreign data, say). */
   | { readonly kind: 'refused'; readonly error: LockError };

@@ -41,6 +41,16 @@ export class WaitSlots {
     return slot !== undefined;
   }
 
+  /**
+   * Tells the waiter of `token` that it is next in line behind a grant that lapses in `claimMs`
+   * unless claimed; false when no waiter waits for it.
+   */
+  nextInLine(token: string, claimMs: number): boolean {
+    const slot = this.#byToken.get(token);
+    slot?.lookAgainIn(claimMs);
+    return slot !== undefined;
+  }
+
   /** Wakes every waiter, e.g. after wake-ups may have been missed. */
   wakeAll(reason: WakeReason): void {
     for (const slot of this.#byToken.values()) slot.wake(reason);
@@ -62,6 +72,13 @@ export type WakeReason = Grant | typeof LOOK_AGAIN | typeof TAKE_OVER_POLLING;
 export interface Grant {
   readonly fencingToken: number;
   readonly afterAttempt: number;
+  /**
+   * Set when the grant holds the lock for a claim window only, until the waiter extends it: the
+   * window's length and the backend's clock in µs at the grant, which the waiter places on its own
+   * clock by its attempt's send time and that attempt's server time. Without it the grant holds
+   * the lock for the waiter's ttl from the grant.
+   */
+  readonly claim?: { readonly ms: number; readonly grantedAtUs: number };
 }
 export const LOOK_AGAIN = 'look-again';
 export const TAKE_OVER_POLLING = 'take-over-polling';
@@ -107,6 +124,15 @@ function rank(reason: WakeReason | undefined): number {
 export class WakeSlot {
   private pending: WakeReason | undefined;
   private resolveSleep: (() => void) | undefined;
+  /** Re-arms a sleep's timer after lookAt moved; set while sleeping. */
+  private rearmSleep: (() => void) | undefined;
+  /**
+   * Monotonic time at which this waiter looks again although nobody woke it: it is next in line
+   * behind a grant that lapses then unless claimed (see lookAgainIn). Infinity when not set.
+   */
+  lookAt = Number.POSITIVE_INFINITY;
+  /** The claim window of the grant ahead, while lookAt is set. */
+  claimWindowMs = 0;
 
   /** Neighbours in the group, older and younger. */
   previous: WakeSlot | undefined;
@@ -136,6 +162,27 @@ export class WakeSlot {
   heldFor(pttlMs: number): void {
     // +1 so the key has surely expired when the poll goes out.
     this.group.pollAt = monotonicNow() + pttlMs + 1;
+  }
+
+  /**
+   * The grant ahead of this waiter lapses in `claimMs` unless its waiter claims it: look again
+   * then, so a waiter that cannot claim (its process stopped) holds up the line only that long.
+   */
+  lookAgainIn(claimMs: number): void {
+    // +1 so the grant has surely lapsed when the attempt goes out.
+    this.lookAt = Math.min(this.lookAt, monotonicNow() + claimMs + 1);
+    this.claimWindowMs = claimMs;
+    this.rearmSleep?.();
+  }
+
+  /**
+   * After an attempt made at lookAt found the lock held for `pttlMs`: a lock that lapses within the
+   * claim window may still be the unclaimed grant, so look again at its expiry; a longer one was
+   * claimed, and the waiter sleeps as any other until granted.
+   */
+  lookedAgain(pttlMs: number): void {
+    this.lookAt =
+      pttlMs <= this.claimWindowMs ? monotonicNow() + pttlMs + 1 : Number.POSITIVE_INFINITY;
   }
 
   wake(reason: WakeReason): void {
@@ -168,10 +215,17 @@ export class WakeSlot {
     signal?.throwIfAborted();
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
+    const until = monotonicNow() + ms;
     try {
       await new Promise<void>((resolve, reject) => {
         this.resolveSleep = resolve;
-        timer = setTimeout(resolve, Math.max(0, Math.min(ms, MAX_DURATION_MS)));
+        const arm = () => {
+          clearTimeout(timer);
+          const end = Math.min(until, this.lookAt) - monotonicNow();
+          timer = setTimeout(resolve, Math.max(0, Math.min(end, MAX_DURATION_MS)));
+        };
+        this.rearmSleep = arm;
+        arm();
         if (signal) {
           onAbort = () => reject(signal.reason);
           signal.addEventListener('abort', onAbort, { once: true });
@@ -179,6 +233,7 @@ export class WakeSlot {
       });
     } finally {
       this.resolveSleep = undefined;
+      this.rearmSleep = undefined;
       clearTimeout(timer);
       if (onAbort) signal?.removeEventListener('abort', onAbort);
     }

@@ -161,6 +161,55 @@ export function registerProcessTests(
       }
     }, 60_000);
 
+    it('Locker › processes › a waiter stopped (SIGSTOP) at the head of the line holds up the next one for the claim window only, and never holds the lock it missed', async () => {
+      const url = server().url;
+      const name = `frozen-waiter:${process.pid}:${Date.now()}`;
+      const { queue } = mutexKeys(PREFIX, name);
+      const queued = async (count: number) => {
+        for (let i = 0; i < 200 && Number(await server().command('ZCARD', queue)) < count; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        assert.equal(Number(await server().command('ZCARD', queue)), count, `${count} queued`);
+      };
+      const holder = start({ kind: 'hold', url, name, ttlMs: 10_000, holdMs: 30_000 });
+      await holder.next('acquired');
+      const frozen = start({ kind: 'wait', url, name, ttlMs: 10_000, waitMs: 40_000 });
+      await queued(1);
+      const live = start({ kind: 'hold', url, name, ttlMs: 10_000, holdMs: 30_000 });
+      await queued(2);
+      frozen.child.kill('SIGSTOP');
+      try {
+        holder.child.kill('SIGUSR2');
+        const released = await holder.next('released', 20_000);
+        const acquired = await live.next('acquired', 20_000);
+        assert.ok(released.event === 'released' && acquired.event === 'acquired');
+        // Granted to the stopped waiter for its ttl, the lock would sit unused for 10 s.
+        const handover = acquired.at - released.at;
+        process.stdout.write(
+          `[${target.name}] release → next live waiter behind a stopped one: ${handover.toFixed(0)} ms\n`,
+        );
+        assert.ok(handover < 3_000, `next holder ${handover.toFixed(0)} ms after the release`);
+        frozen.child.kill('SIGCONT');
+        // Woken with the grant it missed in its socket, it must see its validity gone and wait on.
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        assert.deepEqual(
+          frozen.events.filter((event) => event.event !== 'ready'),
+          [],
+          'the resumed waiter neither took the lock nor failed',
+        );
+        live.child.kill('SIGUSR2');
+        const after = await frozen.next('acquired', 20_000);
+        assert.ok(after.event === 'acquired');
+        assert.ok(
+          after.fencingToken > acquired.fencingToken,
+          `fencing token ${after.fencingToken} after ${acquired.fencingToken}`,
+        );
+      } finally {
+        frozen.child.kill('SIGCONT');
+      }
+      await Promise.all([holder.exited, live.exited, frozen.exited]);
+    }, 90_000);
+
     it('Locker › processes › a child that acquires, releases and closes exits by itself within 1 s', async () => {
       const child = start({ kind: 'lifecycle', url: server().url, name: `exit:${process.pid}` });
       const closed = await child.next('closed', 20_000);

@@ -6,6 +6,7 @@
  * counts from the send time: the earliest expiry. Pure functions; the checker builds its
  * properties on top.
  */
+import { GRANT_CLAIM_MS } from '../../src/backends/redis/scripts/index.js';
 import type { FaultEvent, HistoryEvent, WorkerLockSettings } from './events.js';
 
 type CommandEvent = Extract<HistoryEvent, { kind: 'command' }>;
@@ -98,6 +99,32 @@ const EXTEND_SCRIPTS = new Set([
   'reentrant-extend',
 ]);
 const RELEASE_SCRIPTS = new Set(['mutex-release', 'semaphore-release', 'reentrant-release']);
+/**
+ * Acquire scripts whose waiters a release grants for a claim window (mutex-release.lua: PX
+ * min(ttl, GRANT_CLAIM_MS) from the moment it runs), not for their ttl.
+ */
+const CLAIM_WINDOW_ACQUIRES = new Set(['mutex-acquire']);
+
+/**
+ * Every release run that handed a lock on, by lock key, in send order: `at` is its reply, the
+ * latest moment it can have run (a run whose reply is unknown counts as running until the end).
+ */
+export type HandOvers = ReadonlyMap<string, readonly { sentAt: number; at: number }[]>;
+
+export function handOversByKey(histories: readonly WorkerHistory[]): HandOvers {
+  const byKey = new Map<string, { sentAt: number; at: number }[]>();
+  for (const history of histories) {
+    for (const event of history.events) {
+      if (event.kind !== 'command' || event.script !== 'mutex-release' || !event.key) continue;
+      if (event.ok && Number(event.reply) !== 2) continue;
+      const runs = byKey.get(event.key) ?? [];
+      runs.push({ sentAt: event.sentAt, at: event.ok ? event.at : Number.POSITIVE_INFINITY });
+      byKey.set(event.key, runs);
+    }
+  }
+  for (const runs of byKey.values()) runs.sort((a, b) => a.sentAt - b.sentAt);
+  return byKey;
+}
 
 /** An acquire reply that granted the lock to the command's token. */
 export function isGrant(command: CommandEvent): boolean {
@@ -181,7 +208,11 @@ export function boundAfterExtend(
 }
 
 /** Rebuilds one held attempt's validity from its token's commands (see the module comment). */
-export function rebuildValidity(attempt: Attempt, commands: readonly CommandEvent[]): void {
+export function rebuildValidity(
+  attempt: Attempt,
+  commands: readonly CommandEvent[],
+  handOvers: HandOvers = new Map(),
+): void {
   if (attempt.okAt === undefined) return;
   const okAt = attempt.okAt;
   const { driftFactor } = attempt.settings;
@@ -199,6 +230,19 @@ export function rebuildValidity(attempt: Attempt, commands: readonly CommandEven
     .at(-1);
   if (!grant) return;
   let bound = boundFrom(grant.sentAt, attempt.settings.ttlMs, driftFactor);
+  if (isHeld(grant) && CLAIM_WINDOW_ACQUIRES.has(grant.script)) {
+    // Granted by a release while queued: the key held our token for the claim window from the
+    // release's run. The library places that run on its clock by the server's clock, which the
+    // recordings do not hold; the latest reply of a handing release sent before the success (or
+    // the success itself, whichever is earlier) is the latest it can have been, so only claims
+    // past what the server can have given count against it.
+    let ranBy = Number.NEGATIVE_INFINITY;
+    for (const run of handOvers.get(grant.key ?? '') ?? []) {
+      if (run.sentAt <= okAt) ranBy = Math.max(ranBy, run.at);
+    }
+    ranBy = ranBy === Number.NEGATIVE_INFINITY ? okAt : Math.min(ranBy, okAt);
+    bound = boundFrom(ranBy, Math.min(attempt.settings.ttlMs, GRANT_CLAIM_MS), driftFactor);
+  }
   attempt.grantSentAt = grant.sentAt;
   attempt.initialDeadline = bound.validity;
   let deadline = bound.validity;
@@ -264,6 +308,7 @@ export function claimEnd(attempt: Attempt, killedAt: number | undefined): number
 function rebuildWorker(
   history: WorkerHistory,
   faults: readonly FaultEvent[],
+  handOvers: HandOvers,
 ): { attempts: Attempt[]; timeline: WorkerTimeline } | undefined {
   const start = history.events.find((event) => event.kind === 'start');
   if (start?.kind !== 'start') return undefined;
@@ -330,7 +375,7 @@ function rebuildWorker(
   for (const attempt of attempts.values()) {
     if (attempt.token === undefined) continue;
     grantedTokens.add(attempt.token);
-    rebuildValidity(attempt, commandsByToken.get(attempt.token) ?? []);
+    rebuildValidity(attempt, commandsByToken.get(attempt.token) ?? [], handOvers);
   }
   let abandonedGrants = 0;
   for (const [token, commands] of commandsByToken) {
@@ -433,8 +478,9 @@ export function reconstruct(
 ): Reconstruction {
   const attempts: Attempt[] = [];
   const workers = new Map<string, WorkerTimeline>();
+  const handOvers = handOversByKey(histories);
   for (const history of histories) {
-    const rebuilt = rebuildWorker(history, faults);
+    const rebuilt = rebuildWorker(history, faults, handOvers);
     if (!rebuilt) continue;
     attempts.push(...rebuilt.attempts);
     workers.set(history.worker, rebuilt.timeline);

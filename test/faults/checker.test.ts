@@ -200,6 +200,53 @@ class HistoryBuilder {
     return this;
   }
 
+  /**
+   * A queued acquire granted by another worker's release (see handOver): its attempt, sent at
+   * `heldSentAt`, was told the lock is held; the grant's message made it a holder at `okAt`, which
+   * claimed `remainingMs` of validity.
+   */
+  grantedWhileQueued(
+    invokeAt: number,
+    heldSentAt: number,
+    okAt: number,
+    fence: number,
+    remainingMs: number,
+  ): { attempt: string; token: string } {
+    const attempt = `${this.worker}:${++this.#attempts}`;
+    const token = `${this.worker}-token-${this.#attempts}`;
+    this.events.push({ kind: 'acquire-invoke', at: invokeAt, attempt });
+    this.events.push({
+      kind: 'command',
+      sentAt: heldSentAt,
+      at: heldSentAt + 1,
+      script: 'mutex-acquire',
+      token,
+      key: '{lock}',
+      ttlMs: SETTINGS.ttlMs,
+      ok: true,
+      reply: [0, 900, 0, 1_800_000_000_000_000],
+    });
+    this.events.push({ kind: 'acquire-ok', at: okAt, attempt, token, fence, remainingMs });
+    return { attempt, token };
+  }
+
+  /** A holder's release, sent at `sentAt`, that Redis answered at `at` with a hand-over (2). */
+  handOver(held: { attempt: string; token: string }, sentAt: number, at: number): this {
+    this.events.push({ kind: 'release-invoke', at: sentAt, attempt: held.attempt });
+    this.events.push({
+      kind: 'command',
+      sentAt,
+      at,
+      script: 'mutex-release',
+      token: held.token,
+      key: '{lock}',
+      ok: true,
+      reply: 2,
+    });
+    this.events.push({ kind: 'release-ok', at, attempt: held.attempt, outcome: 'released' });
+    return this;
+  }
+
   build(): WorkerHistory {
     return { worker: this.worker, events: [...this.events].sort((a, b) => a.at - b.at) };
   }
@@ -292,6 +339,32 @@ describe('checker › clean histories', () => {
     const held = a.acquire(0, 0, 1, 1);
     a.extend(held, 300, 301, 1_500).check(held.attempt, 1_700, true).lost(held.attempt, 1_784);
     expect(checkRun(logs([a])).violations).toEqual([]);
+  });
+});
+
+describe('checker › grants for a claim window', () => {
+  // a holds from 0 and hands the lock over with a release sent at 100, answered at 102; b's
+  // attempt was told "held" at 50, and the grant's message made it a holder at 103. The key held
+  // b's token for the claim window (500 ms) from the release's run, at 102 at the latest.
+  it('accepts a holder that counts the claim window from the grant', () => {
+    const a = new HistoryBuilder('a');
+    const b = new HistoryBuilder('b');
+    const held = a.acquire(0, 0, 1, 1);
+    a.handOver(held, 100, 102);
+    const granted = b.grantedWhileQueued(40, 50, 103, 2, 480);
+    b.release(granted.attempt, 300);
+    expect(checkRun(logs([a, b])).violations).toEqual([]);
+  });
+
+  it('flags a holder that counts its ttl from its attempt instead (held-after-validity)', () => {
+    const a = new HistoryBuilder('a');
+    const b = new HistoryBuilder('b');
+    const held = a.acquire(0, 0, 1, 1);
+    a.handOver(held, 100, 102);
+    // 50 + 1000 − 12 = 1038: valid for a grant of the ttl, 441 ms past the claim window's end.
+    const granted = b.grantedWhileQueued(40, 50, 103, 2, 1_038 - 103);
+    b.release(granted.attempt, 300);
+    expect(properties(checkRun(logs([a, b])))).toContain('held-after-validity');
   });
 });
 

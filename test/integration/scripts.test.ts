@@ -11,7 +11,12 @@ import { fromIORedis } from '../../src/backends/redis/adapters/ioredis.js';
 import { RedisSession } from '../../src/backends/redis/backend.js';
 import { type MutexKeys, mutexKeys } from '../../src/backends/redis/keys.js';
 import { ScriptRunner } from '../../src/backends/redis/script-runner.js';
-import { mutexAcquire, mutexRelease, QUEUE_MODE } from '../../src/backends/redis/scripts/index.js';
+import {
+  GRANT_CLAIM_MS,
+  mutexAcquire,
+  mutexRelease,
+  QUEUE_MODE,
+} from '../../src/backends/redis/scripts/index.js';
 import { type AcquireContext, acquire } from '../../src/core/acquire-loop.js';
 import { Locker } from '../../src/locker.js';
 import { resolveLockerOptions, resolveLockOptions } from '../../src/options.js';
@@ -57,8 +62,14 @@ async function serverNowMs(): Promise<number> {
 }
 
 /** Queues `token` by hand in the scripts' format, live for a minute, woken on `channel`. */
-async function queueByHand(keys: MutexKeys, token: string, channel: string, ttlMs = 5_000) {
-  await server.command('ZADD', keys.queue, 1, token);
+async function queueByHand(
+  keys: MutexKeys,
+  token: string,
+  channel: string,
+  ttlMs = 5_000,
+  arrival = 1,
+) {
+  await server.command('ZADD', keys.queue, arrival, token);
   await server.command(
     'HSET',
     keys.waiters,
@@ -139,9 +150,14 @@ describe('scripts › grant messages', () => {
     await server.command('CONFIG', 'RESETSTAT');
     await holder.release();
     const next = await waiting;
-    // Only the release ran: the waiter took the number from the message, not from another attempt.
+    await until(
+      'the grant was claimed',
+      async () => Number(await server.command('PTTL', keys.lock)) > 9_000,
+    );
+    // The release and the claim ran: the waiter took the number from the message, not from
+    // another attempt.
     const stats = String(await server.command('INFO', 'commandstats'));
-    expect(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1]).toBe('1');
+    expect(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1]).toBe('2');
     expect(next.fencingToken).toBe(FENCE_15 + 1);
     expect(Number(await server.command('GET', keys.fence))).toBe(FENCE_15 + 1);
     await next.release();
@@ -161,7 +177,8 @@ describe('scripts › grant messages', () => {
     );
     expect(await attempt(keys, waiter)).toEqual({ kind: 'acquired', fencingToken: FENCE_15 + 1 });
     await until('the message arrived', async () => messages.length > 0);
-    expect(messages).toEqual([`${waiter} ${FENCE_15 + 1} 1`]);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatch(new RegExp(`^${waiter} ${FENCE_15 + 1} 1 500 \\d{16}$`));
   });
 
   it('scripts › grant › a grant picked up after the fencing counter was lost draws a new token from the server clock, above the lost ones', async () => {
@@ -224,6 +241,57 @@ describe('scripts › grant messages', () => {
       await replica.stop();
     }
   }, 30_000);
+});
+
+describe('scripts › grant claim window', () => {
+  it('scripts › claim › a grant holds the key for the claim window only and tells the next waiter when it lapses', async () => {
+    const keys = mutexKeys(PREFIX, fresh('claim-window'));
+    const holder = 'a'.repeat(32);
+    const first = 'b'.repeat(32);
+    const second = 'c'.repeat(32);
+    const firstChannel = `latchkey:wake:${fresh('first')}`;
+    const secondChannel = `latchkey:wake:${fresh('second')}`;
+    const toFirst = await listen(firstChannel);
+    const toSecond = await listen(secondChannel);
+    await server.command('SET', keys.lock, holder, 'PX', 10_000);
+    await queueByHand(keys, first, firstChannel, 5_000, 1);
+    await queueByHand(keys, second, secondChannel, 5_000, 2);
+    const before = Number(String(await server.command('TIME')).split(',')[0]);
+    expect(await runner.run(mutexRelease, keys, { token: holder, withdraw: false })).toBe(
+      'handed-over',
+    );
+    expect(await server.command('GET', keys.lock)).toBe(first);
+    const pttl = Number(await server.command('PTTL', keys.lock));
+    expect(pttl).toBeGreaterThan(0);
+    expect(pttl).toBeLessThanOrEqual(GRANT_CLAIM_MS);
+    await until('both messages arrived', async () => toFirst.length + toSecond.length === 2);
+    const [, fence, afterAttempt, claimMs, grantedAtUs] = (toFirst[0] as string).split(' ');
+    expect([afterAttempt, claimMs]).toEqual(['1', String(GRANT_CLAIM_MS)]);
+    expect(Math.floor(Number(grantedAtUs) / 1_000_000)).toBeGreaterThanOrEqual(before);
+    expect(toSecond).toEqual([`${second} next ${GRANT_CLAIM_MS}`]);
+
+    // Nobody claims it: the window ends, and the next waiter's attempt takes the lock.
+    await sleep(GRANT_CLAIM_MS + 20);
+    expect(await attempt(keys, second)).toEqual({
+      kind: 'acquired',
+      fencingToken: Number(fence) + 1,
+    });
+    expect(Number(await server.command('ZCARD', keys.queue))).toBe(0);
+  });
+
+  it('scripts › claim › a waiter whose ttl is shorter than the window is granted its ttl', async () => {
+    const keys = mutexKeys(PREFIX, fresh('claim-short-ttl'));
+    const holder = 'a'.repeat(32);
+    const waiter = 'b'.repeat(32);
+    const channel = `latchkey:wake:${fresh('short')}`;
+    const messages = await listen(channel);
+    await server.command('SET', keys.lock, holder, 'PX', 10_000);
+    await queueByHand(keys, waiter, channel, 200);
+    await runner.run(mutexRelease, keys, { token: holder, withdraw: false });
+    expect(Number(await server.command('PTTL', keys.lock))).toBeLessThanOrEqual(200);
+    await until('the message arrived', async () => messages.length === 1);
+    expect((messages[0] as string).split(' ')[3]).toBe('200');
+  });
 });
 
 describe('scripts › release run twice', () => {
@@ -316,7 +384,12 @@ describe('scripts › queue entries are renewed and bounded', () => {
     );
     const waitRunner = session.runner;
     const renewMs = 300;
-    const context: AcquireContext = { session, closed: closed.signal, queueRenewMs: renewMs };
+    const context: AcquireContext = {
+      session,
+      closed: closed.signal,
+      queueRenewMs: renewMs,
+      driftFactor: 0.01,
+    };
     const options = resolveLockOptions(resolveLockerOptions({}), {
       ttlMs: 5_000,
       waitMs: Number.POSITIVE_INFINITY,

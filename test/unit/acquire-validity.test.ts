@@ -4,7 +4,7 @@
  * on real servers in the conformance suite; here only the client's arithmetic is).
  */
 import { describe, expect, it } from 'vitest';
-import { type AcquireContext, acquire } from '../../src/core/acquire-loop.js';
+import { type AcquireContext, acquire, grantValidUntil } from '../../src/core/acquire-loop.js';
 import type { LockStore, Waker } from '../../src/core/backend.js';
 import { LOCK_ERROR_CODES } from '../../src/errors.js';
 import { resolveLockerOptions, resolveLockOptions } from '../../src/options.js';
@@ -16,6 +16,7 @@ const context: AcquireContext = {
     checkServer: async () => {},
   },
   closed: new AbortController().signal,
+  driftFactor: 0.4,
 };
 
 /** A store whose attempts answer "acquired" after `afterMs`; records the tokens it abandons. */
@@ -55,5 +56,38 @@ describe('acquire loop', () => {
       acquire(context, storeAnswering(400, abandoned), options, undefined),
     ).rejects.toMatchObject({ code: LOCK_ERROR_CODES.timeout });
     expect(abandoned).toHaveLength(1);
+  });
+});
+
+describe('acquire loop › validity of a grant', () => {
+  const ttl10s = resolveLockOptions(resolveLockerOptions({}), { ttlMs: 10_000 });
+  const grant = { fencingToken: 9, afterAttempt: 3 };
+  const attemptAtUs = 1_800_000_000_000_000;
+
+  it('a grant for the ttl counts the ttl from the attempt’s send time, less drift', () => {
+    expect(grantValidUntil(grant, 1_000, attemptAtUs, ttl10s, context)).toBe(1_000 + 10_000 - 102);
+  });
+
+  it('a grant for a claim window counts the window from the grant, placed by the server time since the attempt', () => {
+    // Granted 2 s (server time) after Redis ran the attempt sent at 1,000 ms: the window of 500 ms
+    // ends at 3,500 ms on our clock at the latest; drift is 40 % of the 2.5 s counted, plus 2 ms.
+    const claim = { ms: 500, grantedAtUs: attemptAtUs + 2_000_000 };
+    expect(grantValidUntil({ ...grant, claim }, 1_000, attemptAtUs, ttl10s, context)).toBe(
+      1_000 + 2_500 - (Math.floor(2_500 * 0.4) + 2),
+    );
+  });
+
+  it('a claim window without the attempt’s server time cannot be placed: not valid at all', () => {
+    const claim = { ms: 500, grantedAtUs: attemptAtUs };
+    expect(grantValidUntil({ ...grant, claim }, 1_000, undefined, ttl10s, context)).toBe(
+      Number.NEGATIVE_INFINITY,
+    );
+  });
+
+  it('a server clock that went back between the attempt and the grant shortens the validity, never lengthens it', () => {
+    const claim = { ms: 500, grantedAtUs: attemptAtUs - 300_000 };
+    expect(grantValidUntil({ ...grant, claim }, 1_000, attemptAtUs, ttl10s, context)).toBeLessThan(
+      1_000 + 500,
+    );
   });
 });

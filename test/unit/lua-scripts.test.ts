@@ -29,6 +29,7 @@ import {
 import { LUA_SOURCES } from '../../src/backends/redis/scripts/generated.js';
 import {
   FENCE_KEEP_MS,
+  GRANT_CLAIM_MS,
   mutexAcquire,
   mutexExtend,
   mutexInspect,
@@ -190,6 +191,11 @@ describe('lua › every script', () => {
   it('the fencing counter lives as long in the scripts as the library says', () => {
     const fence = readFileSync(`${luaDir}include/fence.lua`, 'utf8');
     expect(/^local FENCE_KEEP_MS = (\d+)$/m.exec(fence)?.[1]).toBe(String(FENCE_KEEP_MS));
+  });
+
+  it('the claim window of a mutex grant is as long in the script as the library says', () => {
+    const release = readFileSync(`${luaDir}mutex-release.lua`, 'utf8');
+    expect(/^local CLAIM_MS = (\d+)$/m.exec(release)?.[1]).toBe(String(GRANT_CLAIM_MS));
   });
 });
 
@@ -582,7 +588,11 @@ describe('lua › mutexAcquire.parse', () => {
     [[1, 9_007_199_254_740_991], { kind: 'acquired', fencingToken: 9_007_199_254_740_991 }],
     [[0, 1500], { kind: 'held', pttlMs: 1500, requeued: false }],
     [[0, 0], { kind: 'held', pttlMs: 0, requeued: false }],
-    [[0, 800, 1], { kind: 'held', pttlMs: 800, requeued: true }],
+    [
+      [0, 800, 1, 1_796_363_218_773_177],
+      { kind: 'held', pttlMs: 800, requeued: true, serverTimeUs: 1_796_363_218_773_177 },
+    ],
+    [[0, 800, 0, 5], { kind: 'held', pttlMs: 800, requeued: false, serverTimeUs: 5 }],
     [[-1, 1], { kind: 'conflict', detail: 'a string without expiry' }],
     [[-1, 2], { kind: 'conflict', detail: 'a string that is not a latchkey token' }],
   ])('decodes %j', (raw, reply) => {
@@ -600,7 +610,10 @@ describe('lua › mutexAcquire.parse', () => {
     [0, 2, 0],
     [0, 2, 2],
     [1, 2, 1],
-    [0, 2, 1, 1],
+    [0, 2, 1],
+    [0, 2, 2, 1],
+    [1, 2, 1, 1],
+    [0, 2, 1, 'x'],
     [1, 'x'],
     [1, 1.5],
     [null, 1],

@@ -9,7 +9,7 @@
  */
 
 import type { Waker } from '../../core/backend.js';
-import { LOOK_AGAIN, WaitSlots, type WakeSlot } from '../../core/wait-slots.js';
+import { type Grant, LOOK_AGAIN, WaitSlots, type WakeSlot } from '../../core/wait-slots.js';
 import { debug } from '../../diagnostics.js';
 import { withTimeout } from '../../time.js';
 import type { RedisAdapter, RedisSubscriber } from './adapter.js';
@@ -84,13 +84,28 @@ export class PubSubWaker implements Waker {
     return true;
   }
 
-  /** A grant message is "<token> <fencing token> <attempt>" (see the release scripts). */
+  /**
+   * A grant message is "<token> <fencing token> <attempt>", with " <claim ms> <grant server µs>"
+   * when the grant holds the lock only until claimed (see the release scripts); "<token> next
+   * <claim ms>" tells the waiter next in line when that grant lapses unless claimed.
+   */
   private deliver(message: string): void {
-    const [token = '', fence = '', attempt = ''] = message.split(' ');
-    const fencingToken = Number(fence);
-    const afterAttempt = Number(attempt);
+    const [token = '', second = '', third = '', claimMs, grantedAtUs] = message.split(' ');
+    if (second === 'next') {
+      const lapsesInMs = Number(third);
+      if (Number.isSafeInteger(lapsesInMs)) this.#slots.nextInLine(token, lapsesInMs);
+      return;
+    }
+    const fencingToken = Number(second);
+    const afterAttempt = Number(third);
     if (!Number.isSafeInteger(fencingToken) || !Number.isSafeInteger(afterAttempt)) return;
-    if (this.#slots.wake(token, { fencingToken, afterAttempt })) return;
+    let grant: Grant = { fencingToken, afterAttempt };
+    if (claimMs !== undefined) {
+      const claim = { ms: Number(claimMs), grantedAtUs: Number(grantedAtUs) };
+      if (!Number.isSafeInteger(claim.ms) || !Number.isSafeInteger(claim.grantedAtUs)) return;
+      grant = { fencingToken, afterAttempt, claim };
+    }
+    if (this.#slots.wake(token, grant)) return;
     if (!this.onUnclaimedGrant(token)) debug('grant for unknown token %s dropped', token);
   }
 

@@ -44,6 +44,13 @@ export function pair(raw: unknown): [number, number] {
  */
 export const FENCE_KEEP_MS = 60_000;
 
+/**
+ * The claim window of a mutex grant: how long the key holds a granted waiter's token before the
+ * waiter claims it for its ttl (mutex-release.lua, where the script reads it: a test checks the two
+ * agree). Capped by the waiter's ttl.
+ */
+export const GRANT_CLAIM_MS = 500;
+
 /** How an acquire attempt treats the waiting queue (ARGV[3] of the acquire scripts). */
 export const QUEUE_MODE = {
   never: '0',
@@ -58,6 +65,8 @@ export type AcquireReply =
       readonly pttlMs: number;
       /** The caller's queue entry had vanished and was added again, at the end of the line. */
       readonly requeued: boolean;
+      /** Server time in µs when the caller's queue entry was written (queued callers only). */
+      readonly serverTimeUs?: number;
     }
   | { readonly kind: 'conflict'; readonly detail: string };
 
@@ -143,8 +152,15 @@ export const mutexAcquire = {
   keys: (k: MutexKeys) => [k.lock, k.fence, k.queue, k.waiters],
   args: encodeAttempt,
   parse(raw: unknown): AcquireReply {
-    if (Array.isArray(raw) && raw.length === 3 && integer(raw[0]) === 0 && integer(raw[2]) === 1) {
-      return { kind: 'held', pttlMs: integer(raw[1]), requeued: true };
+    if (Array.isArray(raw) && raw.length === 4 && integer(raw[0]) === 0) {
+      const requeued = integer(raw[2]);
+      if (requeued !== 0 && requeued !== 1) throw unexpected(raw);
+      return {
+        kind: 'held',
+        pttlMs: integer(raw[1]),
+        requeued: requeued === 1,
+        serverTimeUs: integer(raw[3]),
+      };
     }
     const [status, value] = pair(raw);
     if (status === 1) return { kind: 'acquired', fencingToken: value };

@@ -2,9 +2,10 @@
 -- stays held.
 --
 -- A release grants the lock to the oldest live waiter by writing that waiter's token into the lock
--- key for the waiter's ttl and telling it over pub/sub (see mutex-release.lua); the waiter then
--- holds the lock. If this attempt finds such a grant, the message is still on its way (or was
--- lost): the key gets the full ttl from now and the fence issued by the grant is returned. Queue entries keep
+-- key for a short claim window and telling it over pub/sub (see mutex-release.lua); the waiter then
+-- holds the lock and claims it for its ttl. If this attempt finds such a grant, the message is
+-- still on its way (or was lost, or came too late to trust): this attempt is the claim, the key
+-- gets the full ttl from now and the fence issued by the grant is returned. Queue entries keep
 -- FIFO order for waiters and say how long each stays live without a refresh, so a release can skip
 -- waiters that gave up without leaving. Of one process's waiters for a lock only one polls at the
 -- holder's expiry (ARGV[8]); the others sleep until a grant or the end of their sleep cap, which
@@ -40,9 +41,12 @@
 --   {1, fence}  acquired (or found granted to us); fence is this acquisition's fencing token. If
 --               the counter was lost (evicted, FLUSHALL) before a grant was picked up, the grant
 --               draws a new one from the server clock (include/fence.lua), above every earlier one
---   {0, pttl}   held by someone else for pttl more ms
---   {0, pttl, 1} the same, and the caller's queue entry (ARGV[3] = "2") was gone: the queue was
---               lost (restart, FLUSHALL, expiry after the caller missed its refresh) or a release
+--   {0, pttl}   held by someone else for pttl more ms (ARGV[3] = "0": the caller does not queue)
+--   {0, pttl, requeued, now}
+--               the same for a caller in the queue; now is the server time in microseconds when
+--               the entry was written (a grant's validity is placed on the waiter's clock by it);
+--               requeued is 1 when the caller's entry (ARGV[3] = "2") was gone: the queue was lost
+--               (restart, FLUSHALL, expiry after the caller missed its refresh) or a release
 --               dropped it while its process could not be told; it is back, at the end of the line
 --   {-1, code}  the key holds data latchkey did not write: code 1 = a string without expiry,
 --               code 2 = a string that is not a latchkey token
@@ -87,21 +91,24 @@ end
 
 if ARGV[3] ~= '0' then
   local now = redis.call('TIME')
+  local nowMicros = tonumber(now[1]) * 1000000 + tonumber(now[2])
   local sleep = tonumber(ARGV[4])
   if ARGV[8] == '1' then
     sleep = math.min(pttl, sleep)
   end
   local queueLife = tonumber(ARGV[9])
   local life = math.min(sleep + tonumber(ARGV[5]), queueLife)
-  local liveUntil = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + life
-  local added = redis.call('ZADD', queueKey, 'NX', tonumber(now[1]) * 1000000 + tonumber(now[2]), token)
+  local liveUntil = math.floor(nowMicros / 1000) + life
+  local added = redis.call('ZADD', queueKey, 'NX', nowMicros, token)
   -- %d: `..` would format the number with %.14g.
   local entry = string.format('%d', liveUntil) .. ' ' .. ARGV[2] .. ' ' .. ARGV[7] .. ' ' .. ARGV[6]
   redis.call('HSET', waitersKey, token, entry)
   redis.call('PEXPIRE', queueKey, queueLife)
   redis.call('PEXPIRE', waitersKey, queueLife)
+  local requeued = 0
   if ARGV[3] == '2' and added == 1 then
-    return { 0, pttl, 1 }
+    requeued = 1
   end
+  return { 0, pttl, requeued, nowMicros }
 end
 return { 0, pttl }

@@ -5,7 +5,8 @@
  */
 import { createConnection } from 'node:net';
 import { now } from './clock.js';
-import { signal } from './processes.js';
+import type { Unavailable } from './issue8-checks.js';
+import { isAlive, signal } from './processes.js';
 import type { RedisNode } from './redis-node.js';
 import { LOCK_KEY, type ScenarioContext, type WorkerHandle } from './scenario.js';
 
@@ -37,6 +38,55 @@ export async function blockInWriteWindow(context: ScenarioContext, ms: number): 
   context.send(victim, { type: 'block', ms });
   context.injected(`event loop of ${victim.id} blocked ${ms} ms with a write in flight`);
   await context.sleep(ms);
+}
+
+/**
+ * Takes a worker that waits in line (not one that holds) out for `ms`: `stop` SIGSTOPs its
+ * process, `cut` blackholes its connections (they stay open, nothing passes). Either way Redis
+ * still sees its subscriber, so a release may grant it the lock, which it cannot take. A worker
+ * caught holding after all (its hold announced just as it was taken out) is let go at once and
+ * another is tried. Returns who was out and when, or undefined if no waiter was caught.
+ */
+export async function disableWaiter(
+  context: ScenarioContext,
+  how: 'stop' | 'cut',
+  ms: number,
+): Promise<Unavailable | undefined> {
+  const disable = (victim: WorkerHandle, out: boolean) => {
+    if (how === 'stop') signal(victim.process, out ? 'SIGSTOP' : 'SIGCONT');
+    else victim.proxy?.setMode({ kind: out ? 'blackhole' : 'pass' });
+  };
+  const record = (victim: WorkerHandle, at: number) =>
+    context.record(
+      how === 'stop'
+        ? { kind: 'worker-freeze', at, until: now(), worker: victim.id }
+        : { kind: 'network', at, until: now(), what: `blackhole ${victim.id}` },
+    );
+  for (let tries = 0; tries < 50; tries++) {
+    const waiting = context.workers.filter(
+      (worker) => isAlive(worker.process) && !context.isHolding(worker),
+    );
+    const victim = waiting[Math.floor(context.random() * waiting.length)];
+    if (!victim || (how === 'cut' && !victim.proxy)) {
+      await context.sleep(20);
+      continue;
+    }
+    disable(victim, true);
+    const at = now();
+    await context.sleep(30);
+    if (context.isHolding(victim)) {
+      disable(victim, false);
+      record(victim, at);
+      continue;
+    }
+    await context.sleep(ms - 30);
+    disable(victim, false);
+    record(victim, at);
+    const what = how === 'stop' ? 'SIGSTOP' : 'blackhole of the connections of';
+    context.injected(`${what} waiter ${victim.id} for ${ms} ms`);
+    return { worker: victim.id, from: at, to: now() };
+  }
+  return undefined;
 }
 
 /** SIGSTOP redis-server for `ms`, then SIGCONT. */

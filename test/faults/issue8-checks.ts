@@ -13,24 +13,46 @@ function round(value: number | null | undefined): number | string {
   return value === null || value === undefined ? '–' : Math.round(value);
 }
 
-/** Acquire attempts of workers that were alive at `t` and had waited for at least `minMs` then. */
-function liveWaitersAt(rebuilt: Reconstruction, t: number, minMs: number): Attempt[] {
+/** A worker that could not run or reach Redis from `from` to `to` (stopped, cut off). */
+export interface Unavailable {
+  readonly worker: string;
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * Acquire attempts of workers that were alive at `t`, and not out (`unavailable`) then or within
+ * `boundMs` after, and had waited for at least `minMs` then.
+ */
+function liveWaitersAt(
+  rebuilt: Reconstruction,
+  t: number,
+  minMs: number,
+  unavailable: readonly Unavailable[] = [],
+  boundMs = 0,
+): Attempt[] {
   return rebuilt.attempts.filter((attempt) => {
     const settledAt = attempt.okAt ?? attempt.failAt ?? Number.POSITIVE_INFINITY;
     const killedAt = rebuilt.workers.get(attempt.worker)?.killedAt ?? Number.POSITIVE_INFINITY;
-    return attempt.invokeAt <= t - minMs && settledAt > t && killedAt > t;
+    const out = unavailable.some(
+      (span) => span.worker === attempt.worker && span.from <= t + boundMs && span.to >= t,
+    );
+    return attempt.invokeAt <= t - minMs && settledAt > t && killedAt > t && !out;
   });
 }
 
 /**
  * Item 3: after a process with queued waiters died, every release while a live worker waited must
  * hand the lock over within `boundMs` (the next success of another attempt). A grant to a dead
- * waiter would hold the lock for a whole ttl.
+ * waiter would hold the lock for a whole ttl. Issue 11, item 3: the same while a waiter is
+ * stopped or cut off (`unavailable`: not a live waiter then, and its own success does not count).
  */
 export function handovers(
   rebuilt: Reconstruction,
   windows: readonly { from: number; to: number }[],
   boundMs: number,
+  unavailable: readonly Unavailable[] = [],
+  what = 'after the kills',
 ): ScenarioVerdict {
   const violations: Violation[] = [];
   const times: number[] = [];
@@ -39,10 +61,21 @@ export function handovers(
     if (at === undefined || !windows.some((window) => at >= window.from && at <= window.to)) {
       continue;
     }
-    const waiting = liveWaitersAt(rebuilt, at, 20).filter((other) => other !== release);
+    const waiting = liveWaitersAt(rebuilt, at, 20, unavailable, boundMs).filter(
+      (other) => other !== release,
+    );
     if (waiting.length === 0) continue;
     const next = rebuilt.attempts
-      .filter((other) => other !== release && other.okAt !== undefined && other.okAt > at)
+      .filter(
+        (other) =>
+          other !== release &&
+          other.okAt !== undefined &&
+          other.okAt > at &&
+          !unavailable.some(
+            (span) =>
+              span.worker === other.worker && span.from <= (other.okAt as number) && span.to >= at,
+          ),
+      )
       .sort((a, b) => (a.okAt as number) - (b.okAt as number))[0];
     const ms = next?.okAt === undefined ? Number.POSITIVE_INFINITY : next.okAt - at;
     times.push(ms);
@@ -60,7 +93,7 @@ export function handovers(
   return {
     violations,
     figures: {
-      'hand-overs to live waiters after the kills': times.length,
+      [`hand-overs to live waiters ${what}`]: times.length,
       'hand-over p50 / max ms': `${round(summary.p50)} / ${round(Math.max(0, ...times))}`,
       'hand-over bound ms': boundMs,
     },

@@ -117,6 +117,8 @@ export interface ScenarioContext {
   waitForHolder(minHeldMs?: number, timeoutMs?: number): Promise<WorkerHandle>;
   /** The next worker to announce a write window, waiting up to `timeoutMs`. */
   nextWriteWindow(timeoutMs?: number): Promise<WorkerHandle>;
+  /** Whether `worker` announced a hold it has not yet announced the end of. */
+  isHolding(worker: WorkerHandle): boolean;
   send(worker: WorkerHandle, message: OrchestratorMessage): void;
   /** Starts one more worker (to replace a killed one, or one of another kind). */
   spawnWorker(options?: WorkerOptions): Promise<WorkerHandle>;
@@ -283,6 +285,10 @@ class Run implements ScenarioContext {
       const waiter = this.#writeWindowWaiters.shift();
       waiter?.(worker);
     }
+  }
+
+  isHolding(worker: WorkerHandle): boolean {
+    return this.#holders.has(worker.id);
   }
 
   async waitForHolder(minHeldMs = 30, timeoutMs = 10_000): Promise<WorkerHandle> {

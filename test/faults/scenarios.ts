@@ -13,6 +13,7 @@ import {
   closeHolderLocker,
   debugSleep,
   deleteLockKey,
+  disableWaiter,
   evictFencingCounter,
   evictLockKey,
   flushAll,
@@ -37,6 +38,7 @@ import {
   type KeySample,
   refusals,
   shortExtends,
+  type Unavailable,
 } from './issue8-checks.js';
 import { nemesis } from './nemesis.js';
 import type { ScenarioContext, ScenarioSpec, WorkerOptions } from './scenario.js';
@@ -455,6 +457,56 @@ export const ISSUE_8_SCENARIOS: readonly ScenarioSpec[] = [
   },
 ];
 
+/** Issue 11, item 3: a ttl long enough that a grant stuck with a waiter would show as a stall. */
+const WAITER_OUT_TTL_MS = 5_000;
+/** The next live waiter must hold the lock within this of a release (issue 11, item 3). */
+const WAITER_OUT_BOUND_MS = 1_000;
+
+/** Stops or cuts off a waiter three times, and checks every hand-over around it. */
+function waiterOutRow(how: 'stop' | 'cut'): ScenarioSpec {
+  const what = how === 'stop' ? 'stopped (SIGSTOP)' : 'cut off behind open connections (blackhole)';
+  return {
+    id: how === 'stop' ? 'I11-3a' : 'I11-3b',
+    title: `a waiter ${what} for 3 s while queued, ttl ${WAITER_OUT_TTL_MS / 1_000} s, 3 times`,
+    checks: `every release while a live worker waits hands over within ${WAITER_OUT_BOUND_MS} ms (a grant to the waiter that is out lapses after its 500 ms claim window instead of the ttl); the waiter, back, never holds the lapsed grant (validity, overlaps, token order)`,
+    fast: how === 'stop',
+    inModel: true,
+    mode: 'fenced',
+    workers: 4,
+    ...(how === 'cut' ? { proxies: true } : {}),
+    worker: {
+      workMs: [50, 250],
+      idleMs: [0, 10],
+      settings: { ttlMs: WAITER_OUT_TTL_MS, refreshMs: 1_500, waitMs: 15_000 },
+    },
+    inject: async (context) => {
+      const out: Unavailable[] = [];
+      for (let i = 0; i < 3; i++) {
+        if (i > 0) await context.sleep(GAP_MS);
+        const span = await disableWaiter(context, how, 3_000);
+        if (span) out.push(span);
+      }
+      context.keep('out', out);
+    },
+    verify: ({ rebuilt, kept }) => {
+      const out = (kept.get('out') as Unavailable[]) ?? [];
+      return handovers(
+        rebuilt,
+        out,
+        WAITER_OUT_BOUND_MS,
+        out,
+        `while a waiter was ${how === 'stop' ? 'stopped' : 'cut off'}`,
+      );
+    },
+  };
+}
+
+/** Issue 11, item 3: a waiter that cannot take a lock granted to it holds up the line briefly. */
+export const ISSUE_11_SCENARIOS: readonly ScenarioSpec[] = [
+  waiterOutRow('stop'),
+  waiterOutRow('cut'),
+];
+
 /** A semaphore of 2 permits, each worker taking 1: up to 2 holders at once, never 3. */
 const SEMAPHORE = { lockKind: 'semaphore', limit: 2 } as const;
 /** A read-write lock, 80 % reads: readers side by side, a writer alone. */
@@ -654,6 +706,7 @@ const KIND_SCENARIOS: readonly ScenarioSpec[] = KINDS.flatMap(kindScenarios);
 export const SCENARIOS: readonly ScenarioSpec[] = [
   ...CATALOGUE,
   ...ISSUE_8_SCENARIOS,
+  ...ISSUE_11_SCENARIOS,
   ...KIND_SCENARIOS,
 ];
 

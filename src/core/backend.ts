@@ -75,6 +75,12 @@ export interface LockStore {
   attempt(request: AttemptRequest): Promise<AttemptReply>;
   /** Pushes the expiry of `token`'s hold to at least `ttlMs` from now; never shortens it. */
   extend(token: string, ttlMs: number): Promise<ExtendReply>;
+  /**
+   * Optional: calls `onLost` as soon as the backend learns that `token` no longer holds the lock
+   * (its key deleted, overwritten, evicted), until the returned function is called. Without it a
+   * loss shows at the next extension.
+   */
+  watchLoss?(token: string, onLost: (reason: 'expired' | 'taken') => void): () => void;
   /** Releases `token`'s hold, handing it on; a run resent within `timeoutMs` says released again. */
   release(token: string, timeoutMs: number): Promise<ReleaseReply>;
   /**

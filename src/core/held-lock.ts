@@ -92,6 +92,8 @@ export class HeldLock implements Lock {
   /** Extensions sent and not yet answered; release waits for them, within its own budget. */
   #extensions: Set<Promise<void>> | undefined;
   #release: Promise<ReleaseResult> | undefined;
+  /** Stops the backend's watch for a loss, started when the signal is first read. */
+  #unwatch: (() => void) | undefined;
 
   constructor(
     context: HeldLockContext,
@@ -115,6 +117,10 @@ export class HeldLock implements Lock {
     if (!this.#controller) {
       this.#controller = new AbortController();
       if (this.#lostWith) this.#controller.abort(this.#lostWith);
+      // Someone listens for the loss: have the backend report it the moment it knows.
+      else if (!this.#release) {
+        this.#unwatch = this.#context.store.watchLoss?.(this.token, (reason) => this.#lose(reason));
+      }
     }
     return this.#controller.signal;
   }
@@ -258,6 +264,8 @@ export class HeldLock implements Lock {
   #stopTimers(): void {
     clearTimeout(this.#deadlineTimer);
     this.#refresh?.stop();
+    this.#unwatch?.();
+    this.#unwatch = undefined;
   }
 
   release(): Promise<ReleaseResult> {

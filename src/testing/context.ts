@@ -53,8 +53,9 @@ export function createSuiteContext(target: ConformanceTarget) {
   const connections: ConnectedAdapter[] = [];
   const lockers: Locker[] = [];
 
-  async function newLocker(options?: LockerOptions): Promise<Locker> {
-    const connection = await target.connect(server.url);
+  /** A locker on a fresh connection of the adapter under test (to `url`, or the suite's server). */
+  async function newLocker(options?: LockerOptions, url = server.url): Promise<Locker> {
+    const connection = await target.connect(url);
     connections.push(connection);
     const locker = new Locker(connection.adapter, options);
     lockers.push(locker);

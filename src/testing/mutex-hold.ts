@@ -65,6 +65,90 @@ export function registerMutexHoldTests(api: TestApi, ctx: SuiteContext): void {
       assert.equal((await locker.inspect(name)).token, other, 'nothing was deleted');
     });
 
+    // ttl 10 s: the first refresh comes after 3.3 s, so a signal within 1 s came by push.
+    const PUSHED_WITHIN_MS = 1_000;
+    const pushedLoss = async (
+      change: (key: string) => Promise<unknown>,
+      reason: 'expired' | 'taken',
+      options?: { url?: string },
+    ) => {
+      const locker = await newLocker(undefined, options?.url);
+      const name = fresh('pushed');
+      const lock = await locker.acquire(name, { ttlMs: 10_000 });
+      const signal = lock.signal;
+      await sleep(50); // the watch is set up
+      await change(mutexKeys(PREFIX, name).lock);
+      const changedAt = performance.now();
+      const lost = await settlesWithin(aborted(signal), 5_000, 'loss signal');
+      const ms = performance.now() - changedAt;
+      process.stdout.write(
+        `[loss by push] ${reason}: signal ${ms.toFixed(2)} ms after the change\n`,
+      );
+      assert.ok(lost instanceof LockLostError);
+      assert.equal(lost.reason, reason);
+      await lock.release();
+      return ms;
+    };
+
+    it('Locker › lost › a holder listening on its signal learns of a DEL by push, long before its next refresh', async () => {
+      const ms = await pushedLoss((key) => server.command('DEL', key), 'expired');
+      assert.ok(ms < PUSHED_WITHIN_MS, `signal ${ms.toFixed(1)} ms after the DEL`);
+    });
+
+    it('Locker › lost › a holder listening on its signal learns by push that its key was overwritten ("taken")', async () => {
+      const ms = await pushedLoss(
+        (key) => server.command('SET', key, 'f'.repeat(32), 'PX', 10_000),
+        'taken',
+      );
+      assert.ok(ms < PUSHED_WITHIN_MS, `signal ${ms.toFixed(1)} ms after the SET`);
+    });
+
+    it('Locker › lost › a holder listening on its signal learns of a FLUSHALL by push', async () => {
+      const ms = await pushedLoss(() => server.command('FLUSHALL'), 'expired');
+      assert.ok(ms < PUSHED_WITHIN_MS, `signal ${ms.toFixed(1)} ms after the FLUSHALL`);
+    });
+
+    it('Locker › lost › its own refreshes and a hand-over never fire a watched signal', async () => {
+      const locker = await newLocker();
+      const other = await newLocker();
+      const name = fresh('watched-quiet');
+      // refreshMs 200: seven refreshes while held, each a change of the key Redis reports.
+      const first = await locker.acquire(name, { ttlMs: 600 });
+      const firstSignal = first.signal;
+      const waiting = other.acquire(name, { ttlMs: 600 });
+      await sleep(1_500);
+      assert.equal(firstSignal.aborted, false, 'refreshes are not a loss');
+      assert.deepEqual(await first.release(), { outcome: 'released', released: true });
+      const second = await settlesWithin(waiting, 2_000, 'hand-over');
+      const secondSignal = second.signal;
+      await sleep(1_000);
+      assert.equal(firstSignal.aborted, false, 'a released lock is not lost');
+      assert.equal(secondSignal.aborted, false, 'the claim and refreshes are not a loss');
+      assert.deepEqual(await second.release(), { outcome: 'released', released: true });
+    });
+
+    it('Locker › lost › a user that may not run CLIENT TRACKING still learns of a DEL, at the next refresh', async () => {
+      const user = fresh('no-client').replace(/[^a-z0-9-]/gi, '-');
+      await server.command('ACL', 'SETUSER', user, 'on', '>pw', '~*', '&*', '+@all', '-client');
+      try {
+        const url = new URL(server.url);
+        url.username = user;
+        url.password = 'pw';
+        const locker = await newLocker(undefined, url.toString());
+        const name = fresh('fallback');
+        const lock = await locker.acquire(name, { ttlMs: 1_500 });
+        const signal = lock.signal;
+        await sleep(50);
+        await server.command('DEL', mutexKeys(PREFIX, name).lock);
+        const lost = await settlesWithin(aborted(signal), 3_000, 'loss signal at the refresh');
+        assert.ok(lost instanceof LockLostError);
+        assert.equal(lost.reason, 'expired');
+        await lock.release();
+      } finally {
+        await server.command('ACL', 'DELUSER', user);
+      }
+    });
+
     it('Locker › lost › expiry with auto-refresh off aborts the signal at the local deadline', async () => {
       const locker = await newLocker();
       const name = fresh('expire');

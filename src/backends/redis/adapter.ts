@@ -48,6 +48,29 @@ export interface RedisAdapter {
    * in `close()`. The caller's own connection is never put in subscriber mode.
    */
   createSubscriber(): Promise<RedisSubscriber>;
+  /**
+   * Optional: opens a connection (or two) with Redis client-side caching on (`CLIENT TRACKING`),
+   * on which latchkey reads the lock keys of held locks; Redis then reports each change of a key
+   * it read (a write, a delete, an expiry, an eviction; `null`: all keys, a flush) to
+   * `onChanged`, with the keys as latchkey names them (without a client-level key prefix). So a
+   * holder learns at once that its lock was deleted or taken, not at its next refresh. Without it,
+   * or if it rejects (a server or ACL that refuses CLIENT TRACKING), loss shows at the next refresh.
+   * latchkey opens at most one per locker, when a held lock's `signal` is first read, and closes
+   * it in `close()`.
+   */
+  createKeyWatcher?(onChanged: (keys: readonly string[] | null) => void): Promise<RedisKeyWatcher>;
+}
+
+export interface RedisKeyWatcher {
+  /** Reads `key` (GET) on the watching connection, so that its next change is reported. */
+  read(key: string): Promise<string | null>;
+  /**
+   * Calls `listener` each time the watching connection is back after a reconnect, tracking set
+   * up again: changes made meanwhile were not reported, and nothing read before is tracked.
+   */
+  onReconnect(listener: () => void): void;
+  /** Closes the connection(s); afterwards nothing of it keeps the process alive. */
+  close(): Promise<void>;
 }
 
 export interface RedisSubscriber {

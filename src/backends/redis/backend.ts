@@ -28,6 +28,7 @@ import {
   semaphoreKeys,
   wakeChannel,
 } from './keys.js';
+import { LossWatcher } from './loss-watcher.js';
 import { MutexStore } from './mutex-store.js';
 import { PubSubWaker } from './pubsub-waker.js';
 import { RedisReadWriteStore, readWriteSnapshot } from './read-write-store.js';
@@ -42,6 +43,7 @@ export class RedisSession implements LockBackend {
   readonly runner: ScriptRunner;
   readonly waker: PubSubWaker;
   readonly cleanUps: CleanUps;
+  readonly lossWatcher: LossWatcher;
   readonly #mutexKeys: KeyCache<MutexKeys>;
   readonly #semaphoreKeys: KeyCache<SemaphoreKeys>;
   readonly #readWriteKeys: KeyCache<SemaphoreKeys>;
@@ -61,6 +63,7 @@ export class RedisSession implements LockBackend {
     this.#reentrantKeys = new KeyCache(options.prefix, reentrantKeys);
     this.#electionKeys = new KeyCache(options.prefix, electionKeys);
     this.cleanUps = new CleanUps(closed);
+    this.lossWatcher = new LossWatcher(adapter, options.commandTimeoutMs);
     this.waker = new PubSubWaker(
       adapter,
       wakeChannel(randomBytes(8).toString('hex')),
@@ -122,8 +125,12 @@ export class RedisSession implements LockBackend {
     return this.waker.listen(this.#electionKeys.get(name).changes, () => onChange());
   }
 
-  /** Waits for clean-ups (after close, one last attempt each), then closes the subscriber. */
+  /**
+   * Waits for clean-ups (after close, one last attempt each), then closes the subscriber and the
+   * key watcher.
+   */
   async close(): Promise<void> {
+    await this.lossWatcher.close();
     await this.cleanUps.settle();
     await this.waker
       .close()

@@ -20,6 +20,10 @@ export class MutexStore<Keys extends MutexKeys = MutexKeys> extends ScriptStore<
     super(session, name, keys, scripts);
   }
 
+  watchLoss(token: string, onLost: (reason: 'expired' | 'taken') => void): () => void {
+    return this.session.lossWatcher.watch(this.keys.lock, token, onLost);
+  }
+
   async attempt(request: AttemptRequest): Promise<AttemptReply> {
     const reply = await this.session.runner.run(
       mutexAcquire,

@@ -8,7 +8,12 @@ import { debug } from '../../../diagnostics.js';
 import { LockClientClosedError } from '../../../errors.js';
 import { Locker } from '../../../locker.js';
 import type { LockerOptions } from '../../../options.js';
-import type { CommandDeadline, RedisAdapter, RedisSubscriber } from '../adapter.js';
+import type {
+  CommandDeadline,
+  RedisAdapter,
+  RedisKeyWatcher,
+  RedisSubscriber,
+} from '../adapter.js';
 import {
   checkClientMethods,
   closeWithin,
@@ -95,6 +100,86 @@ export function fromIORedis(client: IORedisClient): RedisAdapter {
           ),
       };
     },
+    createKeyWatcher: (onChanged) => watchKeys(client, onChanged),
+  };
+}
+
+const INVALIDATE_CHANNEL = '__redis__:invalidate';
+
+/**
+ * Client-side caching on ioredis: a reader with CLIENT TRACKING on, whose invalidations Redis
+ * redirects to a listener subscribed to __redis__:invalidate. Both speak RESP2: ioredis drops
+ * RESP3 `invalidate` pushes, while RESP2 delivers them as that channel's messages (the keys, or
+ * nil after a flush). After a reconnect of either, tracking is set up again from scratch.
+ */
+async function watchKeys(
+  client: IORedisClient,
+  onChanged: (keys: readonly string[] | null) => void,
+): Promise<RedisKeyWatcher> {
+  const prefix = (client as { options?: { keyPrefix?: string } }).options?.keyPrefix ?? '';
+  const options = { enableOfflineQueue: true, protocol: 2, autoResubscribe: false } as const;
+  const listener = client.duplicate(options);
+  const reader = client.duplicate(options);
+  for (const connection of [listener, reader]) {
+    connection.on('error', (error: unknown) => debug('ioredis key watcher error: %o', error));
+  }
+  listener.on('messageBuffer', (channel: Buffer, message: unknown) => {
+    if (String(channel) !== INVALIDATE_CHANNEL) return;
+    if (!Array.isArray(message)) return onChanged(null);
+    const keys = message.map(String).filter((key) => key.startsWith(prefix));
+    onChanged(keys.map((key) => key.slice(prefix.length)));
+  });
+  let listenerId = '';
+  const listen = async () => {
+    listenerId = String(await listener.call('CLIENT', 'ID'));
+    await listener.subscribe(INVALIDATE_CHANNEL);
+  };
+  const track = async () => {
+    await reader.call('CLIENT', 'TRACKING', 'OFF');
+    await reader.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', listenerId);
+  };
+  const close = () =>
+    Promise.all(
+      [listener, reader].map((connection) =>
+        closeWithin(
+          SUBSCRIBER_CLOSE_TIMEOUT_MS,
+          () => connection.quit(),
+          () => connection.disconnect(),
+        ),
+      ),
+    ).then(() => {});
+  try {
+    await listen();
+    await track();
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return {
+    read: (key) => reader.get(key),
+    onReconnect(onBack) {
+      // A listener back from a reconnect has a new id and no subscription (ioredis does not
+      // resubscribe it), and a reader back has no tracking: set up what is missing, then have
+      // everything read again.
+      const whenBack = (connection: typeof listener, setUp: () => Promise<void>) => {
+        let connectedOnce = connection.status === 'ready';
+        connection.on('ready', () => {
+          if (!connectedOnce) {
+            connectedOnce = true;
+            return;
+          }
+          setUp().then(onBack, (error: unknown) =>
+            debug('ioredis key watcher set-up failed: %o', error),
+          );
+        });
+      };
+      whenBack(listener, async () => {
+        await listen();
+        await track();
+      });
+      whenBack(reader, track);
+    },
+    close,
   };
 }
 

@@ -7,7 +7,12 @@ import { debug } from '../../../diagnostics.js';
 import { LockClientClosedError } from '../../../errors.js';
 import { Locker } from '../../../locker.js';
 import type { LockerOptions } from '../../../options.js';
-import type { CommandDeadline, RedisAdapter, RedisSubscriber } from '../adapter.js';
+import type {
+  CommandDeadline,
+  RedisAdapter,
+  RedisKeyWatcher,
+  RedisSubscriber,
+} from '../adapter.js';
 import {
   checkClientMethods,
   closeWithin,
@@ -48,6 +53,22 @@ export interface NodeRedisClient {
   evalSha(sha1: string, options: ScriptOptions): Promise<unknown>;
   eval(script: string, options: ScriptOptions): Promise<unknown>;
   duplicate(): NodeRedisSubscriberConnection;
+}
+
+/**
+ * The connection latchkey opens to watch lock keys: `client.duplicate({ RESP: 3, emitInvalidate:
+ * true })` (node-redis v5 and later), which emits each key Redis invalidates.
+ */
+interface NodeRedisWatcherConnection {
+  connect(): Promise<unknown>;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+  on(event: 'ready', listener: () => void): unknown;
+  on(event: 'invalidate', listener: (key: unknown) => void): unknown;
+  sendCommand(args: string[]): Promise<unknown>;
+  close?(): Promise<unknown>;
+  quit?(): Promise<unknown>;
+  destroy?(): void;
+  disconnect?(): Promise<unknown>;
 }
 
 /** What latchkey reads of a node-redis client's connection state, when the client has it. */
@@ -151,20 +172,64 @@ export function fromNodeRedis(client: NodeRedisClient): RedisAdapter {
           // first one has already passed because connect() resolved above.
           connection.on('ready', listener);
         },
-        close: () =>
-          closeWithin(
-            SUBSCRIBER_CLOSE_TIMEOUT_MS,
-            async () => {
-              if (connection.close) await connection.close();
-              else await connection.quit?.();
-            },
-            () => {
-              if (connection.destroy) connection.destroy();
-              else void connection.disconnect?.().catch(() => {});
-            },
-          ),
+        close: () => closeConnection(connection),
       };
     },
+    createKeyWatcher: (onChanged) => watchKeys(client, onChanged),
+  };
+}
+
+function closeConnection(connection: NodeRedisSubscriberConnection | NodeRedisWatcherConnection) {
+  return closeWithin(
+    SUBSCRIBER_CLOSE_TIMEOUT_MS,
+    async () => {
+      if (connection.close) await connection.close();
+      else await connection.quit?.();
+    },
+    () => {
+      if (connection.destroy) connection.destroy();
+      else void connection.disconnect?.().catch(() => {});
+    },
+  );
+}
+
+/**
+ * Client-side caching on node-redis: one RESP3 connection with CLIENT TRACKING on, whose
+ * invalidation pushes node-redis emits as 'invalidate' events (a key, or null after a flush).
+ * node-redis v4 speaks RESP2 only; there the watcher is refused and loss shows at the next refresh.
+ */
+async function watchKeys(
+  client: NodeRedisClient,
+  onChanged: (keys: readonly string[] | null) => void,
+): Promise<RedisKeyWatcher> {
+  const duplicate = client.duplicate as unknown as (options: object) => NodeRedisWatcherConnection;
+  const connection = duplicate.call(client, { RESP: 3, emitInvalidate: true });
+  connection.on('error', (error) => debug('node-redis key watcher error: %o', error));
+  connection.on('invalidate', (key) => onChanged(key === null ? null : [String(key)]));
+  const track = () => connection.sendCommand(['CLIENT', 'TRACKING', 'ON']);
+  try {
+    await connection.connect();
+    const info = String(await connection.sendCommand(['CLIENT', 'INFO']));
+    if (!/\bresp=3\b/.test(info)) throw new Error('the key watcher needs RESP3 (node-redis v5+)');
+    await track();
+  } catch (error) {
+    await closeConnection(connection);
+    throw error;
+  }
+  return {
+    read: async (key) => {
+      const value = await connection.sendCommand(['GET', key]);
+      return value === null || value === undefined ? null : String(value);
+    },
+    onReconnect(onBack) {
+      // 'ready' follows every (re)connection; the first has passed (connect() resolved above).
+      connection.on('ready', () => {
+        track().then(onBack, (error: unknown) =>
+          debug('node-redis key watcher set-up failed: %o', error),
+        );
+      });
+    },
+    close: () => closeConnection(connection),
   };
 }
 

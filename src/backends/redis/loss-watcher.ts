@@ -1,0 +1,101 @@
+/**
+ * Loss by push: a holder whose lock key is deleted, overwritten, evicted or flushed learns it the
+ * moment Redis reports the change (client-side caching, see RedisAdapter.createKeyWatcher), not at
+ * its next refresh. Each report is checked by reading the key again (which also keeps it tracked):
+ * the holder's own extensions and hand-overs change the key too, and only a key that no longer
+ * holds the holder's token means the lock is lost.
+ *
+ * The watcher connection opens on the first watch. Without one (the adapter has none, or the
+ * server refused it) watching does nothing and loss shows at the next refresh, as before.
+ */
+
+import { debug } from '../../diagnostics.js';
+import type { LockLossReason } from '../../errors.js';
+import { withTimeout } from '../../time.js';
+import type { RedisAdapter, RedisKeyWatcher } from './adapter.js';
+
+type OnLost = (reason: Extract<LockLossReason, 'expired' | 'taken'>) => void;
+
+export class LossWatcher {
+  /** Watched keys: each held lock's token and what to call when the key no longer holds it. */
+  readonly #watched = new Map<string, Map<string, OnLost>>();
+  #watcher: Promise<RedisKeyWatcher | undefined> | undefined;
+  #closed = false;
+
+  constructor(
+    private readonly adapter: RedisAdapter,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Watches `key` while it should hold `token`; returns the way to stop. */
+  watch(key: string, token: string, onLost: OnLost): () => void {
+    if (this.#closed || !this.adapter.createKeyWatcher) return () => {};
+    let holders = this.#watched.get(key);
+    if (!holders) {
+      holders = new Map();
+      this.#watched.set(key, holders);
+    }
+    holders.set(token, onLost);
+    void this.#check(key);
+    return () => {
+      const current = this.#watched.get(key);
+      if (!current?.delete(token)) return;
+      if (current.size === 0) this.#watched.delete(key);
+    };
+  }
+
+  #open(): Promise<RedisKeyWatcher | undefined> {
+    this.#watcher ??= (async () => {
+      const create = this.adapter.createKeyWatcher;
+      if (!create) return undefined;
+      try {
+        const watcher = await withTimeout(
+          create.call(this.adapter, (keys) => this.#changed(keys)),
+          this.timeoutMs,
+        );
+        watcher.onReconnect(() => this.#changed(null));
+        if (this.#closed) {
+          await watcher.close();
+          return undefined;
+        }
+        return watcher;
+      } catch (error) {
+        debug('key watcher unavailable, loss shows at the next refresh: %o', error);
+        return undefined;
+      }
+    })();
+    return this.#watcher;
+  }
+
+  #changed(keys: readonly string[] | null): void {
+    for (const key of keys ?? [...this.#watched.keys()]) {
+      if (this.#watched.has(key)) void this.#check(key);
+    }
+  }
+
+  /** Reads `key` and reports every holder whose token it no longer holds. */
+  async #check(key: string): Promise<void> {
+    const watcher = await this.#open();
+    if (!watcher || !this.#watched.has(key)) return;
+    let value: string | null;
+    try {
+      value = await withTimeout(watcher.read(key), this.timeoutMs);
+    } catch (error) {
+      // Not known either way: the next refresh tells.
+      debug('reading watched key %s failed: %o', key, error);
+      return;
+    }
+    for (const [token, onLost] of this.#watched.get(key) ?? []) {
+      if (value !== token) onLost(value === null ? 'expired' : 'taken');
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#watched.clear();
+    const watcher = await this.#watcher;
+    await watcher
+      ?.close()
+      .catch((error: unknown) => debug('closing key watcher failed: %o', error));
+  }
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { WorkerHistory } from './attempts.js';
-import { checkRun, type PropertyId, type RunLogs } from './checker.js';
+import { checkRun, DEFAULT_CHECK_OPTIONS, type PropertyId, type RunLogs } from './checker.js';
 import type {
   FaultEvent,
   HistoryEvent,
@@ -445,6 +445,20 @@ describe('checker › histories that must be flagged', () => {
     const again = slow.acquire(0, 0, 1, 1);
     slow.extend(again, 300, 301, EXTENDED).lost(again.attempt, 1_250, 'taken');
     expect(properties(checkRun(logs([slow], { faults })))).toEqual(['late-signal']);
+  });
+
+  it('with a pushed-loss bound, flags a key loss signalled at the next refresh and accepts one signalled at once', () => {
+    const faults: FaultEvent[] = [{ kind: 'key-loss', at: 400, observableAt: 400, what: 'DEL' }];
+    const pushed = { ...DEFAULT_CHECK_OPTIONS, keyLossSignalMs: 10 };
+    const prompt = new HistoryBuilder('a');
+    prompt.lost(prompt.acquire(0, 0, 1, 1).attempt, 402, 'expired');
+    expect(checkRun(logs([prompt], { faults }), pushed).violations).toEqual([]);
+
+    const atRefresh = new HistoryBuilder('a');
+    const held = atRefresh.acquire(0, 0, 1, 1);
+    atRefresh.extend(held, 300, 301, EXTENDED).extend(held, 600, 601, 0).lost(held.attempt, 602);
+    expect(properties(checkRun(logs([atRefresh], { faults }), pushed))).toEqual(['late-signal']);
+    expect(checkRun(logs([atRefresh], { faults })).violations).toEqual([]);
   });
 
   it('measures a frozen holder from its thaw, not from its deadline', () => {

@@ -84,6 +84,12 @@ export interface CheckOptions {
   readonly toleranceMs: number;
   /** Extra slack for the takeover bound after a SIGKILL (issue 4: ttl + 200 ms). */
   readonly takeoverSlackMs: number;
+  /**
+   * When set, a holder that reads its signal must see a key loss within this (plus the worker's
+   * measured event-loop lag): the loss comes by push (issue 11, item 4). Otherwise within
+   * refreshMs + toleranceMs, at its next refresh.
+   */
+  readonly keyLossSignalMs?: number;
 }
 
 /** Rounding between the library's clock and the run's timebase (both monotonic), ms. */
@@ -500,7 +506,15 @@ export function lossSignals(
       references.push({ kind: 'key-loss', at: thawedAt(timeline, fault.observableAt) });
     }
     if (references.length === 0) continue;
-    const dueAt = Math.min(...references.map((reference) => reference.at + bound));
+    const boundOf = (reference: (typeof references)[number]) =>
+      reference.kind === 'key-loss' && options.keyLossSignalMs !== undefined
+        ? options.keyLossSignalMs + lagWithin(timeline, reference.at, reference.at + bound)
+        : bound;
+    const due = references.reduce((first, reference) =>
+      reference.at + boundOf(reference) < first.at + boundOf(first) ? reference : first,
+    );
+    const dueBound = boundOf(due);
+    const dueAt = due.at + dueBound;
     const lostAt = attempt.lostAt;
     for (const reference of references) {
       if (lostAt === undefined || lostAt < reference.at - 1) continue;
@@ -514,7 +528,7 @@ export function lossSignals(
         at: dueAt,
         worker: attempt.worker,
         attempt: attempt.attempt,
-        detail: `no lost signal, and no release, by ${bound} ms after the lock stopped being valid`,
+        detail: `no lost signal, and no release, by ${dueBound} ms after the lock stopped being valid`,
       });
     } else if (lostAt > dueAt && !killedBefore) {
       violations.push({
@@ -522,7 +536,7 @@ export function lossSignals(
         at: lostAt,
         worker: attempt.worker,
         attempt: attempt.attempt,
-        detail: `lost signal (${attempt.lostReason}) ${(lostAt - dueAt + bound).toFixed(1)} ms after the lock stopped being valid (bound ${bound} ms)`,
+        detail: `lost signal (${attempt.lostReason}) ${(lostAt - dueAt + dueBound).toFixed(1)} ms after the lock stopped being valid (${due.kind}, bound ${dueBound.toFixed(1)} ms)`,
       });
     }
   }

@@ -77,5 +77,9 @@ export function recordingAdapter(
       }
     },
     createSubscriber: () => inner.createSubscriber(),
+    // Its reads change nothing on the server, so they are not recorded.
+    ...(inner.createKeyWatcher && {
+      createKeyWatcher: inner.createKeyWatcher.bind(inner),
+    }),
   };
 }

@@ -6,8 +6,8 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Reconstruction, reconstruct } from './attempts.js';
-import type { CheckResult, PropertyId, RunLogs, Violation } from './checker.js';
-import { checkRun } from './checker.js';
+import type { CheckOptions, CheckResult, PropertyId, RunLogs, Violation } from './checker.js';
+import { checkRun, DEFAULT_CHECK_OPTIONS } from './checker.js';
 import { now, pause } from './clock.js';
 import type {
   FaultEvent,
@@ -65,6 +65,8 @@ export interface ScenarioSpec {
   readonly settleMs?: number;
   /** Violations of these properties are expected for this fault and documented as such. */
   readonly expected?: readonly PropertyId[];
+  /** Overrides of the checker's options for this row (a tighter bound it checks). */
+  readonly checkOptions?: Partial<CheckOptions>;
   /** Why the expected violations are expected (printed in the report). */
   readonly expectedBecause?: string;
   /** What the row checks beyond the common properties (printed in the report). */
@@ -394,7 +396,7 @@ export async function runScenario(
     faults: run?.faults ?? [],
     endedAt,
   };
-  const check = checkRun(logs);
+  const check = checkRun(logs, { ...DEFAULT_CHECK_OPTIONS, ...spec.checkOptions });
   let verdict: ScenarioVerdict = { violations: [], figures: {} };
   if (spec.verify && run) {
     try {

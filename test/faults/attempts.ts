@@ -100,10 +100,12 @@ const EXTEND_SCRIPTS = new Set([
 ]);
 const RELEASE_SCRIPTS = new Set(['mutex-release', 'semaphore-release', 'reentrant-release']);
 /**
- * Acquire scripts whose waiters a release grants for a claim window (mutex-release.lua: PX
- * min(ttl, GRANT_CLAIM_MS) from the moment it runs), not for their ttl.
+ * Acquire scripts whose waiters another call grants for a claim window (min(ttl,
+ * GRANT_CLAIM_MS) from the moment it runs), not for their ttl. For the mutex only a release
+ * grants (mutex-release.lua); a semaphore's (or reentrant lock's) waiters are granted by any call
+ * that frees room, acquires included.
  */
-const CLAIM_WINDOW_ACQUIRES = new Set(['mutex-acquire']);
+const CLAIM_WINDOW_ACQUIRES = new Set(['mutex-acquire', 'semaphore-acquire', 'reentrant-acquire']);
 
 /**
  * Every release run that handed a lock on, by lock key, in send order: `at` is its reply, the
@@ -237,8 +239,10 @@ export function rebuildValidity(
     // the success itself, whichever is earlier) is the latest it can have been, so only claims
     // past what the server can have given count against it.
     let ranBy = Number.NEGATIVE_INFINITY;
-    for (const run of handOvers.get(grant.key ?? '') ?? []) {
-      if (run.sentAt <= okAt) ranBy = Math.max(ranBy, run.at);
+    if (grant.script === 'mutex-acquire') {
+      for (const run of handOvers.get(grant.key ?? '') ?? []) {
+        if (run.sentAt <= okAt) ranBy = Math.max(ranBy, run.at);
+      }
     }
     ranBy = ranBy === Number.NEGATIVE_INFINITY ? okAt : Math.min(ranBy, okAt);
     bound = boundFrom(ranBy, Math.min(attempt.settings.ttlMs, GRANT_CLAIM_MS), driftFactor);

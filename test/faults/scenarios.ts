@@ -477,18 +477,20 @@ const WAITER_OUT_TTL_MS = 5_000;
 const WAITER_OUT_BOUND_MS = 1_000;
 
 /** Stops or cuts off a waiter three times, and checks every hand-over around it. */
-function waiterOutRow(how: 'stop' | 'cut'): ScenarioSpec {
+function waiterOutRow(how: 'stop' | 'cut', semaphore = false): ScenarioSpec {
   const what = how === 'stop' ? 'stopped (SIGSTOP)' : 'cut off behind open connections (blackhole)';
+  const kind = semaphore ? 'a semaphore of 1 permit: ' : '';
   return {
-    id: how === 'stop' ? 'I11-3a' : 'I11-3b',
-    title: `a waiter ${what} for 3 s while queued, ttl ${WAITER_OUT_TTL_MS / 1_000} s, 3 times`,
+    id: semaphore ? 'I11-3c' : how === 'stop' ? 'I11-3a' : 'I11-3b',
+    title: `${kind}a waiter ${what} for 3 s while queued, ttl ${WAITER_OUT_TTL_MS / 1_000} s, 3 times`,
     checks: `every release while a live worker waits hands over within ${WAITER_OUT_BOUND_MS} ms (a grant to the waiter that is out lapses after its 500 ms claim window instead of the ttl); the waiter, back, never holds the lapsed grant (validity, overlaps, token order)`,
-    fast: how === 'stop',
+    fast: how === 'stop' && !semaphore,
     inModel: true,
-    mode: 'fenced',
+    mode: semaphore ? 'unfenced' : 'fenced',
     workers: 4,
     ...(how === 'cut' ? { proxies: true } : {}),
     worker: {
+      ...(semaphore ? { lockKind: 'semaphore', limit: 1 } : {}),
       workMs: [50, 250],
       idleMs: [0, 10],
       settings: { ttlMs: WAITER_OUT_TTL_MS, refreshMs: 1_500, waitMs: 15_000 },
@@ -519,6 +521,7 @@ function waiterOutRow(how: 'stop' | 'cut'): ScenarioSpec {
 export const ISSUE_11_SCENARIOS: readonly ScenarioSpec[] = [
   waiterOutRow('stop'),
   waiterOutRow('cut'),
+  waiterOutRow('stop', true),
 ];
 
 /** A semaphore of 2 permits, each worker taking 1: up to 2 holders at once, never 3. */

@@ -88,9 +88,12 @@ describe('reentrant scripts', () => {
     expect(await release(keys, token(1))).toBe('handed-over');
     await until('a grant message', () => messages.length >= 1);
     await sleep(50);
-    expect(messages).toHaveLength(1);
-    const [who, fence, forAttempt] = (messages[0] ?? '').split(' ');
-    expect([who, forAttempt]).toEqual([token(2), '5']);
+    // One grant; the acquisition behind it (of the same owner, but not yet holding) is told when
+    // the grant's claim window ends.
+    expect(messages).toHaveLength(2);
+    const [who, fence, forAttempt, claimMs] = (messages[0] ?? '').split(' ');
+    expect([who, forAttempt, claimMs]).toEqual([token(2), '5', '500']);
+    expect(messages[1]).toBe(`${token(3)} next 500`);
     expect((await inspect(keys)).holder).toMatchObject({
       owner: 'b',
       holdCount: 1,

@@ -57,6 +57,10 @@ function attempt(keys: SemaphoreKeys, who: string, t: Try = {}) {
   });
 }
 
+/** The grant messages among a channel's messages, and the "next in line" notices. */
+const grants = (messages: readonly string[]) => messages.filter((m) => !m.includes(' next '));
+const notices = (messages: readonly string[]) => messages.filter((m) => m.includes(' next '));
+
 const release = (keys: SemaphoreKeys, who: string, withdraw = false) =>
   runner.run(semaphoreRelease, keys, { token: who, withdraw });
 
@@ -77,11 +81,15 @@ describe('semaphore scripts', () => {
     }
     expect(await release(keys, token(1))).toBe('handed-over');
     // 3 permits come free: the waiters wanting 1 and 2 fit; the one wanting 1 after them waits.
-    await until('two grant messages', () => messages.length >= 2);
+    await until('two grant messages', () => grants(messages).length >= 2);
     await sleep(50);
-    const parsed = messages.map((m) => m.split(' '));
+    const parsed = grants(messages).map((m) => m.split(' '));
     expect(parsed.map(([who]) => who)).toEqual([token(2), token(3)]);
     expect(parsed.map(([, , after]) => after)).toEqual(['2', '3']);
+    // Each holds for the claim window until it claims the grant; the waiter that did not fit is
+    // told when that window ends.
+    expect(parsed.map(([, , , claimMs]) => claimMs)).toEqual(['500', '500']);
+    expect(notices(messages)).toEqual([`${token(4)} next 500`]);
     const fences = parsed.map(([, fence]) => Number(fence));
     expect(fences[1]).toBe((fences[0] ?? 0) + 1);
     const state = await runner.run(semaphoreInspect, keys, undefined as never);
@@ -230,9 +238,10 @@ describe('semaphore scripts', () => {
       runner.run(semaphoreReduce, keys, { token: who, permits });
     expect(await reduce(token(1), 1)).toBe('reduced');
     // Two permits came free: the two waiters wanting 1 come in; the one wanting 2 waits.
-    await until('two grant messages', () => messages.length >= 2);
+    await until('two grant messages', () => grants(messages).length >= 2);
     await sleep(50);
-    expect(messages.map((m) => m.split(' ')[0])).toEqual([token(2), token(3)]);
+    expect(grants(messages).map((m) => m.split(' ')[0])).toEqual([token(2), token(3)]);
+    expect(notices(messages)).toEqual([`${token(4)} next 500`]);
     const state = await runner.run(semaphoreInspect, keys, undefined as never);
     const kept = state.holders.find((h) => h.token === token(1));
     expect(kept).toMatchObject({
@@ -268,7 +277,8 @@ describe('semaphore scripts', () => {
     // A newcomer's attempt drops the other 6 and grants the live waiter; it does not overtake it.
     expect(await attempt(keys, token(3), { limit: 1 })).toMatchObject({ kind: 'held' });
     await until('the live waiter was told', () => messages.length === 1);
-    expect(messages).toEqual([`${token(2)} ${firstFence + 1} 3`]);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatch(new RegExp(`^${token(2)} ${firstFence + 1} 3 500 \\d+$`));
   });
 
   it('semaphore scripts › fencing tokens above 10^14 are exact in the grant message and the record', async () => {
@@ -283,7 +293,8 @@ describe('semaphore scripts', () => {
     await attempt(keys, token(2), { limit: 1, channel });
     expect(await release(keys, token(1))).toBe('handed-over');
     await until('the waiter was told', () => messages.length === 1);
-    expect(messages).toEqual([`${token(2)} ${10 ** 15 + 2} 1`]);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatch(new RegExp(`^${token(2)} ${10 ** 15 + 2} 1 500 \\d+$`));
     const state = await runner.run(semaphoreInspect, keys, undefined as never);
     expect(state.lastFencingToken).toBe(10 ** 15 + 2);
     expect(state.holders.map((h) => h.fencingToken)).toEqual([10 ** 15 + 2]);

@@ -194,8 +194,10 @@ describe('lua › every script', () => {
   });
 
   it('the claim window of a mutex grant is as long in the script as the library says', () => {
-    const release = readFileSync(`${luaDir}mutex-release.lua`, 'utf8');
-    expect(/^local CLAIM_MS = (\d+)$/m.exec(release)?.[1]).toBe(String(GRANT_CLAIM_MS));
+    for (const file of ['mutex-release.lua', 'include/semaphore.lua']) {
+      const lua = readFileSync(`${luaDir}${file}`, 'utf8');
+      expect(/^local CLAIM_MS = (\d+)$/m.exec(lua)?.[1], file).toBe(String(GRANT_CLAIM_MS));
+    }
   });
 });
 
@@ -706,7 +708,7 @@ describe('lua › semaphore descriptors decode', () => {
   it.each([
     [[1, 7], { kind: 'acquired', fencingToken: 7 }],
     [[0, 1500], { kind: 'held', pttlMs: 1500, requeued: false }],
-    [[0, 800, 1], { kind: 'held', pttlMs: 800, requeued: true }],
+    [[0, 800, 1, 7], { kind: 'held', pttlMs: 800, requeued: true, serverTimeUs: 7 }],
     [[-2, 4], { kind: 'limit-mismatch', limit: 4 }],
   ])('semaphoreAcquire %j', (raw, reply) => {
     expect(semaphoreAcquire.parse(raw)).toEqual(reply);
@@ -761,12 +763,13 @@ describe('lua › semaphore descriptors decode', () => {
       pttlMs: 300,
       requeued: false,
     });
-    expect(reentrantAcquire.parse([0, 300, 1])).toEqual({
+    expect(reentrantAcquire.parse([0, 300, 1, 42])).toEqual({
       kind: 'held',
       pttlMs: 300,
       requeued: true,
+      serverTimeUs: 42,
     });
-    for (const raw of [null, [1, 9], [1, 9, 0], [0, 1, 2], [2, 1, 1], [-1, 1]]) {
+    for (const raw of [null, [1, 9], [1, 9, 0], [0, 1, 1], [0, 1, 2, 5], [2, 1, 1], [-1, 1]]) {
       expect(() => reentrantAcquire.parse(raw)).toThrow(/unexpected/);
     }
     expect([3, 2, 1, 0].map((raw) => reentrantRelease.parse(raw))).toEqual([

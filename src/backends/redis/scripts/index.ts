@@ -147,21 +147,24 @@ export function parseExtend(raw: unknown): ExtendReply {
   throw unexpected(raw);
 }
 
+/** Every kind's "held" reply to a queued caller: {0, pttl, requeued 0|1, server µs}. */
+export function parseQueued(raw: unknown[]): Extract<AcquireReply, { kind: 'held' }> {
+  const requeued = integer(raw[2]);
+  if (integer(raw[0]) !== 0 || (requeued !== 0 && requeued !== 1)) throw unexpected(raw);
+  return {
+    kind: 'held',
+    pttlMs: integer(raw[1]),
+    requeued: requeued === 1,
+    serverTimeUs: integer(raw[3]),
+  };
+}
+
 export const mutexAcquire = {
   ...LUA_SOURCES['mutex-acquire'],
   keys: (k: MutexKeys) => [k.lock, k.fence, k.queue, k.waiters],
   args: encodeAttempt,
   parse(raw: unknown): AcquireReply {
-    if (Array.isArray(raw) && raw.length === 4 && integer(raw[0]) === 0) {
-      const requeued = integer(raw[2]);
-      if (requeued !== 0 && requeued !== 1) throw unexpected(raw);
-      return {
-        kind: 'held',
-        pttlMs: integer(raw[1]),
-        requeued: requeued === 1,
-        serverTimeUs: integer(raw[3]),
-      };
-    }
+    if (Array.isArray(raw) && raw.length === 4 && integer(raw[0]) === 0) return parseQueued(raw);
     const [status, value] = pair(raw);
     if (status === 1) return { kind: 'acquired', fencingToken: value };
     if (status === 0) return { kind: 'held', pttlMs: value, requeued: false };

@@ -10,6 +10,7 @@ import {
   integer,
   type LuaScript,
   parseExtend,
+  parseQueued,
   type ReleaseArgs,
   unexpected,
 } from './index.js';
@@ -30,9 +31,10 @@ export const reentrantAcquire = {
       if (holdCount < 1) throw unexpected(raw);
       return { kind: 'acquired', fencingToken: integer(value), holdCount };
     }
-    if (status === 0 && (raw.length === 2 || (raw.length === 3 && extra === 1))) {
-      return { kind: 'held', pttlMs: integer(value), requeued: raw.length === 3 };
+    if (status === 0 && raw.length === 2) {
+      return { kind: 'held', pttlMs: integer(value), requeued: false };
     }
+    if (raw.length === 4) return parseQueued(raw);
     throw unexpected(raw);
   },
 } as const satisfies LuaScript<ReentrantKeys, never, ReentrantAcquireReply>;

@@ -10,6 +10,7 @@ import {
   integer,
   type LuaScript,
   pair,
+  parseQueued,
   type ReleaseArgs,
   unexpected,
 } from './index.js';
@@ -29,9 +30,7 @@ export const semaphoreAcquire = {
     String(a.permits),
   ],
   parse(raw: unknown): SemaphoreAcquireReply {
-    if (Array.isArray(raw) && raw.length === 3 && integer(raw[0]) === 0 && integer(raw[2]) === 1) {
-      return { kind: 'held', pttlMs: integer(raw[1]), requeued: true };
-    }
+    if (Array.isArray(raw) && raw.length === 4 && integer(raw[0]) === 0) return parseQueued(raw);
     const [status, value] = pair(raw);
     if (status === 1) return { kind: 'acquired', fencingToken: value };
     if (status === 0) return { kind: 'held', pttlMs: value, requeued: false };

@@ -30,8 +30,10 @@
 --   {1, fence, count}  acquired; fence is the owner's fencing token (the same for all its
 --                      acquisitions), count how many acquisitions of the owner hold it now
 --   {0, pttl}          held by another owner for pttl more ms (10 when only a line is left)
---   {0, pttl, 1}       the same, and the caller's queue entry (ARGV[3] = "2") was gone and is
---                      back, at the end of the line
+--   {0, pttl, requeued, now}
+--                      the same for a caller in the queue (ARGV[3] ~= "0"); now is the server
+--                      time in microseconds; requeued is 1 when the caller's entry (ARGV[3] =
+--                      "2") was gone and is back, at the end of the line
 -- Errors: WRONGTYPE, and "not an integer" from INCR, when keys hold other types.
 
 -- @include fence
@@ -109,8 +111,10 @@ if mode ~= '0' then
   local added, queueLife = joinQueue(k, token, q, nowMs, nowMicros, pttl, '1')
   redis.call('HSET', k.owners, token, owner)
   redis.call('PEXPIRE', k.owners, queueLife)
+  local requeued = 0
   if mode == '2' and added == 1 then
-    return { 0, pttl, 1 }
+    requeued = 1
   end
+  return { 0, pttl, requeued, nowMicros }
 end
 return { 0, pttl }

@@ -35,8 +35,10 @@
 --   {1, fence}    acquired (or found granted to us); fence is this holder's fencing token
 --   {0, pttl}     not now: the earliest live holder expires in pttl ms (10 when none does, when
 --                 the line still holds entries this call could not drop)
---   {0, pttl, 1}  the same, and the caller's queue entry (ARGV[3] = "2") was gone and is back,
---                 at the end of the line
+--   {0, pttl, requeued, now}
+--                 the same for a caller in the queue (ARGV[3] ~= "0"); now is the server time in
+--                 microseconds (a grant's claim window is placed by it); requeued is 1 when the
+--                 caller's entry (ARGV[3] = "2") was gone and is back, at the end of the line
 --   {-2, limit}   the name is in use with another limit
 -- Errors: WRONGTYPE, and "not an integer" from INCR, when keys hold other types.
 
@@ -127,8 +129,10 @@ if mode ~= '0' then
   }
   local added, queueLife = joinQueue(k, token, q, nowMs, nowMicros, pttl, ARGV[11])
   keepAlive(k.limit, queueLife)
+  local requeued = 0
   if mode == '2' and added == 1 then
-    return { 0, pttl, 1 }
+    requeued = 1
   end
+  return { 0, pttl, requeued, nowMicros }
 end
 return { 0, pttl }

@@ -8,6 +8,10 @@
 -- bounded; what is left is handled by the next call.
 local maxPurge = 64
 local maxSkip = 64
+-- A waiter granted by someone else's call holds for this claim window (at most its ttl) until it
+-- claims the grant by extending it, as in mutex-release.lua: a waiter that is stopped or cut off
+-- holds up the line this long, not for its ttl.
+local CLAIM_MS = 500
 
 -- The server's clock: ms and microseconds since the epoch.
 local function serverNow()
@@ -71,17 +75,21 @@ local function addHolder(k, token, permits, expiry)
 end
 
 -- Grants queued waiters in arrival order while they fit in the free permits, and tells each on
--- its channel "<token> <fence> <attempt>", the attempt Redis ran last for it. Strict FIFO: it
--- stops at the first live waiter that does not fit. Waiters past their live-until, without an
--- entry, or whose channel has no subscriber (they cannot be told) are dropped, at most maxSkip.
--- `self` is the caller of an acquire, granted without a message; `used` the permits held now.
--- `holderOf` (optional) names the holder a granted waiter becomes (the reentrant lock's owner);
--- by default the waiter's own token. Returns how many waiters were told, the caller's fence if
--- it was granted, and the permits held afterwards. Keeps the keys alive for the holders it added.
+-- its channel "<token> <fence> <attempt> <claim ms> <grant server µs>", the attempt Redis ran last
+-- for it: it holds for the claim window until it claims the grant (see CLAIM_MS). Strict FIFO: it
+-- stops at the first live waiter that does not fit, and tells that one "<token> next <claim ms>",
+-- so it looks again when the window ends (an unclaimed grant's permits are free again then).
+-- Waiters past their live-until, without an entry, or whose channel has no subscriber (they
+-- cannot be told) are dropped, at most maxSkip. `self` is the caller of an acquire, granted for
+-- its ttl without a message; `used` the permits held now. `holderOf` (optional) names the holder
+-- a granted waiter becomes (the reentrant lock's owner); by default the waiter's own token.
+-- Returns how many waiters were told, the caller's fence if it was granted, and the permits held
+-- afterwards. Keeps the keys alive for the holders it added.
 local function grantFitting(k, nowMs, limit, used, self, holderOf)
   local free = limit - used
   local told, skipped, selfFence, latest = 0, 0, nil, nil
-  while free > 0 and skipped < maxSkip do
+  local claimMs = nil
+  while (free > 0 or claimMs) and skipped < maxSkip do
     local head = redis.call('ZRANGE', k.queue, 0, 0)[1]
     if not head then
       break
@@ -103,11 +111,19 @@ local function grantFitting(k, nowMs, limit, used, self, holderOf)
     else
       permits = tonumber(permits)
       if permits > free then
+        -- The first live waiter that does not fit: next in line behind the grants just made.
+        if claimMs and head ~= self then
+          redis.call('PUBLISH', channel, head .. ' next ' .. claimMs)
+        end
         break
       end
       redis.call('ZREM', k.queue, head)
       redis.call('HDEL', k.waiters, head)
-      local expiry = nowMs + tonumber(ttl)
+      local holds = tonumber(ttl)
+      if head ~= self then
+        holds = math.min(holds, CLAIM_MS)
+      end
+      local expiry = nowMs + holds
       local holder = head
       if holderOf then
         holder = holderOf(head)
@@ -118,8 +134,11 @@ local function grantFitting(k, nowMs, limit, used, self, holderOf)
       if head == self then
         selfFence = fence
       else
-        redis.call('PUBLISH', channel, head .. ' ' .. string.format('%d', fence) .. ' ' .. attempt)
+        -- %d: `..` would format the numbers with %.14g, wrong from 10^14 on.
+        redis.call('PUBLISH', channel, head .. ' ' .. string.format('%d', fence) .. ' ' .. attempt
+          .. ' ' .. holds .. ' ' .. string.format('%d', nowMs * 1000))
         told = told + 1
+        claimMs = math.max(claimMs or holds, holds)
       end
     end
   end

@@ -137,13 +137,15 @@ export class Locker {
       if (this.#closing) throw new LockerClosedError();
       throw signal?.reason;
     }
-    // A granted lock's validity counts from the attempt the grant followed, so it may be short.
-    // Without auto-refresh, extend it at once. With it, the first refresh comes refreshMs from
-    // now; a fresh lock then has ttlMs - refreshMs of validity to spare, so extend at once unless
-    // at least half of that spare would be left. A failed extension shows as a loss at the deadline.
+    // A granted lock is valid for its grant's claim window (or from the attempt the grant
+    // followed), so it may be short: claim it for the ttl by an extension within half of what is
+    // left. With auto-refresh the first refresh comes refreshMs from now, and a fresh lock then
+    // has ttlMs - refreshMs of validity to spare; so claim sooner unless at least half of that
+    // spare is left. A holder that releases before then sends no claim at all; a failed one shows
+    // as a retry of auto-refresh, or as a loss at the deadline.
     const keepsHalfTheSpare = (resolved.ttlMs + resolved.refreshMs) / 2;
     if (acquired.granted && (!resolved.autoRefresh || handle.remainingMs < keepsHalfTheSpare)) {
-      handle.extend().catch(() => {});
+      handle.claimWithin(Math.floor(handle.remainingMs / 2));
     }
     this.#handles.add(handle);
     if (observed('acquire')) {

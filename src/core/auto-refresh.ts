@@ -34,6 +34,13 @@ export class AutoRefresh {
     this.#schedule(options.refreshMs);
   }
 
+  /** Brings the next extension forward to `delayMs` from now (a granted lock's claim). */
+  refreshWithin(delayMs: number): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    this.#schedule(delayMs);
+  }
+
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);

@@ -94,6 +94,8 @@ export class HeldLock implements Lock {
   #release: Promise<ReleaseResult> | undefined;
   /** Stops the backend's watch for a loss, started when the signal is first read. */
   #unwatch: (() => void) | undefined;
+  /** Without auto-refresh: the one extension that claims a granted lock (see claimWithin). */
+  #claimTimer: NodeJS.Timeout | undefined;
 
   constructor(
     context: HeldLockContext,
@@ -220,6 +222,24 @@ export class HeldLock implements Lock {
     }
   }
 
+  /**
+   * Extends the lock within `delayMs`: a granted lock, valid only for its grant's claim window (or
+   * from an old attempt), is claimed for its ttl this way. Not at once: a holder that releases
+   * sooner needs no claim, and one that is stopped before it loses the lock at the window's end.
+   */
+  claimWithin(delayMs: number): void {
+    if (this.#release || this.#lostWith) return;
+    if (this.#refresh) {
+      this.#refresh.refreshWithin(delayMs);
+      return;
+    }
+    clearTimeout(this.#claimTimer);
+    this.#claimTimer = setTimeout(() => {
+      this.extend().catch(() => {});
+    }, delayMs);
+    this.#claimTimer.unref();
+  }
+
   /** Lets auto-refresh end the hold at `maxHoldMs`: the lock is reported lost when it expires. */
   stopExtending(reason: LockLossReason): void {
     this.#expiryReason = reason;
@@ -263,6 +283,7 @@ export class HeldLock implements Lock {
 
   #stopTimers(): void {
     clearTimeout(this.#deadlineTimer);
+    clearTimeout(this.#claimTimer);
     this.#refresh?.stop();
     this.#unwatch?.();
     this.#unwatch = undefined;

@@ -23,6 +23,16 @@ export function registerMutexAcquireTests(api: TestApi, ctx: SuiteContext): void
     connections,
   } = ctx;
 
+  /** The key's PTTL once it is above `ms` (a granted lock claimed), or the last seen after 1 s. */
+  const claimedPttl = async (key: string, ms: number): Promise<number> => {
+    let pttl = Number(await server.command('PTTL', key));
+    for (let i = 0; i < 100 && pttl <= ms; i++) {
+      await sleep(10);
+      pttl = Number(await server.command('PTTL', key));
+    }
+    return pttl;
+  };
+
   describe('acquire', () => {
     it('Locker › acquire › returns a handle with name, unique token, fencing token and validity', async () => {
       const locker = await newLocker();
@@ -168,7 +178,8 @@ export function registerMutexAcquireTests(api: TestApi, ctx: SuiteContext): void
       const next = await settlesWithin(waiting, 3_000, 'grant');
       assert.ok(next.fencingToken > holder.fencingToken);
       assert.equal((await a.inspect(name)).lastFencingToken, next.fencingToken);
-      await sleep(100); // the extension to the full ttl runs in the background
+      // The claim (an extension to the full ttl) runs in the background within the claim window.
+      await claimedPttl(mutexKeys(PREFIX, name).lock, 4_000);
       const state = await a.inspect(name);
       assert.equal(state.token, next.token);
       assert.ok(state.remainingMs > 4_000, `remaining ${state.remainingMs} ms`);
@@ -198,7 +209,7 @@ export function registerMutexAcquireTests(api: TestApi, ctx: SuiteContext): void
       assert.deepEqual(order, [0, 1, 2]);
     });
 
-    it('Locker › acquire › a granted lock is handed over without a round trip and claimed for its ttl by one extension', async () => {
+    it('Locker › acquire › a granted lock is handed over without a round trip and claimed for its ttl by one extension within the claim window', async () => {
       const locker = await newLocker();
       const name = fresh('grant-ttl');
       const holder = await locker.acquire(name);
@@ -207,15 +218,18 @@ export function registerMutexAcquireTests(api: TestApi, ctx: SuiteContext): void
       await server.command('CONFIG', 'RESETSTAT');
       await holder.release();
       const lock = await settlesWithin(waiting, 2_000, 'granted waiter');
-      await sleep(50);
+      // Held for the grant's claim window until the holder claims it, within half of it.
+      const key = mutexKeys(PREFIX, name).lock;
+      const windowPttl = Number(await server.command('PTTL', key));
+      assert.ok(windowPttl <= 500, `the grant holds for the claim window (PTTL ${windowPttl})`);
+      const pttl = await claimedPttl(key, 7_500);
+      assert.ok(pttl > 7_500, `the claim gave the waiter its own ttl (PTTL ${pttl})`);
       const stats = String(await server.command('INFO', 'commandstats'));
       assert.equal(
         /cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1],
         '2',
         "the release and the new holder's claim ran, nothing more",
       );
-      const pttl = Number(await server.command('PTTL', mutexKeys(PREFIX, name).lock));
-      assert.ok(pttl > 7_500, `the claim gave the waiter its own ttl (PTTL ${pttl})`);
       assert.ok(lock.remainingMs > 7_000, `remainingMs ${lock.remainingMs}`);
       await lock.release();
     });

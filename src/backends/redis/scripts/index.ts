@@ -39,7 +39,7 @@ export function pair(raw: unknown): [number, number] {
 }
 
 /**
- * How long a name's fencing counter lives after its last use; then it starts again from the
+ * How long a name's fencing counter lives from its start; then it starts again from the
  * server's clock (include/fence.lua, where the scripts read it: a test checks the two agree).
  */
 export const FENCE_KEEP_MS = 60_000;

@@ -15,7 +15,8 @@
 -- by no more than that.
 --
 -- KEYS[1] lock key     string: the holder's token (or a granted waiter's); always has a PX expiry
--- KEYS[2] fence key    integer counter, one up per acquisition; expires when unused (include/fence.lua)
+-- KEYS[2] fence key    integer counter, one up per acquisition; restarts each minute
+--                      (include/fence.lua)
 -- KEYS[3] queue key    zset: waiter token -> arrival time in server microseconds (FIFO order);
 --                      expires ARGV[9] ms after the latest join or refresh
 -- KEYS[4] waiters key  hash: waiter token -> "<live-until server ms> <ttl ms> <attempt> <wake channel>";

@@ -19,7 +19,7 @@ import {
   type ResolvedLockOptions,
   resolveLockOptions,
 } from '../options.js';
-import { monotonicNow } from '../time.js';
+import { monotonicNow, withTimeout } from '../time.js';
 import type { KindContext } from './context.js';
 import { tryOnce } from './try-once.js';
 
@@ -163,8 +163,16 @@ export class MultiLock {
         );
       }
     } catch (error) {
-      // Whatever was taken goes back; a failed give-back keeps trying in the background.
-      await releaseAll(held).catch(() => {});
+      // Whatever was taken goes back (a failed give-back keeps trying in the background). The
+      // caller hears within its wait plus one command's time, as from any acquire: the give-back
+      // is waited for only as long as that budget allows (its commands are sent at once).
+      const budgetEnd = started + resolved.waitMs + this.#context.options.commandTimeoutMs;
+      const givingBack = releaseAll(held);
+      const budgetLeft = budgetEnd - monotonicNow();
+      await (Number.isFinite(budgetLeft)
+        ? withTimeout(givingBack, Math.max(0, budgetLeft))
+        : givingBack
+      ).catch(() => {});
       if (error instanceof LockTimeoutError) {
         throw new LockTimeoutError(error.lockName, Math.round(monotonicNow() - started), {
           cause: error,

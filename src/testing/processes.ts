@@ -131,13 +131,7 @@ export function registerProcessTests(
     it('Locker › processes › a SIGKILLed waiter is skipped at once also while a client listens to every channel by pattern', async () => {
       const url = server().url;
       const name = `dead-waiter:${process.pid}:${Date.now()}`;
-      const { queue } = mutexKeys(PREFIX, name);
-      const queued = async (count: number) => {
-        for (let i = 0; i < 200 && Number(await server().command('ZCARD', queue)) < count; i++) {
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-        assert.equal(Number(await server().command('ZCARD', queue)), count, `${count} queued`);
-      };
+      const queued = (count: number) => untilQueued(server(), name, count);
       const listener = await patternListener(url);
       try {
         const holder = start({ kind: 'hold', url, name, ttlMs: 10_000, holdMs: 30_000 });
@@ -164,13 +158,7 @@ export function registerProcessTests(
     it('Locker › processes › a waiter stopped (SIGSTOP) at the head of the line holds up the next one for the claim window only, and never holds the lock it missed', async () => {
       const url = server().url;
       const name = `frozen-waiter:${process.pid}:${Date.now()}`;
-      const { queue } = mutexKeys(PREFIX, name);
-      const queued = async (count: number) => {
-        for (let i = 0; i < 200 && Number(await server().command('ZCARD', queue)) < count; i++) {
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-        assert.equal(Number(await server().command('ZCARD', queue)), count, `${count} queued`);
-      };
+      const queued = (count: number) => untilQueued(server(), name, count);
       const holder = start({ kind: 'hold', url, name, ttlMs: 10_000, holdMs: 30_000 });
       await holder.next('acquired');
       const frozen = start({ kind: 'wait', url, name, ttlMs: 10_000, waitMs: 40_000 });
@@ -219,6 +207,15 @@ export function registerProcessTests(
       assert.ok(at - closed.at < 1_000, `exited ${Math.round(at - closed.at)} ms after close()`);
     }, 30_000);
   });
+}
+
+/** Waits (up to 10 s) until `count` waiters are queued for the mutex `name`. */
+async function untilQueued(server: SuiteServer, name: string, count: number): Promise<void> {
+  const { queue } = mutexKeys(PREFIX, name);
+  for (let i = 0; i < 200 && Number(await server.command('ZCARD', queue)) < count; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.equal(Number(await server.command('ZCARD', queue)), count, `${count} queued`);
 }
 
 /** Scripts run so far on the server (EVALSHA and EVAL calls), from INFO commandstats. */

@@ -137,7 +137,7 @@ export function renderMarkdown(report: Report): string {
     '',
     `Generated ${meta.generatedAt} by \`${meta.command}\` (${meta.subset} run, seed ${meta.seed}, ` +
       `${Math.round(meta.durationMs / 1000)} s) on Node ${meta.node}, ${meta.redis}, ${meta.cpus} CPUs. ` +
-      'Single-node Redis only (safety.md §6.4 R1–R10, M1, the issue 8 rows I8-* and the lock kinds K-*); Sentinel, Cluster (beyond its refusal), Redlock and etcd ' +
+      'Single-node Redis only (safety.md §6.4 R1–R10, M1, the issue 8 rows I8-*, the issue 11 rows I11-* (a waiter stopped or cut off) and the lock kinds K-*); Sentinel, Cluster (beyond its refusal), Redlock and etcd ' +
       'are not covered yet.',
     ...(meta.rowsFrom
       ? ['', ...mergeNotes(meta.rowsFrom, new Set()), 'The other rows are from the run above.']

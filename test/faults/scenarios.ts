@@ -63,8 +63,9 @@ const PAUSED_HOLDER =
   'stay under the drift margin), so its late write lands after the next holder entered; only ' +
   'fencing can refuse it, and this resource does not fence';
 const KEY_LOSS =
-  'an admin or Redis itself removed the lock key: the holder learns it by push (CLIENT TRACKING) ' +
-  'within milliseconds, but a waiter may take the free lock first (outside the model: no Redis data loss)';
+  'an admin or Redis itself removed the lock key: a mutex holder that reads its signal learns it by ' +
+  'push (CLIENT TRACKING) within milliseconds, other holders at their next refresh, but a waiter may ' +
+  'take the free lock first (outside the model: no Redis data loss)';
 /**
  * Issue 11, item 4: a holder that listens on its signal learns of its key's loss by push, within
  * this (plus its measured event-loop lag), not at its next refresh.

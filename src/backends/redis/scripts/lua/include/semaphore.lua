@@ -77,8 +77,8 @@ end
 -- Grants queued waiters in arrival order while they fit in the free permits, and tells each on
 -- its channel "<token> <fence> <attempt> <claim ms> <grant server µs>", the attempt Redis ran last
 -- for it: it holds for the claim window until it claims the grant (see CLAIM_MS). Strict FIFO: it
--- stops at the first live waiter that does not fit, and tells that one "<token> next <claim ms>",
--- so it looks again when the window ends (an unclaimed grant's permits are free again then).
+-- stops at the first live waiter that does not fit, and tells that one "<token> next <claim ms>"
+-- if it would fit once those grants lapse unclaimed, so it looks again when the window ends.
 -- Waiters past their live-until, without an entry, or whose channel has no subscriber (they
 -- cannot be told) are dropped, at most maxSkip. `self` is the caller of an acquire, granted for
 -- its ttl without a message; `used` the permits held now. `holderOf` (optional) names the holder
@@ -88,7 +88,8 @@ end
 local function grantFitting(k, nowMs, limit, used, self, holderOf)
   local free = limit - used
   local told, skipped, selfFence, latest = 0, 0, nil, nil
-  local claimMs = nil
+  -- The longest claim window of the grants made to others, and the permits they hold.
+  local claimMs, grantedPermits = nil, 0
   while (free > 0 or claimMs) and skipped < maxSkip do
     local head = redis.call('ZRANGE', k.queue, 0, 0)[1]
     if not head then
@@ -111,8 +112,10 @@ local function grantFitting(k, nowMs, limit, used, self, holderOf)
     else
       permits = tonumber(permits)
       if permits > free then
-        -- The first live waiter that does not fit: next in line behind the grants just made.
-        if claimMs and head ~= self then
+        -- The first live waiter that does not fit: next in line behind the grants just made. It
+        -- is told only if it would fit once they lapse unclaimed; otherwise holders from before
+        -- keep it out, and it waits for them as any waiter does.
+        if claimMs and head ~= self and permits <= free + grantedPermits then
           redis.call('PUBLISH', channel, head .. ' next ' .. claimMs)
         end
         break
@@ -139,6 +142,7 @@ local function grantFitting(k, nowMs, limit, used, self, holderOf)
           .. ' ' .. holds .. ' ' .. string.format('%d', nowMs * 1000))
         told = told + 1
         claimMs = math.max(claimMs or holds, holds)
+        grantedPermits = grantedPermits + permits
       end
     end
   end

@@ -51,7 +51,7 @@ export interface Acquired {
   /**
    * True when a release granted the lock to us: its validity counts from the attempt the grant
    * followed, or is only the grant's claim window, so it can be well short of a fresh lock's; the
-   * holder extends it at once.
+   * holder claims it for its ttl soon (see HeldLock.claimWithin).
    */
   readonly granted: boolean;
 }

@@ -225,7 +225,7 @@ export class HeldLock implements Lock {
   /**
    * Extends the lock within `delayMs`: a granted lock, valid only for its grant's claim window (or
    * from an old attempt), is claimed for its ttl this way. Not at once: a holder that releases
-   * sooner needs no claim, and one that is stopped before it loses the lock at the window's end.
+   * sooner needs no claim, and one that is stopped before then loses the lock at the window's end.
    */
   claimWithin(delayMs: number): void {
     if (this.#release || this.#lostWith) return;

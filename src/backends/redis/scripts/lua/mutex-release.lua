@@ -4,9 +4,10 @@
 -- then publishes "<token> <fence> <attempt> <claim ms> <grant server µs>" on its channel, naming
 -- the waiter's latest attempt Redis ran: the waiter holds the lock from here on without a round
 -- trip. The key gets only a claim window of CLAIM_MS (at most the waiter's ttl), and the waiter
--- claims the lock by extending it to its ttl as soon as the message arrives; until then it counts
--- its validity as the claim window from the grant, placed on its own clock by its attempt (sent
--- before Redis ran it) and the server time between that attempt and the grant. So a waiter whose
+-- claims the lock by extending it to its ttl within half the window (unless it releases sooner);
+-- until then it counts its validity as the claim window from the grant, placed on its own clock
+-- by its attempt (sent before Redis ran it) and the server time between that attempt and the
+-- grant. So a waiter whose
 -- process is stopped, or whose host is cut off behind a connection that still looks open, holds up
 -- the line for the claim window instead of its ttl, and when it wakes its validity has passed: it
 -- never believes in a grant that lapsed. The next waiter in line is told "<token> next <claim ms>"

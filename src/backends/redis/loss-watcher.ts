@@ -48,11 +48,9 @@ export class LossWatcher {
     this.#watcher ??= (async () => {
       const create = this.adapter.createKeyWatcher;
       if (!create) return undefined;
+      const creating = create.call(this.adapter, (keys) => this.#changed(keys));
       try {
-        const watcher = await withTimeout(
-          create.call(this.adapter, (keys) => this.#changed(keys)),
-          this.timeoutMs,
-        );
+        const watcher = await withTimeout(creating, this.timeoutMs);
         watcher.onReconnect(() => this.#changed(null));
         if (this.#closed) {
           await watcher.close();
@@ -60,6 +58,9 @@ export class LossWatcher {
         }
         return watcher;
       } catch (error) {
+        // A watcher that comes after the timeout is closed at once, so its connections do not
+        // outlive the locker.
+        void creating.then((late) => late.close()).catch(() => {});
         debug('key watcher unavailable, loss shows at the next refresh: %o', error);
         return undefined;
       }

@@ -92,16 +92,20 @@ export function fromIORedis(client: IORedisClient): RedisAdapter {
             connectedOnce = true;
           });
         },
-        close: () =>
-          closeWithin(
-            SUBSCRIBER_CLOSE_TIMEOUT_MS,
-            () => connection.quit(),
-            () => connection.disconnect(),
-          ),
+        close: () => closeConnection(connection),
       };
     },
     createKeyWatcher: (onChanged) => watchKeys(client, onChanged),
   };
+}
+
+/** Closes a connection latchkey opened (`duplicate()`): QUIT, or a disconnect if that hangs. */
+function closeConnection(connection: Redis): Promise<void> {
+  return closeWithin(
+    SUBSCRIBER_CLOSE_TIMEOUT_MS,
+    () => connection.quit(),
+    () => connection.disconnect(),
+  );
 }
 
 const INVALIDATE_CHANNEL = '__redis__:invalidate';
@@ -138,16 +142,7 @@ async function watchKeys(
     await reader.call('CLIENT', 'TRACKING', 'OFF');
     await reader.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', listenerId);
   };
-  const close = () =>
-    Promise.all(
-      [listener, reader].map((connection) =>
-        closeWithin(
-          SUBSCRIBER_CLOSE_TIMEOUT_MS,
-          () => connection.quit(),
-          () => connection.disconnect(),
-        ),
-      ),
-    ).then(() => {});
+  const close = () => Promise.all([listener, reader].map(closeConnection)).then(() => {});
   try {
     await listen();
     await track();

@@ -7,6 +7,7 @@ import {
 } from '../../src/backends/redis/adapters/node-redis.js';
 import { mutexKeys } from '../../src/backends/redis/keys.js';
 import { mutexExtend, mutexInspect } from '../../src/backends/redis/scripts/index.js';
+import { FaultProxy } from '../faults/proxy.js';
 import { connectNodeRedis } from '../helpers/adapters.js';
 import { runConformance } from '../helpers/conformance.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
@@ -33,6 +34,11 @@ describe('node-redis adapter', () => {
     await client.connect();
     opened.push(client);
     return client;
+  }
+
+  async function waitUntil(condition: () => boolean): Promise<void> {
+    for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(condition()).toBe(true);
   }
 
   const keys = mutexKeys('lk', 'shapes');
@@ -140,6 +146,34 @@ describe('node-redis adapter', () => {
       null,
       0,
     ]);
+  });
+
+  it("node-redis › scripts › a lock command waiting for a reconnect is bounded by latchkey's commandTimeoutMs, not the client's command timeout", async () => {
+    // node-redis (v5+) fails a command still queued after commandOptions.timeout (5 s by default),
+    // with an AbortSignal per command; latchkey sends its scripts without it and drops one still
+    // queued at its own deadline instead.
+    const proxy = await FaultProxy.start(server.port);
+    const client = await connect({
+      url: `redis://127.0.0.1:${proxy.port}`,
+      commandOptions: { timeout: 30 },
+    });
+    const locker = createLocker(client, { commandTimeoutMs: 5_000 });
+    try {
+      await locker.acquire('warm', { ttlMs: 10_000 }).then((lock) => lock.release());
+      // The connection drops and its successor's handshake hangs until the proxy heals.
+      proxy.setMode({ kind: 'blackhole' });
+      proxy.reset();
+      await waitUntil(() => !client.isReady);
+      const acquiring = locker.acquire('after-reconnect', { ttlMs: 10_000, waitMs: 0 });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      proxy.setMode({ kind: 'pass' });
+      const lock = await acquiring;
+      expect(lock.fencingToken).toBeGreaterThan(0);
+      expect(await lock.release()).toMatchObject({ outcome: 'released' });
+    } finally {
+      await locker.close();
+      await proxy.close();
+    }
   });
 
   it('node-redis › scripts › a client with only evalSha, eval and duplicate works', async () => {

@@ -79,6 +79,8 @@ interface ConnectionState {
   readonly isReady?: boolean;
   /** v5+: a view of the client whose commands are dropped from its queue when `signal` aborts. */
   withAbortSignal?(signal: AbortSignal): NodeRedisClient;
+  /** v5+: a view of the client with some command options replaced. */
+  withCommandOptions?(options: { readonly timeout?: number }): NodeRedisClient;
 }
 
 const closedClient = (cause?: unknown) =>
@@ -103,6 +105,9 @@ function offlineGuard(
   client: NodeRedisClient,
 ): (deadline?: CommandDeadline) => NodeRedisClient | Promise<NodeRedisClient> {
   const state = client as NodeRedisClient & ConnectionState;
+  // Events and state are read on the client itself (a view shares them only through its
+  // prototype); commands go through the view.
+  const view = withoutCommandTimeout(state);
   const events = client as unknown as Partial<ReadyEvents>;
   const waitForReady =
     typeof events.once === 'function' && typeof events.removeListener === 'function'
@@ -110,11 +115,26 @@ function offlineGuard(
       : undefined;
   return (deadline) => {
     if (state.isOpen === false) throw closedClient();
-    if (state.isReady !== false || !deadline) return client;
-    if (typeof state.withAbortSignal === 'function') return state.withAbortSignal(deadline.signal);
-    if (!waitForReady) return client;
-    return waitForReady(deadline.signal).then(() => client);
+    if (state.isReady !== false || !deadline) return view;
+    if (typeof view.withAbortSignal === 'function') return view.withAbortSignal(deadline.signal);
+    if (!waitForReady) return view;
+    return waitForReady(deadline.signal).then(() => view);
   };
+}
+
+/**
+ * The view of `client` that latchkey sends its scripts through: without node-redis's own command
+ * timeout (5 s by default from v5 on), which arms an `AbortSignal.timeout` per command and doubles
+ * the client CPU of a lock. Every lock command already has latchkey's `commandTimeoutMs`, and one
+ * sent while the connection is down is dropped at that deadline (offlineGuard). The client's other
+ * command options (type mapping, …) stay; v4 has no such view and is used as it is.
+ */
+function withoutCommandTimeout(
+  client: NodeRedisClient & ConnectionState,
+): NodeRedisClient & ConnectionState {
+  return typeof client.withCommandOptions === 'function'
+    ? (client.withCommandOptions({ timeout: 0 }) as NodeRedisClient & ConnectionState)
+    : client;
 }
 
 export function fromNodeRedis(client: NodeRedisClient): RedisAdapter {

@@ -3,7 +3,7 @@
  * pid. Each server gets its own temporary directory, removed when it stops.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,11 @@ export interface StartOptions {
   /** Extra `redis-server` arguments, e.g. `['--appendonly', 'yes']`. */
   readonly args?: readonly string[];
   readonly port?: number;
+  /**
+   * Runs a Sentinel (`redis-server <config> --sentinel`) with these config lines instead of a data
+   * server; the config file goes in the server's own directory, where Sentinel rewrites it.
+   */
+  readonly sentinelConfig?: readonly string[];
 }
 
 export async function freePort(): Promise<number> {
@@ -50,7 +55,7 @@ export async function startRedis(options: StartOptions = {}): Promise<RedisServe
   for (let attempt = 1; ; attempt++) {
     const port = options.port ?? (await freePort());
     try {
-      return await startOn(port, options.args ?? []);
+      return await startOn(port, options.args ?? [], options.sentinelConfig);
     } catch (error) {
       // Another process may have taken the port between our probe and the server's bind.
       if (options.port !== undefined || attempt >= 5) throw error;
@@ -85,9 +90,18 @@ export function redisServerArgs(
   ];
 }
 
-async function startOn(port: number, extraArgs: readonly string[]): Promise<RedisServer> {
+async function startOn(
+  port: number,
+  extraArgs: readonly string[],
+  sentinelConfig: readonly string[] | undefined,
+): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-redis-'));
-  const args = redisServerArgs(port, dir, extraArgs);
+  let args = redisServerArgs(port, dir, extraArgs);
+  if (sentinelConfig) {
+    const config = join(dir, 'sentinel.conf');
+    writeFileSync(config, `${sentinelConfig.join('\n')}\n`);
+    args = [config, ...args, '--sentinel'];
+  }
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let output = '';

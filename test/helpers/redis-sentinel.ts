@@ -1,0 +1,132 @@
+/**
+ * A Sentinel set-up on loopback for tests: one primary, two replicas and three `redis-sentinel`
+ * processes watching them, each on a free port and stopped by pid. Sentinel is told to consider a
+ * primary down after DOWN_AFTER_MS, so a killed primary is replaced within a few seconds.
+ */
+import { type RedisServer, type RespValue, startRedis } from './redis-server.js';
+
+export const SENTINEL_NAME = 'latchkey-primary';
+/** How long a primary must stay silent before a Sentinel calls it down. */
+const DOWN_AFTER_MS = 1_000;
+const FAILOVER_TIMEOUT_MS = 10_000;
+/** The longest the set-up, or a failover, may take to settle. */
+const SETTLE_MS = 30_000;
+
+export interface SentinelSetup {
+  readonly name: string;
+  readonly sentinels: readonly RedisServer[];
+  /** The data servers, the first primary first. */
+  readonly servers: readonly RedisServer[];
+  /** The data server every Sentinel names as primary now. */
+  primary(): Promise<RedisServer>;
+  /**
+   * Has the Sentinels promote a replica (`SENTINEL FAILOVER`) and waits until every Sentinel names
+   * it, it takes writes and the old primary replicates from it. Returns the new primary.
+   */
+  failover(): Promise<RedisServer>;
+  stop(): Promise<void>;
+}
+
+export async function startSentinelSetup(): Promise<SentinelSetup> {
+  const started: RedisServer[] = [];
+  try {
+    const first = await startRedis();
+    started.push(first);
+    for (let i = 0; i < 2; i++) {
+      started.push(await startRedis({ args: ['--replicaof', '127.0.0.1', String(first.port)] }));
+    }
+    const servers = [...started];
+    await until('replicas in sync', async () => {
+      const links = await Promise.all(
+        servers.slice(1).map((s) => s.command('INFO', 'replication')),
+      );
+      return links.every((info) => /master_link_status:up/.test(String(info)));
+    });
+    const sentinels: RedisServer[] = [];
+    for (let i = 0; i < 3; i++) {
+      const sentinel = await startRedis({
+        sentinelConfig: [
+          `sentinel monitor ${SENTINEL_NAME} 127.0.0.1 ${first.port} 2`,
+          `sentinel down-after-milliseconds ${SENTINEL_NAME} ${DOWN_AFTER_MS}`,
+          `sentinel failover-timeout ${SENTINEL_NAME} ${FAILOVER_TIMEOUT_MS}`,
+          `sentinel parallel-syncs ${SENTINEL_NAME} 1`,
+        ],
+      });
+      started.push(sentinel);
+      sentinels.push(sentinel);
+    }
+    // Sentinels find the replicas and each other through the primary (hello messages every 2 s);
+    // until they have, a failover could not gather its majority.
+    await until('sentinels know the replicas and each other', async () => {
+      for (const sentinel of sentinels) {
+        const replicas = await sentinel.command('SENTINEL', 'REPLICAS', SENTINEL_NAME);
+        const peers = await sentinel.command('SENTINEL', 'SENTINELS', SENTINEL_NAME);
+        if (!Array.isArray(replicas) || replicas.length !== 2) return false;
+        if (!Array.isArray(peers) || peers.length !== 2) return false;
+      }
+      return true;
+    });
+    return setup(servers, sentinels);
+  } catch (error) {
+    await Promise.all(started.map((server) => server.stop()));
+    throw error;
+  }
+}
+
+function setup(servers: RedisServer[], sentinels: RedisServer[]): SentinelSetup {
+  const primaryPort = async (sentinel: RedisServer): Promise<number | undefined> => {
+    const address = await sentinel.command('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SENTINEL_NAME);
+    return Array.isArray(address) ? Number(address[1]) : undefined;
+  };
+  const byPort = (port: number | undefined) => servers.find((server) => server.port === port);
+  return {
+    name: SENTINEL_NAME,
+    sentinels,
+    servers,
+    async primary() {
+      const port = await primaryPort(sentinels[0] as RedisServer);
+      const server = byPort(port);
+      if (!server) throw new Error(`Sentinel names an unknown primary on port ${port}`);
+      return server;
+    },
+    async failover() {
+      const old = await this.primary();
+      await until('the Sentinel accepts the failover', async () => {
+        const reply = await (sentinels[0] as RedisServer).command(
+          'SENTINEL',
+          'FAILOVER',
+          SENTINEL_NAME,
+        );
+        return !(reply instanceof Error);
+      });
+      let promoted: RedisServer | undefined;
+      await until('every Sentinel names the new primary, which takes writes', async () => {
+        const ports = await Promise.all(sentinels.map(primaryPort));
+        if (ports.some((port) => port === old.port || port !== ports[0])) return false;
+        promoted = byPort(ports[0]);
+        if (!promoted || !isRole(await promoted.command('ROLE'), 'master')) return false;
+        return isRole(await old.command('ROLE'), 'slave');
+      });
+      return promoted as RedisServer;
+    },
+    async stop() {
+      await Promise.all([...sentinels, ...servers].map((server) => server.stop()));
+    },
+  };
+}
+
+function isRole(reply: RespValue, role: string): boolean {
+  return Array.isArray(reply) && reply[0] === role;
+}
+
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + SETTLE_MS;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {}
+    if (Date.now() > deadline)
+      throw new Error(`Sentinel set-up: ${what}: not within ${SETTLE_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

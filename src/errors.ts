@@ -16,6 +16,7 @@ export const LOCK_ERROR_CODES = {
   unsupported: 'ERR_LOCK_UNSUPPORTED',
   clientClosed: 'ERR_LOCK_CLIENT_CLOSED',
   limitMismatch: 'ERR_LOCK_LIMIT_MISMATCH',
+  replication: 'ERR_LOCK_REPLICATION',
 } as const;
 
 export type LockErrorCode = (typeof LOCK_ERROR_CODES)[keyof typeof LOCK_ERROR_CODES];
@@ -96,8 +97,26 @@ export class InvalidArgumentError extends LockError {
 
 /** Redis failed, timed out or replied something unexpected; the original error is the `cause`. */
 export class LockBackendError extends LockError {
-  override readonly name = 'LockBackendError';
-  override readonly code = LOCK_ERROR_CODES.backend;
+  override readonly name: string = 'LockBackendError';
+  override readonly code: LockErrorCode = LOCK_ERROR_CODES.backend;
+}
+
+/**
+ * Fewer replicas than the locker's `replicas` option acknowledged an acquisition or extension within
+ * `replicaTimeoutMs` (Redis `WAIT`): the acquisition was given back, or the extension did not
+ * count. It may pass (a replica catching up), so an acquire retries within its `waitMs`.
+ */
+export class LockReplicationError extends LockBackendError {
+  override readonly name = 'LockReplicationError';
+  override readonly code = LOCK_ERROR_CODES.replication;
+  constructor(
+    readonly required: number,
+    readonly acknowledged: number,
+  ) {
+    super(
+      `only ${acknowledged} of the ${required} replicas required acknowledged the write in time`,
+    );
+  }
 }
 
 /** The locker was closed; no new operations are accepted and pending waits are ended. */

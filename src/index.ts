@@ -23,6 +23,7 @@ export {
   type LockLossReason,
   LockLostError,
   LockNotHeldError,
+  LockReplicationError,
   LockTimeoutError,
   LockUnsupportedError,
 } from './errors.js';

@@ -73,6 +73,12 @@ export class Locker {
     // once, which is no leak (each listener goes when its sleep ends), so lift the warning limit.
     setMaxListeners(0, this.#closeController.signal);
     this.#options = resolveLockerOptions(options);
+    if (this.#options.replicas > 0 && typeof adapter.runScriptAndWait !== 'function') {
+      throw new InvalidArgumentError(
+        'replicas',
+        'needs an adapter that can wait for replicas (RedisAdapter.runScriptAndWait)',
+      );
+    }
     this.#session = new RedisSession(adapter, this.#options, this.#closeController.signal);
     this.#kindContext = {
       backend: this.#session,

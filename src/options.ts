@@ -116,6 +116,22 @@ export interface LockerOptions extends LockOptions {
    * @default 0.01
    */
   driftFactor?: number;
+  /**
+   * How many replicas must have each acquisition and extension before it counts (Redis `WAIT`,
+   * sent right behind the script on the same connection). A shortfall within `replicaTimeoutMs`
+   * means not acquired (the lock is given back and the attempt retried within `waitMs`) or, for an
+   * extension, a failed extension (the lock keeps the validity it had). Closes the window in which
+   * a failover to a replica that lacks the write gives a second client the lock; a failover while
+   * the `WAIT` runs can still lose it. A lock granted by a release is then taken by an attempt of
+   * its own rather than from the message (one round trip more). Integer ≥ 0; 0 turns it off.
+   * @default 0
+   */
+  replicas?: number;
+  /**
+   * How long each `WAIT` may wait for the replicas, in ms. Integer ≥ 1, below `commandTimeoutMs`.
+   * @default 200
+   */
+  replicaTimeoutMs?: number;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -126,6 +142,8 @@ export const DEFAULTS = Object.freeze({
   maxHoldMs: Number.POSITIVE_INFINITY,
   commandTimeoutMs: 2_000,
   driftFactor: 0.01,
+  replicas: 0,
+  replicaTimeoutMs: 200,
   /** `refreshMs` defaults to this share of `ttlMs`. */
   refreshShare: 1 / 3,
 });
@@ -134,6 +152,8 @@ export interface ResolvedLockerOptions {
   readonly prefix: string;
   readonly commandTimeoutMs: number;
   readonly driftFactor: number;
+  readonly replicas: number;
+  readonly replicaTimeoutMs: number;
   /** Lock defaults, not yet combined with a call's options. */
   readonly lock: Readonly<LockOptions>;
 }
@@ -154,7 +174,16 @@ const ACQUIRE_OPTION_NAMES = [...LOCK_OPTION_NAMES, 'signal'];
 export const PERMIT_OPTION_NAMES = [...ACQUIRE_OPTION_NAMES, 'permits'];
 /** What a reentrant lock's acquire takes: an acquire's options and `owner`. */
 export const REENTRANT_OPTION_NAMES = [...ACQUIRE_OPTION_NAMES, 'owner'];
-const LOCKER_OPTION_NAMES = [...LOCK_OPTION_NAMES, 'prefix', 'commandTimeoutMs', 'driftFactor'];
+const LOCKER_OPTION_NAMES = [
+  ...LOCK_OPTION_NAMES,
+  'prefix',
+  'commandTimeoutMs',
+  'driftFactor',
+  'replicas',
+  'replicaTimeoutMs',
+];
+/** Largest accepted `replicas`. */
+export const MAX_REPLICAS = 1_000;
 
 function rejectUnknown(where: string, options: object, known: readonly string[]): void {
   for (const key of Object.keys(options)) {
@@ -230,14 +259,40 @@ export function resolveLockerOptions(input: unknown): ResolvedLockerOptions {
       `must be a number in [0, 0.5) (got ${describe(driftFactor)})`,
     );
   }
+  const commandTimeoutMs = duration(
+    'commandTimeoutMs',
+    orDefault(options.commandTimeoutMs, DEFAULTS.commandTimeoutMs),
+    { min: 1 },
+  );
+  const replicas = orDefault(options.replicas, DEFAULTS.replicas);
+  if (
+    typeof replicas !== 'number' ||
+    !Number.isSafeInteger(replicas) ||
+    replicas < 0 ||
+    replicas > MAX_REPLICAS
+  ) {
+    throw new InvalidArgumentError(
+      'replicas',
+      `must be an integer between 0 and ${MAX_REPLICAS} (got ${describe(replicas)})`,
+    );
+  }
+  const replicaTimeoutMs = duration(
+    'replicaTimeoutMs',
+    orDefault(options.replicaTimeoutMs, DEFAULTS.replicaTimeoutMs),
+    { min: 1 },
+  );
+  if (replicas > 0 && replicaTimeoutMs >= commandTimeoutMs) {
+    throw new InvalidArgumentError(
+      'replicaTimeoutMs',
+      `must be below commandTimeoutMs, which bounds the script and its WAIT together (replicaTimeoutMs ${replicaTimeoutMs}, commandTimeoutMs ${commandTimeoutMs})`,
+    );
+  }
   const resolved: ResolvedLockerOptions = {
     prefix,
     driftFactor,
-    commandTimeoutMs: duration(
-      'commandTimeoutMs',
-      orDefault(options.commandTimeoutMs, DEFAULTS.commandTimeoutMs),
-      { min: 1 },
-    ),
+    commandTimeoutMs,
+    replicas,
+    replicaTimeoutMs,
     lock: pickLockOptions(options),
   };
   // Validate the lock defaults now, so a bad locker option fails at construction, not at first use.

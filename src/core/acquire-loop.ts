@@ -194,8 +194,9 @@ export async function acquire(
         const grant = woken !== undefined && woken !== LOOK_AGAIN ? woken : undefined;
         // Only a grant that follows this attempt counts: one made before it would have made this
         // attempt find our token and take the lock, so a grant naming an older attempt lapsed
-        // before this one ran (or never was); the next attempt looks.
-        if (grant && grant.afterAttempt === attempts) {
+        // before this one ran (or never was); the next attempt looks. A backend that confirms
+        // holds has the next attempt take every grant.
+        if (grant && grant.afterAttempt === attempts && !session.grantsByAttempt) {
           const validUntil = grantValidUntil(grant, sentAt, attemptServerTimeUs, options, context);
           if (worthTaking(validUntil, options, grant)) {
             acquired = true;

@@ -131,6 +131,11 @@ export interface BackendSession {
   readonly commandTimeoutMs: number;
   /** Checks the server once; rejects with a permanent error if it can never work. */
   checkServer(): Promise<void>;
+  /**
+   * True when a grant's message is not enough to hold the lock: the waiter takes a granted lock by
+   * an attempt of its own (which the backend confirms, e.g. waits for replicas).
+   */
+  readonly grantsByAttempt?: boolean;
 }
 
 /** What a backend reads about a mutex, without changing it. */

@@ -18,6 +18,7 @@ import {
   LockLimitMismatchError,
   LockLostError,
   LockNotHeldError,
+  LockReplicationError,
   LockTimeoutError,
   LockUnsupportedError,
 } from '../../src/errors.js';
@@ -133,6 +134,15 @@ const rows: readonly Row[] = [
     code: 'ERR_LOCK_LIMIT_MISMATCH',
     message: 'semaphore "pool" is in use with limit 4; it was asked for with limit 3',
     fields: { lockName: 'pool', limit: 3, existingLimit: 4 },
+  },
+  {
+    type: LockReplicationError,
+    make: () => new LockReplicationError(2, 1),
+    acceptsCause: false,
+    name: 'LockReplicationError',
+    code: 'ERR_LOCK_REPLICATION',
+    message: 'only 1 of the 2 replicas required acknowledged the write in time',
+    fields: { required: 2, acknowledged: 1 },
   },
 ];
 

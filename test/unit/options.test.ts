@@ -172,6 +172,8 @@ describe('resolveLockerOptions › accepts', () => {
         prefix: DEFAULTS.prefix,
         commandTimeoutMs: DEFAULTS.commandTimeoutMs,
         driftFactor: DEFAULTS.driftFactor,
+        replicas: 0,
+        replicaTimeoutMs: DEFAULTS.replicaTimeoutMs,
         lock: {},
       });
     }

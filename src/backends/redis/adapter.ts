@@ -44,6 +44,20 @@ export interface RedisAdapter {
     deadline?: CommandDeadline,
   ): Promise<unknown>;
   /**
+   * Optional; needed for the locker's `replicas` option. Runs `script` as `runScript` does and
+   * sends `WAIT replicas timeoutMs` right behind it on the same connection (and again behind a
+   * NOSCRIPT fallback's EVAL), so that the WAIT counts the replicas that have the script's writes.
+   * Resolves with the script's reply and the number of replicas the last WAIT reported.
+   */
+  runScriptAndWait?(
+    script: LuaScriptSource,
+    keys: readonly string[],
+    args: readonly string[],
+    deadline: CommandDeadline | undefined,
+    replicas: number,
+    timeoutMs: number,
+  ): Promise<readonly [reply: unknown, acknowledged: number]>;
+  /**
    * Opens a dedicated connection for pub/sub. latchkey opens at most one per locker and closes it
    * in `close()`. The caller's own connection is never put in subscriber mode.
    */

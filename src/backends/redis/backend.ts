@@ -44,6 +44,11 @@ export class RedisSession implements LockBackend {
   readonly waker: PubSubWaker;
   readonly cleanUps: CleanUps;
   readonly lossWatcher: LossWatcher;
+  /**
+   * With the `replicas` option a grant's write must be confirmed by a WAIT of our own, so a waiter
+   * takes a granted lock by an attempt (which waits for the replicas), not from the message.
+   */
+  readonly grantsByAttempt: boolean;
   readonly #mutexKeys: KeyCache<MutexKeys>;
   readonly #semaphoreKeys: KeyCache<SemaphoreKeys>;
   readonly #readWriteKeys: KeyCache<SemaphoreKeys>;
@@ -52,11 +57,21 @@ export class RedisSession implements LockBackend {
 
   constructor(
     adapter: RedisAdapter,
-    options: { readonly prefix: string; readonly commandTimeoutMs: number },
+    options: {
+      readonly prefix: string;
+      readonly commandTimeoutMs: number;
+      readonly replicas?: number;
+      readonly replicaTimeoutMs?: number;
+    },
     /** Aborted by the locker's close(): clean-ups make one last attempt. */
     closed: AbortSignal,
   ) {
-    this.runner = new ScriptRunner(adapter, options.commandTimeoutMs);
+    const replicas = options.replicas ?? 0;
+    this.runner = new ScriptRunner(adapter, options.commandTimeoutMs, {
+      replicas,
+      timeoutMs: options.replicaTimeoutMs ?? 0,
+    });
+    this.grantsByAttempt = replicas > 0;
     this.#mutexKeys = new KeyCache(options.prefix, mutexKeys);
     this.#semaphoreKeys = new KeyCache(options.prefix, semaphoreKeys);
     this.#readWriteKeys = new KeyCache(options.prefix, readWriteKeys);

@@ -25,10 +25,11 @@ export class MutexStore<Keys extends MutexKeys = MutexKeys> extends ScriptStore<
   }
 
   async attempt(request: AttemptRequest): Promise<AttemptReply> {
-    const reply = await this.session.runner.run(
+    const reply = await this.session.runner.runReplicated(
       mutexAcquire,
       this.keys,
       attemptArgs(request, this.session.waker.channel),
+      (taken) => taken.kind === 'acquired',
     );
     if (reply.kind !== 'conflict') return reply;
     return { kind: 'refused', error: new LockKeyConflictError(this.keys.lock, reply.detail) };

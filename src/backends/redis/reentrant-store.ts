@@ -23,10 +23,12 @@ export class ReentrantStore extends ScriptStore<ReentrantKeys> {
   }
 
   async attempt(request: AttemptRequest): Promise<AttemptReply> {
-    const reply = await this.session.runner.run(reentrantAcquire, this.keys, {
-      ...attemptArgs(request, this.session.waker.channel),
-      owner: this.owner,
-    });
+    const reply = await this.session.runner.runReplicated(
+      reentrantAcquire,
+      this.keys,
+      { ...attemptArgs(request, this.session.waker.channel), owner: this.owner },
+      (taken) => taken.kind === 'acquired',
+    );
     return reply.kind === 'acquired'
       ? { kind: 'acquired', fencingToken: reply.fencingToken }
       : reply;

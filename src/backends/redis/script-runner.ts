@@ -9,6 +9,7 @@ import {
   LockBackendError,
   LockError,
   LockKeyConflictError,
+  LockReplicationError,
   LockUnsupportedError,
 } from '../../errors.js';
 import { OperationTimeout, withTimeout } from '../../time.js';
@@ -37,6 +38,11 @@ export class ScriptRunner {
   constructor(
     private readonly adapter: RedisAdapter,
     private readonly timeoutMs: number,
+    /** The locker's `replicas` option: 0, or how many replicas must have each hold's write. */
+    private readonly replication: { readonly replicas: number; readonly timeoutMs: number } = {
+      replicas: 0,
+      timeoutMs: 0,
+    },
   ) {}
 
   /** The per-command timeout, for callers that budget several steps against it. */
@@ -68,6 +74,44 @@ export class ScriptRunner {
     } catch (error) {
       throw new LockBackendError(`${script.name}: ${(error as Error).message}`, { cause: error });
     }
+  }
+
+  /**
+   * Runs `script` as `run` does. With the locker's `replicas` option, a reply that `wrote` says
+   * took or extended a hold counts only once that many replicas acknowledged it (a WAIT sent right
+   * behind the script); otherwise it rejects with LockReplicationError, and the caller undoes the
+   * hold as after any failed command.
+   */
+  async runReplicated<Keys extends LockKeys, Args, Reply>(
+    script: LuaScript<Keys, Args, Reply>,
+    keys: Keys,
+    args: Args,
+    wrote: (reply: Reply) => boolean,
+  ): Promise<Reply> {
+    const { replicas } = this.replication;
+    if (replicas === 0) return this.run(script, keys, args);
+    if (!this.#checked) await this.checkServer();
+    let acknowledged = 0;
+    const raw = await this.#send(
+      script,
+      script.keys(keys, args),
+      script.args(args),
+      this.timeoutMs,
+      keys,
+      (count) => {
+        acknowledged = count;
+      },
+    );
+    let reply: Reply;
+    try {
+      reply = script.parse(raw);
+    } catch (error) {
+      throw new LockBackendError(`${script.name}: ${(error as Error).message}`, { cause: error });
+    }
+    if (wrote(reply) && acknowledged < replicas) {
+      throw new LockReplicationError(replicas, acknowledged);
+    }
+    return reply;
   }
 
   /**
@@ -113,9 +157,12 @@ export class ScriptRunner {
     args: string[],
     timeoutMs: number,
     lockKeys: LockKeys | undefined,
+    onAcknowledged?: (replicas: number) => void,
   ): Promise<unknown> {
     const deadline = new Deadline();
-    const operation = this.adapter.runScript(script, keys, args, deadline);
+    const operation = onAcknowledged
+      ? this.#runAndWait(script, keys, args, deadline, onAcknowledged)
+      : this.adapter.runScript(script, keys, args, deadline);
     try {
       return await withTimeout(operation, Math.max(1, timeoutMs), (timeout) =>
         deadline.expire(timeout),
@@ -133,6 +180,29 @@ export class ScriptRunner {
       }
       throw lockError;
     }
+  }
+
+  async #runAndWait(
+    script: LuaScriptSource,
+    keys: string[],
+    args: string[],
+    deadline: Deadline,
+    onAcknowledged: (replicas: number) => void,
+  ): Promise<unknown> {
+    const { replicas, timeoutMs } = this.replication;
+    const runAndWait = this.adapter.runScriptAndWait;
+    if (!runAndWait) throw new LockUnsupportedError('the adapter cannot wait for replicas');
+    const [reply, acknowledged] = await runAndWait.call(
+      this.adapter,
+      script,
+      keys,
+      args,
+      deadline,
+      replicas,
+      timeoutMs,
+    );
+    onAcknowledged(acknowledged);
+    return reply;
   }
 }
 

@@ -35,7 +35,12 @@ export abstract class ScriptStore<Keys extends LockKeys> implements LockStore {
   abstract attempt(request: AttemptRequest): Promise<AttemptReply>;
 
   extend(token: string, ttlMs: number): Promise<ExtendReply> {
-    return this.session.runner.run(this.scripts.extend, this.keys, { token, ttlMs });
+    return this.session.runner.runReplicated(
+      this.scripts.extend,
+      this.keys,
+      { token, ttlMs },
+      (extended) => extended.kind === 'extended',
+    );
   }
 
   release(token: string, timeoutMs: number): Promise<ReleaseReply> {

@@ -22,11 +22,16 @@ export class SemaphoreStore extends ScriptStore<SemaphoreKeys> {
   }
 
   async attempt(request: AttemptRequest): Promise<AttemptReply> {
-    const reply = await this.session.runner.run(semaphoreAcquire, this.keys, {
-      ...attemptArgs(request, this.session.waker.channel),
-      limit: this.limit,
-      permits: this.permits,
-    });
+    const reply = await this.session.runner.runReplicated(
+      semaphoreAcquire,
+      this.keys,
+      {
+        ...attemptArgs(request, this.session.waker.channel),
+        limit: this.limit,
+        permits: this.permits,
+      },
+      (taken) => taken.kind === 'acquired',
+    );
     if (reply.kind !== 'limit-mismatch') return reply;
     return {
       kind: 'refused',

@@ -10,6 +10,7 @@ import { Locker } from '../../../locker.js';
 import type { LockerOptions } from '../../../options.js';
 import type {
   CommandDeadline,
+  LuaScriptSource,
   RedisAdapter,
   RedisKeyWatcher,
   RedisSubscriber,
@@ -35,35 +36,64 @@ export function fromIORedis(client: IORedisClient): RedisAdapter {
   const batchWrites = writeBatcher(client);
   const beforeSend = offlineGuard(client);
   const loads = new ScriptLoads();
-  return {
-    async runScript(script, keys, args, deadline) {
-      const waiting = beforeSend(deadline);
-      if (waiting) await waiting;
-      batchWrites();
+  /**
+   * Sends the script (EVALSHA, or EVAL after NOSCRIPT); `afterSend` runs right after each send, in
+   * the same turn, so that a command it sends follows the script on the same connection.
+   */
+  const run = async (
+    script: LuaScriptSource,
+    keys: readonly string[],
+    args: readonly string[],
+    deadline: CommandDeadline | undefined,
+    afterSend?: () => void,
+  ): Promise<unknown> => {
+    const waiting = beforeSend(deadline);
+    if (waiting) await waiting;
+    batchWrites();
+    try {
+      const sent = client.evalsha(script.sha1, script.numberOfKeys, ...keys, ...args);
+      afterSend?.();
+      return await sent;
+    } catch (error) {
+      if (!isNoScriptError(error)) throw closedOr(client, error);
+      // The caller gave up on this command (and may have cleaned up after it): a fresh EVAL now
+      // could take a lock nobody waits for.
+      throwIfExpired(deadline);
+      const send = async <T>(command: () => Promise<T>): Promise<T> => {
+        const waitingAgain = beforeSend(deadline);
+        if (waitingAgain) await waitingAgain;
+        const sent = command();
+        afterSend?.();
+        return sent;
+      };
       try {
-        return await client.evalsha(script.sha1, script.numberOfKeys, ...keys, ...args);
-      } catch (error) {
-        if (!isNoScriptError(error)) throw closedOr(client, error);
-        // The caller gave up on this command (and may have cleaned up after it): a fresh EVAL now
-        // could take a lock nobody waits for.
-        throwIfExpired(deadline);
-        const send = async <T>(command: () => Promise<T>): Promise<T> => {
-          const waitingAgain = beforeSend(deadline);
-          if (waitingAgain) await waitingAgain;
-          return command();
-        };
-        try {
-          return await loads.fallback(
-            script.sha1,
-            deadline,
-            () => send(() => client.eval(script.lua, script.numberOfKeys, ...keys, ...args)),
-            () => send(() => client.evalsha(script.sha1, script.numberOfKeys, ...keys, ...args)),
-          );
-        } catch (fallbackError) {
-          throw closedOr(client, fallbackError);
-        }
+        return await loads.fallback(
+          script.sha1,
+          deadline,
+          () => send(() => client.eval(script.lua, script.numberOfKeys, ...keys, ...args)),
+          () => send(() => client.evalsha(script.sha1, script.numberOfKeys, ...keys, ...args)),
+        );
+      } catch (fallbackError) {
+        throw closedOr(client, fallbackError);
       }
-    },
+    }
+  };
+  const replicated = client as Partial<Pick<Redis, 'wait'>>;
+  const wait = typeof replicated.wait === 'function' ? replicated.wait.bind(client) : undefined;
+  return {
+    runScript: (script, keys, args, deadline) => run(script, keys, args, deadline),
+
+    ...(wait && {
+      async runScriptAndWait(script, keys, args, deadline, replicas, timeoutMs) {
+        const waits: Promise<number>[] = [];
+        const reply = await run(script, keys, args, deadline, () => {
+          const acknowledged = wait(replicas, timeoutMs);
+          acknowledged.catch(() => {});
+          waits.push(acknowledged);
+        });
+        return [reply, await (waits[waits.length - 1] ?? Promise.resolve(0))] as const;
+      },
+    }),
 
     async createSubscriber(): Promise<RedisSubscriber> {
       // A duplicate keeps the caller's connection settings, except that SUBSCRIBE may wait for the

@@ -9,6 +9,7 @@ import { Locker } from '../../../locker.js';
 import type { LockerOptions } from '../../../options.js';
 import type {
   CommandDeadline,
+  LuaScriptSource,
   RedisAdapter,
   RedisKeyWatcher,
   RedisSubscriber,
@@ -28,6 +29,11 @@ import {
 interface ScriptOptions {
   keys: string[];
   arguments: string[];
+}
+
+/** `WAIT` (node-redis v4 and later), for the locker's `replicas` option. */
+interface Replicated {
+  wait(replicas: number, timeoutMs: number): Promise<number>;
 }
 
 /** The connection latchkey opens for pub/sub: `client.duplicate()`. */
@@ -147,34 +153,63 @@ export function fromNodeRedis(client: NodeRedisClient): RedisAdapter {
   }
   const sender = offlineGuard(client);
   const loads = new ScriptLoads();
-  return {
-    async runScript(script, keys, args, deadline) {
-      const options = { keys: [...keys], arguments: [...args] };
+  /**
+   * Sends the script (EVALSHA, or EVAL after NOSCRIPT); `afterSend` runs right after each send with
+   * the client it went through, in the same turn, so that a command it sends follows the script on
+   * the same connection.
+   */
+  const run = async (
+    script: LuaScriptSource,
+    keys: readonly string[],
+    args: readonly string[],
+    deadline: CommandDeadline | undefined,
+    afterSend?: (target: NodeRedisClient) => void,
+  ): Promise<unknown> => {
+    const options = { keys: [...keys], arguments: [...args] };
+    try {
+      let target = sender(deadline);
+      if (target instanceof Promise) target = await target;
+      const sent = target.evalSha(script.sha1, options);
+      afterSend?.(target);
+      return await sent;
+    } catch (error) {
+      if (!isNoScriptError(error)) throw closedOr(error);
+      // The caller gave up on this command (and may have cleaned up after it): a fresh EVAL now
+      // could take a lock nobody waits for.
+      throwIfExpired(deadline);
+      const send = async (command: (target: NodeRedisClient) => Promise<unknown>) => {
+        const ready = sender(deadline);
+        const target = ready instanceof Promise ? await ready : ready;
+        const sent = command(target);
+        afterSend?.(target);
+        return sent;
+      };
       try {
-        let target = sender(deadline);
-        if (target instanceof Promise) target = await target;
-        return await target.evalSha(script.sha1, options);
-      } catch (error) {
-        if (!isNoScriptError(error)) throw closedOr(error);
-        // The caller gave up on this command (and may have cleaned up after it): a fresh EVAL now
-        // could take a lock nobody waits for.
-        throwIfExpired(deadline);
-        const target = async () => {
-          const ready = sender(deadline);
-          return ready instanceof Promise ? await ready : ready;
-        };
-        try {
-          return await loads.fallback(
-            script.sha1,
-            deadline,
-            async () => (await target()).eval(script.lua, options),
-            async () => (await target()).evalSha(script.sha1, options),
-          );
-        } catch (fallbackError) {
-          throw closedOr(fallbackError);
-        }
+        return await loads.fallback(
+          script.sha1,
+          deadline,
+          () => send((target) => target.eval(script.lua, options)),
+          () => send((target) => target.evalSha(script.sha1, options)),
+        );
+      } catch (fallbackError) {
+        throw closedOr(fallbackError);
       }
-    },
+    }
+  };
+  return {
+    runScript: (script, keys, args, deadline) => run(script, keys, args, deadline),
+
+    ...(typeof (client as Partial<Replicated>).wait === 'function' && {
+      async runScriptAndWait(script, keys, args, deadline, replicas, timeoutMs) {
+        const waits: Promise<number>[] = [];
+        const reply = await run(script, keys, args, deadline, (target) => {
+          const acknowledged = (target as NodeRedisClient & Replicated).wait(replicas, timeoutMs);
+          acknowledged.catch(() => {});
+          waits.push(acknowledged);
+        });
+        return [reply, await (waits[waits.length - 1] ?? Promise.resolve(0))] as const;
+      },
+    }),
 
     async createSubscriber(): Promise<RedisSubscriber> {
       const connection = client.duplicate();

@@ -24,6 +24,11 @@ export interface SentinelSetup {
    * it, it takes writes and the old primary replicates from it. Returns the new primary.
    */
   failover(): Promise<RedisServer>;
+  /**
+   * Waits until every Sentinel names another primary than `old` and it takes writes (after `old`
+   * was killed, say). Returns the new primary.
+   */
+  promotedAfter(old: RedisServer): Promise<RedisServer>;
   stop(): Promise<void>;
 }
 
@@ -99,13 +104,19 @@ function setup(servers: RedisServer[], sentinels: RedisServer[]): SentinelSetup 
         );
         return !(reply instanceof Error);
       });
+      const promoted = await this.promotedAfter(old);
+      await until('the old primary replicates from the new one', async () =>
+        isRole(await old.command('ROLE'), 'slave'),
+      );
+      return promoted;
+    },
+    async promotedAfter(old) {
       let promoted: RedisServer | undefined;
       await until('every Sentinel names the new primary, which takes writes', async () => {
         const ports = await Promise.all(sentinels.map(primaryPort));
         if (ports.some((port) => port === old.port || port !== ports[0])) return false;
         promoted = byPort(ports[0]);
-        if (!promoted || !isRole(await promoted.command('ROLE'), 'master')) return false;
-        return isRole(await old.command('ROLE'), 'slave');
+        return promoted !== undefined && isRole(await promoted.command('ROLE'), 'master');
       });
       return promoted as RedisServer;
     },

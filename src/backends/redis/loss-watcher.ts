@@ -6,12 +6,13 @@
  * holds the holder's token means the lock is lost.
  *
  * The watcher connection opens on the first watch. Without one (the adapter has none, or the
- * server refused it) watching does nothing and loss shows at the next refresh, as before.
+ * server refused it) watching does nothing and loss shows at the next refresh, as before; one that
+ * was not up in time (Redis down, a failover) is taken when it comes up.
  */
 
 import { debug } from '../../diagnostics.js';
 import type { LockLossReason } from '../../errors.js';
-import { withTimeout } from '../../time.js';
+import { OperationTimeout, withTimeout } from '../../time.js';
 import type { RedisAdapter, RedisKeyWatcher } from './adapter.js';
 
 type OnLost = (reason: Extract<LockLossReason, 'expired' | 'taken'>) => void;
@@ -45,27 +46,46 @@ export class LossWatcher {
   }
 
   #open(): Promise<RedisKeyWatcher | undefined> {
-    this.#watcher ??= (async () => {
-      const create = this.adapter.createKeyWatcher;
-      if (!create) return undefined;
-      const creating = create.call(this.adapter, (keys) => this.#changed(keys));
-      try {
-        const watcher = await withTimeout(creating, this.timeoutMs);
-        watcher.onReconnect(() => this.#changed(null));
-        if (this.#closed) {
-          await watcher.close();
-          return undefined;
-        }
-        return watcher;
-      } catch (error) {
-        // A watcher that comes after the timeout is closed at once, so its connections do not
-        // outlive the locker.
-        void creating.then((late) => late.close()).catch(() => {});
+    this.#watcher ??= this.#create();
+    return this.#watcher;
+  }
+
+  async #create(): Promise<RedisKeyWatcher | undefined> {
+    const create = this.adapter.createKeyWatcher;
+    if (!create) return undefined;
+    const creating = create.call(this.adapter, (keys) => this.#changed(keys));
+    try {
+      return this.#adopt(await withTimeout(creating, this.timeoutMs));
+    } catch (error) {
+      if (!(error instanceof OperationTimeout)) {
+        // Refused (an ACL without CLIENT TRACKING, a client that cannot): refresh-time detection.
         debug('key watcher unavailable, loss shows at the next refresh: %o', error);
         return undefined;
       }
-    })();
-    return this.#watcher;
+      // Not answered in time (Redis down, a failover under way): loss shows at the next refresh
+      // until the watcher is up. It is taken when it comes, and every watched key read again.
+      debug('key watcher not up yet, loss shows at the next refresh until it is: %o', error);
+      creating.then(
+        (late) => {
+          const adopted = this.#adopt(late);
+          if (!adopted) return;
+          this.#watcher = Promise.resolve(adopted);
+          this.#changed(null);
+        },
+        (failure: unknown) => debug('key watcher unavailable: %o', failure),
+      );
+      return undefined;
+    }
+  }
+
+  /** Takes a watcher that opened; one that opens after close() is closed at once. */
+  #adopt(watcher: RedisKeyWatcher): RedisKeyWatcher | undefined {
+    if (this.#closed) {
+      watcher.close().catch((error: unknown) => debug('closing key watcher failed: %o', error));
+      return undefined;
+    }
+    watcher.onReconnect(() => this.#changed(null));
+    return watcher;
   }
 
   #changed(keys: readonly string[] | null): void {

@@ -16,7 +16,14 @@ export class WaitSlots {
   constructor(
     /** False while no wake-up can reach a waiter (no subscription): then every waiter polls. */
     readonly canWake: () => boolean,
+    /** Called when the last slot is disposed: nobody waits any more. */
+    private readonly onIdle: () => void = () => {},
   ) {}
+
+  /** How many waiters wait. */
+  get size(): number {
+    return this.#byToken.size;
+  }
 
   /**
    * Starts listening for `token`'s wake-up while it waits for the lock whose waiters are grouped
@@ -60,6 +67,7 @@ export class WaitSlots {
   forget(slot: WakeSlot, group: WaiterGroup): void {
     this.#byToken.delete(slot.token);
     if (group.first === undefined) this.#groups.delete(group.waitKey);
+    if (this.#byToken.size === 0) this.onIdle();
   }
 }
 

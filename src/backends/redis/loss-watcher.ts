@@ -17,11 +17,18 @@ import type { RedisAdapter, RedisKeyWatcher } from './adapter.js';
 
 type OnLost = (reason: Extract<LockLossReason, 'expired' | 'taken'>) => void;
 
+/**
+ * How long the watcher connection stays open with no lock watched. Then it closes (and opens again
+ * for the next watch), so a process that never calls close() still exits.
+ */
+export const WATCHER_IDLE_MS = 2_000;
+
 export class LossWatcher {
   /** Watched keys: each held lock's token and what to call when the key no longer holds it. */
   readonly #watched = new Map<string, Map<string, OnLost>>();
   #watcher: Promise<RedisKeyWatcher | undefined> | undefined;
   #closed = false;
+  #idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly adapter: RedisAdapter,
@@ -37,20 +44,47 @@ export class LossWatcher {
       this.#watched.set(key, holders);
     }
     holders.set(token, onLost);
+    clearTimeout(this.#idleTimer);
     void this.#check(key);
     return () => {
       const current = this.#watched.get(key);
       if (!current?.delete(token)) return;
       if (current.size === 0) this.#watched.delete(key);
+      this.#closeWhenIdle();
     };
   }
 
+  /** Closes the watcher WATCHER_IDLE_MS from now unless a lock is watched by then. */
+  #closeWhenIdle(): void {
+    if (this.#watched.size > 0 || !this.#watcher) return;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      const idle = this.#watcher;
+      if (this.#watched.size > 0 || !idle) return;
+      this.#watcher = undefined;
+      void idle
+        .then((watcher) => {
+          debug('closing the idle key watcher');
+          return watcher?.close();
+        })
+        .catch((error: unknown) => debug('closing key watcher failed: %o', error));
+    }, WATCHER_IDLE_MS);
+    this.#idleTimer.unref();
+  }
+
   #open(): Promise<RedisKeyWatcher | undefined> {
-    this.#watcher ??= this.#create();
+    if (!this.#watcher) {
+      const opening: Promise<RedisKeyWatcher | undefined> = this.#create(
+        () => this.#watcher === opening,
+      );
+      this.#watcher = opening;
+    }
     return this.#watcher;
   }
 
-  async #create(): Promise<RedisKeyWatcher | undefined> {
+  /** `isCurrent`: whether this attempt is still the locker's watcher (not closed as idle since). */
+  async #create(isCurrent: () => boolean): Promise<RedisKeyWatcher | undefined> {
     const create = this.adapter.createKeyWatcher;
     if (!create) return undefined;
     const creating = create.call(this.adapter, (keys) => this.#changed(keys));
@@ -67,10 +101,15 @@ export class LossWatcher {
       debug('key watcher not up yet, loss shows at the next refresh until it is: %o', error);
       creating.then(
         (late) => {
+          if (!isCurrent()) {
+            late.close().catch((error: unknown) => debug('closing key watcher failed: %o', error));
+            return;
+          }
           const adopted = this.#adopt(late);
           if (!adopted) return;
           this.#watcher = Promise.resolve(adopted);
           this.#changed(null);
+          this.#closeWhenIdle();
         },
         (failure: unknown) => debug('key watcher unavailable: %o', failure),
       );
@@ -113,6 +152,7 @@ export class LossWatcher {
 
   async close(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#idleTimer);
     this.#watched.clear();
     const watcher = await this.#watcher;
     await watcher

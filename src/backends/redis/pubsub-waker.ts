@@ -17,8 +17,18 @@ import type { RedisAdapter, RedisSubscriber } from './adapter.js';
 /** Gets a channel's messages, and `undefined` when some may have been missed (a reconnect). */
 type Listener = (message: string | undefined) => void;
 
+/**
+ * How long the subscriber connection stays open with nobody waiting or listening. Then it closes
+ * (and opens again for the next wait), so a process that never calls close() still exits.
+ */
+export const SUBSCRIBER_IDLE_MS = 2_000;
+
 export class PubSubWaker implements Waker {
-  readonly #slots = new WaitSlots(() => this.subscribed);
+  readonly #slots = new WaitSlots(
+    () => this.subscribed,
+    () => this.#closeWhenIdle(),
+  );
+  #idleTimer: NodeJS.Timeout | undefined;
   /** Channels other than the wake channel, with who gets their messages (election observers). */
   readonly #listeners = new Map<
     string,
@@ -81,7 +91,24 @@ export class PubSubWaker implements Waker {
       }
     });
     this.subscriber = subscriber;
+    // The acquire that opened it may have taken its lock meanwhile, with nobody else waiting.
+    this.#closeWhenIdle();
     return true;
+  }
+
+  /** Closes the subscriber SUBSCRIBER_IDLE_MS from now unless someone waits or listens by then. */
+  #closeWhenIdle(): void {
+    if (this.#slots.size > 0 || this.#listeners.size > 0 || !this.subscriber) return;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      if (this.#slots.size > 0 || this.#listeners.size > 0) return;
+      const subscriber = this.subscriber;
+      this.subscriber = undefined;
+      debug('closing the idle subscriber');
+      subscriber?.close().catch((error: unknown) => debug('closing subscriber failed: %o', error));
+    }, SUBSCRIBER_IDLE_MS);
+    this.#idleTimer.unref();
   }
 
   /**
@@ -115,6 +142,7 @@ export class PubSubWaker implements Waker {
   }
 
   register(token: string, waitKey: string): WakeSlot {
+    clearTimeout(this.#idleTimer);
     return this.#slots.register(token, waitKey);
   }
 
@@ -146,6 +174,7 @@ export class PubSubWaker implements Waker {
       });
     }
     const { handlers, subscribed } = entry;
+    clearTimeout(this.#idleTimer);
     handlers.add(onMessage);
     try {
       await subscribed;
@@ -158,12 +187,14 @@ export class PubSubWaker implements Waker {
       if (!handlers.delete(onMessage) || handlers.size > 0) return;
       if (this.#listeners.get(channel) !== listening) return;
       this.#listeners.delete(channel);
+      this.#closeWhenIdle();
       if (this.subscriber === subscriber) await subscriber.unsubscribe?.(channel);
     };
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.#idleTimer);
     await this.subscribing;
     const subscriber = this.subscriber;
     this.subscriber = undefined;

@@ -12,7 +12,7 @@
 
 import { debug } from '../../diagnostics.js';
 import type { LockLossReason } from '../../errors.js';
-import { OperationTimeout, withTimeout } from '../../time.js';
+import { monotonicNow, OperationTimeout, withTimeout } from '../../time.js';
 import type { RedisAdapter, RedisKeyWatcher } from './adapter.js';
 
 type OnLost = (reason: Extract<LockLossReason, 'expired' | 'taken'>) => void;
@@ -29,6 +29,8 @@ export class LossWatcher {
   #watcher: Promise<RedisKeyWatcher | undefined> | undefined;
   #closed = false;
   #idleTimer: NodeJS.Timeout | undefined;
+  /** When the last watched lock stopped being watched (monotonic ms). */
+  #idleSince = 0;
 
   constructor(
     private readonly adapter: RedisAdapter,
@@ -44,7 +46,6 @@ export class LossWatcher {
       this.#watched.set(key, holders);
     }
     holders.set(token, onLost);
-    clearTimeout(this.#idleTimer);
     void this.#check(key);
     return () => {
       const current = this.#watched.get(key);
@@ -54,14 +55,26 @@ export class LossWatcher {
     };
   }
 
-  /** Closes the watcher WATCHER_IDLE_MS from now unless a lock is watched by then. */
+  /**
+   * Closes the watcher once no lock has been watched for WATCHER_IDLE_MS; one timer serves many
+   * idle moments (see PubSubWaker).
+   */
   #closeWhenIdle(): void {
     if (this.#watched.size > 0 || !this.#watcher) return;
-    clearTimeout(this.#idleTimer);
+    this.#idleSince = monotonicNow();
+    if (!this.#idleTimer) this.#armIdleTimer(WATCHER_IDLE_MS);
+  }
+
+  #armIdleTimer(delayMs: number): void {
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = undefined;
       const idle = this.#watcher;
-      if (this.#watched.size > 0 || !idle) return;
+      if (this.#watched.size > 0 || !idle || this.#closed) return;
+      const idleFor = monotonicNow() - this.#idleSince;
+      if (idleFor < WATCHER_IDLE_MS) {
+        this.#armIdleTimer(WATCHER_IDLE_MS - idleFor);
+        return;
+      }
       this.#watcher = undefined;
       void idle
         .then((watcher) => {
@@ -69,7 +82,7 @@ export class LossWatcher {
           return watcher?.close();
         })
         .catch((error: unknown) => debug('closing key watcher failed: %o', error));
-    }, WATCHER_IDLE_MS);
+    }, Math.ceil(delayMs));
     this.#idleTimer.unref();
   }
 

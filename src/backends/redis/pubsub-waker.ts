@@ -11,7 +11,7 @@
 import type { Waker } from '../../core/backend.js';
 import { type Grant, LOOK_AGAIN, WaitSlots, type WakeSlot } from '../../core/wait-slots.js';
 import { debug } from '../../diagnostics.js';
-import { withTimeout } from '../../time.js';
+import { monotonicNow, withTimeout } from '../../time.js';
 import type { RedisAdapter, RedisSubscriber } from './adapter.js';
 
 /** Gets a channel's messages, and `undefined` when some may have been missed (a reconnect). */
@@ -29,6 +29,8 @@ export class PubSubWaker implements Waker {
     () => this.#closeWhenIdle(),
   );
   #idleTimer: NodeJS.Timeout | undefined;
+  /** When the last waiter or listener left (monotonic ms). */
+  #idleSince = 0;
   /** Channels other than the wake channel, with who gets their messages (election observers). */
   readonly #listeners = new Map<
     string,
@@ -96,18 +98,31 @@ export class PubSubWaker implements Waker {
     return true;
   }
 
-  /** Closes the subscriber SUBSCRIBER_IDLE_MS from now unless someone waits or listens by then. */
+  /**
+   * Closes the subscriber once nobody has waited or listened for SUBSCRIBER_IDLE_MS. One timer
+   * serves many idle moments (a lock taken and released many times a second goes idle each time):
+   * it is armed only when none is, and when it fires early it waits out the rest.
+   */
   #closeWhenIdle(): void {
     if (this.#slots.size > 0 || this.#listeners.size > 0 || !this.subscriber) return;
-    clearTimeout(this.#idleTimer);
+    this.#idleSince = monotonicNow();
+    if (!this.#idleTimer) this.#armIdleTimer(SUBSCRIBER_IDLE_MS);
+  }
+
+  #armIdleTimer(delayMs: number): void {
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = undefined;
-      if (this.#slots.size > 0 || this.#listeners.size > 0) return;
+      if (this.#slots.size > 0 || this.#listeners.size > 0 || this.closed) return;
+      const idleFor = monotonicNow() - this.#idleSince;
+      if (idleFor < SUBSCRIBER_IDLE_MS) {
+        this.#armIdleTimer(SUBSCRIBER_IDLE_MS - idleFor);
+        return;
+      }
       const subscriber = this.subscriber;
       this.subscriber = undefined;
       debug('closing the idle subscriber');
       subscriber?.close().catch((error: unknown) => debug('closing subscriber failed: %o', error));
-    }, SUBSCRIBER_IDLE_MS);
+    }, Math.ceil(delayMs));
     this.#idleTimer.unref();
   }
 
@@ -142,7 +157,6 @@ export class PubSubWaker implements Waker {
   }
 
   register(token: string, waitKey: string): WakeSlot {
-    clearTimeout(this.#idleTimer);
     return this.#slots.register(token, waitKey);
   }
 
@@ -174,7 +188,6 @@ export class PubSubWaker implements Waker {
       });
     }
     const { handlers, subscribed } = entry;
-    clearTimeout(this.#idleTimer);
     handlers.add(onMessage);
     try {
       await subscribed;

@@ -34,6 +34,12 @@ export const WARNING_CODES = {
   evictableLock: 'EVICTABLE_LOCK',
   /** The server check could not read `INFO` (ACL): Cluster mode and eviction were not checked. */
   unchecked: 'SERVER_UNCHECKED',
+  /**
+   * `appendonly` is off: a restart of Redis loses the lock keys written since its last snapshot,
+   * so a second holder can get a lock its first holder still holds. Fencing tokens stay in order
+   * (the counter starts again from the server clock).
+   */
+  notPersistent: 'NOT_PERSISTENT',
 } as const;
 
 const channels = {

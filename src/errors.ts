@@ -17,6 +17,7 @@ export const LOCK_ERROR_CODES = {
   clientClosed: 'ERR_LOCK_CLIENT_CLOSED',
   limitMismatch: 'ERR_LOCK_LIMIT_MISMATCH',
   replication: 'ERR_LOCK_REPLICATION',
+  outOfMemory: 'ERR_LOCK_OOM',
 } as const;
 
 export type LockErrorCode = (typeof LOCK_ERROR_CODES)[keyof typeof LOCK_ERROR_CODES];
@@ -117,6 +118,16 @@ export class LockReplicationError extends LockBackendError {
       `only ${acknowledged} of the ${required} replicas required acknowledged the write in time`,
     );
   }
+}
+
+/**
+ * Redis refused the write: it is above `maxmemory` and evicts nothing (`OOM command not allowed`).
+ * Nothing was taken; it may pass (memory freed), so an acquire retries within its `waitMs`. The
+ * Redis error is the `cause`.
+ */
+export class LockOutOfMemoryError extends LockBackendError {
+  override readonly name = 'LockOutOfMemoryError';
+  override readonly code = LOCK_ERROR_CODES.outOfMemory;
 }
 
 /** The locker was closed; no new operations are accepted and pending waits are ended. */

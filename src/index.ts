@@ -23,6 +23,7 @@ export {
   type LockLossReason,
   LockLostError,
   LockNotHeldError,
+  LockOutOfMemoryError,
   LockReplicationError,
   LockTimeoutError,
   LockUnsupportedError,

@@ -13,7 +13,11 @@ export function registerLifecycleTests(api: TestApi, ctx: SuiteContext): void {
   describe('server check', () => {
     it('Locker › server check › an evicting maxmemory-policy warns once per locker, not per call', async () => {
       const warnings: { code: string }[] = [];
-      const onWarning = (message: unknown) => warnings.push(message as { code: string });
+      const eviction: string[] = [WARNING_CODES.evictableFence, WARNING_CODES.evictableLock];
+      const onWarning = (message: unknown) => {
+        const warning = message as { code: string };
+        if (eviction.includes(warning.code)) warnings.push(warning);
+      };
       diagnosticsChannel.subscribe(CHANNELS.warning, onWarning);
       try {
         for (const [policy, code] of [
@@ -42,6 +46,52 @@ export function registerLifecycleTests(api: TestApi, ctx: SuiteContext): void {
         diagnosticsChannel.unsubscribe(CHANNELS.warning, onWarning);
         await server.command('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
       }
+    });
+
+    it('Locker › server check › a server without an append-only file warns once per locker, one with it does not', async () => {
+      const codes: string[] = [];
+      const onWarning = (message: unknown) => {
+        const { code } = message as { code: string };
+        if (code === WARNING_CODES.notPersistent) codes.push(code);
+      };
+      diagnosticsChannel.subscribe(CHANNELS.warning, onWarning);
+      try {
+        await server.command('CONFIG', 'SET', 'appendonly', 'no');
+        for (const locker of [await newLocker(), await newLocker()]) {
+          for (let i = 0; i < 3; i++) await (await locker.acquire(fresh('aof'))).release();
+        }
+        assert.deepEqual(codes, [WARNING_CODES.notPersistent, WARNING_CODES.notPersistent]);
+        codes.length = 0;
+        await server.command('CONFIG', 'SET', 'appendonly', 'yes');
+        await (await (await newLocker()).acquire(fresh('aof'))).release();
+        assert.deepEqual(codes, []);
+      } finally {
+        diagnosticsChannel.unsubscribe(CHANNELS.warning, onWarning);
+        await server.command('CONFIG', 'SET', 'appendonly', 'no');
+      }
+    });
+  });
+
+  describe('out of memory', () => {
+    it('Locker › out of memory › an acquire Redis refuses for maxmemory rejects with LockOutOfMemoryError (ERR_LOCK_OOM), and a held lock still releases', async () => {
+      const locker = await newLocker();
+      const held = await locker.acquire(fresh('oom-held'));
+      const name = fresh('oom');
+      await server.command('CONFIG', 'SET', 'maxmemory', '1');
+      try {
+        await assert.rejects(locker.acquire(name, { waitMs: 0 }), {
+          name: 'LockOutOfMemoryError',
+          code: LOCK_ERROR_CODES.outOfMemory,
+        });
+        // Retried within the wait (memory may be freed), ending with the same error.
+        await assert.rejects(locker.acquire(name, { waitMs: 200 }), {
+          code: LOCK_ERROR_CODES.outOfMemory,
+        });
+        assert.equal((await held.release()).outcome, 'released');
+      } finally {
+        await server.command('CONFIG', 'SET', 'maxmemory', '0');
+      }
+      assert.equal((await locker.inspect(name)).locked, false);
     });
   });
 

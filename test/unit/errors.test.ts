@@ -18,6 +18,7 @@ import {
   LockLimitMismatchError,
   LockLostError,
   LockNotHeldError,
+  LockOutOfMemoryError,
   LockReplicationError,
   LockTimeoutError,
   LockUnsupportedError,
@@ -134,6 +135,16 @@ const rows: readonly Row[] = [
     code: 'ERR_LOCK_LIMIT_MISMATCH',
     message: 'semaphore "pool" is in use with limit 4; it was asked for with limit 3',
     fields: { lockName: 'pool', limit: 3, existingLimit: 4 },
+  },
+  {
+    type: LockOutOfMemoryError,
+    make: (options) =>
+      new LockOutOfMemoryError('mutex-acquire failed: OOM command not allowed', options),
+    acceptsCause: true,
+    name: 'LockOutOfMemoryError',
+    code: 'ERR_LOCK_OOM',
+    message: 'mutex-acquire failed: OOM command not allowed',
+    fields: {},
   },
   {
     type: LockReplicationError,

@@ -9,6 +9,7 @@ import {
   LockBackendError,
   LockError,
   LockKeyConflictError,
+  LockOutOfMemoryError,
   LockReplicationError,
   LockUnsupportedError,
 } from '../../errors.js';
@@ -18,6 +19,8 @@ import type { LockKeys } from './keys.js';
 import { type LuaScript, type ServerInfo, serverInfo } from './scripts/index.js';
 
 const KEY_CONFLICT = /^(WRONGTYPE|ERR value is not an integer)/;
+/** Redis refuses writes above `maxmemory` under `noeviction`. */
+const OUT_OF_MEMORY = /^OOM /;
 /**
  * Redis errors that waiting cannot cure: missing permissions or authentication, a command the
  * server (or a proxy) does not know, a script that fails at run time. BUSY, LOADING, MASTERDOWN,
@@ -242,6 +245,14 @@ export function judgeServer(info: ServerInfo): void {
         'Use noeviction for the locks.',
     );
   }
+  if (!info.aofEnabled) {
+    warn(
+      WARNING_CODES.notPersistent,
+      'appendonly is off: a restart of Redis loses the lock keys written since its last snapshot, ' +
+        'so a second holder can get a lock while the first still holds it (fencing tokens stay in ' +
+        'order). Use appendonly yes for the locks.',
+    );
+  }
   debug('server check passed: redis %s, maxmemory-policy %s', info.version, policy);
 }
 
@@ -255,6 +266,9 @@ function toLockError(error: unknown, scriptName: string, keys: LockKeys | undefi
   const message = error instanceof Error ? error.message : String(error);
   if (keys && KEY_CONFLICT.test(message)) {
     return new LockKeyConflictError(keys.lock, message.split('\n')[0] ?? message, { cause: error });
+  }
+  if (OUT_OF_MEMORY.test(message)) {
+    return new LockOutOfMemoryError(`${scriptName} failed: ${message}`, { cause: error });
   }
   const backendError = new LockBackendError(`${scriptName} failed: ${message}`, { cause: error });
   if (PERMANENT.test(message)) markPermanent(backendError);

@@ -246,6 +246,8 @@ export interface ServerInfo {
   readonly maxmemoryPolicy: string;
   /** `maxmemory` in bytes; 0 when unlimited. */
   readonly maxmemory: number;
+  /** `aof_enabled`: the server logs every write to its append-only file (`appendonly yes`). */
+  readonly aofEnabled: boolean;
 }
 
 /** Parses INFO text ("field:value" lines, "#" section headers) into a map. */
@@ -268,13 +270,15 @@ export const serverInfo = {
   keys: (): string[] => [],
   args: () => [],
   parse(raw: unknown): ServerInfo {
-    if (!Array.isArray(raw) || raw.length !== 3) throw unexpected(raw);
+    if (!Array.isArray(raw) || raw.length !== 4) throw unexpected(raw);
     const fields = infoFields(raw);
     return {
       version: fields.get('redis_version') ?? '',
       clusterEnabled: fields.get('cluster_enabled') === '1',
       maxmemoryPolicy: fields.get('maxmemory_policy') ?? '',
       maxmemory: Number(fields.get('maxmemory') ?? 0) || 0,
+      // A server that does not say (a proxy, an older fork) is not warned about.
+      aofEnabled: fields.get('aof_enabled') !== '0',
     };
   },
 } as const satisfies LuaScript<LockKeys, never, ServerInfo>;

@@ -160,7 +160,7 @@ export class Locker {
         name: store.name,
         token: handle.token,
         fencingToken: handle.fencingToken,
-        waitedMs: monotonicNow() - started,
+        waitedMs: Math.round(monotonicNow() - started),
       });
     }
     return handle;

@@ -129,7 +129,8 @@ export class HeldLock implements Lock {
 
   get remainingMs(): number {
     if (!this.isHeld) return 0;
-    return Math.max(0, this.#validUntil - monotonicNow());
+    // Whole ms, as every duration latchkey reports; rounded down, never promising more.
+    return Math.max(0, Math.floor(this.#validUntil - monotonicNow()));
   }
 
   get isHeld(): boolean {

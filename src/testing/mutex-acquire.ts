@@ -1,6 +1,8 @@
 /** Conformance: acquiring a mutex (waits, hand-overs, fairness, wake-ups). */
 import assert from 'node:assert/strict';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { mutexKeys } from '../backends/redis/keys.js';
+import { CHANNELS } from '../diagnostics.js';
 import { LOCK_ERROR_CODES, LockTimeoutError } from '../errors.js';
 import { fixedDelay, maxAttempts } from '../retry.js';
 import type { SuiteContext } from './context.js';
@@ -34,6 +36,26 @@ export function registerMutexAcquireTests(api: TestApi, ctx: SuiteContext): void
   };
 
   describe('acquire', () => {
+    it('Locker › acquire › the acquire event says how long the caller waited, in whole ms', async () => {
+      const locker = await newLocker();
+      const name = fresh('waited');
+      const holder = await locker.acquire(name);
+      const events: { name: string; waitedMs: number }[] = [];
+      const onAcquire = (message: unknown) => events.push(message as (typeof events)[number]);
+      diagnosticsChannel.subscribe(CHANNELS.acquire, onAcquire);
+      try {
+        const waiting = locker.acquire(name);
+        await sleep(60);
+        await holder.release();
+        await (await waiting).release();
+      } finally {
+        diagnosticsChannel.unsubscribe(CHANNELS.acquire, onAcquire);
+      }
+      const waited = events.find((event) => event.name === name);
+      assert.ok(waited, 'an acquire event for the waiter');
+      assert.ok(Number.isInteger(waited.waitedMs) && waited.waitedMs >= 50, `${waited.waitedMs}`);
+    });
+
     it('Locker › acquire › returns a handle with name, unique token, fencing token and validity', async () => {
       const locker = await newLocker();
       const name = fresh('basic');
@@ -45,6 +67,9 @@ export function registerMutexAcquireTests(api: TestApi, ctx: SuiteContext): void
         lock.remainingMs > 4_000 && lock.remainingMs <= 5_000,
         `remaining ${lock.remainingMs}`,
       );
+      // Every duration latchkey reports is whole milliseconds.
+      assert.ok(Number.isInteger(lock.remainingMs), `remaining ${lock.remainingMs}`);
+      assert.ok(Number.isInteger((await locker.inspect(name)).remainingMs));
       assert.equal(lock.isHeld, true);
       assert.equal(lock.signal.aborted, false);
       const state = await locker.inspect(name);

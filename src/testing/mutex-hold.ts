@@ -157,6 +157,26 @@ export function registerMutexHoldTests(api: TestApi, ctx: SuiteContext): void {
       }
     });
 
+    it('Locker › lost › a key watcher not up in time (Redis paused during its set-up) is taken when it comes up', async () => {
+      const locker = await newLocker({ commandTimeoutMs: 300 });
+      const pushes = typeof connections.at(-1)?.adapter.createKeyWatcher === 'function';
+      const name = fresh('late-watcher');
+      const lock = await locker.acquire(name, { ttlMs: 10_000 });
+      // The watcher's set-up waits behind the pause, past the locker's command timeout.
+      await server.command('CLIENT', 'PAUSE', 800, 'ALL');
+      const signal = lock.signal;
+      await sleep(1_200); // the pause is over, the watcher came up late
+      await server.command('DEL', mutexKeys(PREFIX, name).lock);
+      const changedAt = performance.now();
+      const lost = await settlesWithin(aborted(signal), 5_000, 'loss signal');
+      const ms = performance.now() - changedAt;
+      assert.ok(lost instanceof LockLostError);
+      assert.equal(lost.reason, 'expired');
+      await lock.release();
+      // By push, long before the next refresh (3.3 s after the acquire, about 1.3 s from here).
+      if (pushes) assert.ok(ms < PUSHED_WITHIN_MS, `signal ${ms.toFixed(1)} ms after the DEL`);
+    });
+
     it('Locker › lost › expiry with auto-refresh off aborts the signal at the local deadline', async () => {
       const locker = await newLocker();
       const name = fresh('expire');

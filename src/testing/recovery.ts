@@ -264,7 +264,10 @@ export function registerRecoveryTests(api: TestApi, ctx: SuiteContext): void {
       await server.command('ACL', 'SETUSER', user, 'on', '>pw', '~*', '&*', '+@all', '-evalsha');
       try {
         const locker = await newLocker();
-        const url = server.url.replace('redis://', `redis://${user}:pw@`);
+        const asUser = new URL(server.url);
+        asUser.username = user;
+        asUser.password = 'pw';
+        const url = asUser.toString();
         const denied = new Locker((await connectAs(url)).adapter);
         lockers.push(denied);
         const name = fresh('noperm');

@@ -10,9 +10,10 @@
  * was not up in time (Redis down, a failover) is taken when it comes up.
  */
 
+import { IdleClose } from '../../core/idle-close.js';
 import { debug } from '../../diagnostics.js';
 import type { LockLossReason } from '../../errors.js';
-import { monotonicNow, OperationTimeout, withTimeout } from '../../time.js';
+import { OperationTimeout, withTimeout } from '../../time.js';
 import type { RedisAdapter, RedisKeyWatcher } from './adapter.js';
 
 type OnLost = (reason: Extract<LockLossReason, 'expired' | 'taken'>) => void;
@@ -28,9 +29,11 @@ export class LossWatcher {
   readonly #watched = new Map<string, Map<string, OnLost>>();
   #watcher: Promise<RedisKeyWatcher | undefined> | undefined;
   #closed = false;
-  #idleTimer: NodeJS.Timeout | undefined;
-  /** When the last watched lock stopped being watched (monotonic ms). */
-  #idleSince = 0;
+  readonly #idle = new IdleClose(
+    WATCHER_IDLE_MS,
+    () => this.#watched.size > 0 || this.#closed,
+    () => this.#closeIdle(),
+  );
 
   constructor(
     private readonly adapter: RedisAdapter,
@@ -55,35 +58,21 @@ export class LossWatcher {
     };
   }
 
-  /**
-   * Closes the watcher once no lock has been watched for WATCHER_IDLE_MS; one timer serves many
-   * idle moments (see PubSubWaker).
-   */
+  /** Closes the watcher once no lock has been watched for WATCHER_IDLE_MS. */
   #closeWhenIdle(): void {
     if (this.#watched.size > 0 || !this.#watcher) return;
-    this.#idleSince = monotonicNow();
-    if (!this.#idleTimer) this.#armIdleTimer(WATCHER_IDLE_MS);
+    this.#idle.idle();
   }
 
-  #armIdleTimer(delayMs: number): void {
-    this.#idleTimer = setTimeout(() => {
-      this.#idleTimer = undefined;
-      const idle = this.#watcher;
-      if (this.#watched.size > 0 || !idle || this.#closed) return;
-      const idleFor = monotonicNow() - this.#idleSince;
-      if (idleFor < WATCHER_IDLE_MS) {
-        this.#armIdleTimer(WATCHER_IDLE_MS - idleFor);
-        return;
-      }
-      this.#watcher = undefined;
-      void idle
-        .then((watcher) => {
-          debug('closing the idle key watcher');
-          return watcher?.close();
-        })
-        .catch((error: unknown) => debug('closing key watcher failed: %o', error));
-    }, Math.ceil(delayMs));
-    this.#idleTimer.unref();
+  #closeIdle(): void {
+    const idle = this.#watcher;
+    this.#watcher = undefined;
+    void idle
+      ?.then((watcher) => {
+        debug('closing the idle key watcher');
+        return watcher?.close();
+      })
+      .catch((error: unknown) => debug('closing key watcher failed: %o', error));
   }
 
   #open(): Promise<RedisKeyWatcher | undefined> {
@@ -165,7 +154,7 @@ export class LossWatcher {
 
   async close(): Promise<void> {
     this.#closed = true;
-    clearTimeout(this.#idleTimer);
+    this.#idle.stop();
     this.#watched.clear();
     const watcher = await this.#watcher;
     await watcher

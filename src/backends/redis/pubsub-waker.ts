@@ -9,9 +9,10 @@
  */
 
 import type { Waker } from '../../core/backend.js';
+import { IdleClose } from '../../core/idle-close.js';
 import { type Grant, LOOK_AGAIN, WaitSlots, type WakeSlot } from '../../core/wait-slots.js';
 import { debug } from '../../diagnostics.js';
-import { monotonicNow, withTimeout } from '../../time.js';
+import { withTimeout } from '../../time.js';
 import type { RedisAdapter, RedisSubscriber } from './adapter.js';
 
 /** Gets a channel's messages, and `undefined` when some may have been missed (a reconnect). */
@@ -28,9 +29,11 @@ export class PubSubWaker implements Waker {
     () => this.subscribed,
     () => this.#closeWhenIdle(),
   );
-  #idleTimer: NodeJS.Timeout | undefined;
-  /** When the last waiter or listener left (monotonic ms). */
-  #idleSince = 0;
+  readonly #idle = new IdleClose(
+    SUBSCRIBER_IDLE_MS,
+    () => this.#inUse(),
+    () => this.#closeIdle(),
+  );
   /** Channels other than the wake channel, with who gets their messages (election observers). */
   readonly #listeners = new Map<
     string,
@@ -98,32 +101,21 @@ export class PubSubWaker implements Waker {
     return true;
   }
 
-  /**
-   * Closes the subscriber once nobody has waited or listened for SUBSCRIBER_IDLE_MS. One timer
-   * serves many idle moments (a lock taken and released many times a second goes idle each time):
-   * it is armed only when none is, and when it fires early it waits out the rest.
-   */
+  /** Closes the subscriber once nobody has waited or listened for SUBSCRIBER_IDLE_MS. */
   #closeWhenIdle(): void {
-    if (this.#slots.size > 0 || this.#listeners.size > 0 || !this.subscriber) return;
-    this.#idleSince = monotonicNow();
-    if (!this.#idleTimer) this.#armIdleTimer(SUBSCRIBER_IDLE_MS);
+    if (this.#inUse() || !this.subscriber) return;
+    this.#idle.idle();
   }
 
-  #armIdleTimer(delayMs: number): void {
-    this.#idleTimer = setTimeout(() => {
-      this.#idleTimer = undefined;
-      if (this.#slots.size > 0 || this.#listeners.size > 0 || this.closed) return;
-      const idleFor = monotonicNow() - this.#idleSince;
-      if (idleFor < SUBSCRIBER_IDLE_MS) {
-        this.#armIdleTimer(SUBSCRIBER_IDLE_MS - idleFor);
-        return;
-      }
-      const subscriber = this.subscriber;
-      this.subscriber = undefined;
-      debug('closing the idle subscriber');
-      subscriber?.close().catch((error: unknown) => debug('closing subscriber failed: %o', error));
-    }, Math.ceil(delayMs));
-    this.#idleTimer.unref();
+  #inUse(): boolean {
+    return this.#slots.size > 0 || this.#listeners.size > 0 || this.closed;
+  }
+
+  #closeIdle(): void {
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    debug('closing the idle subscriber');
+    subscriber?.close().catch((error: unknown) => debug('closing subscriber failed: %o', error));
   }
 
   /**
@@ -207,7 +199,7 @@ export class PubSubWaker implements Waker {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.#idleTimer);
+    this.#idle.stop();
     await this.subscribing;
     const subscriber = this.subscriber;
     this.subscriber = undefined;

@@ -14,7 +14,7 @@ import {
   LockUnsupportedError,
 } from '../../errors.js';
 import { OperationTimeout, withTimeout } from '../../time.js';
-import type { CommandDeadline, LuaScriptSource, RedisAdapter } from './adapter.js';
+import type { CommandDeadline, RedisAdapter } from './adapter.js';
 import type { LockKeys } from './keys.js';
 import { type LuaScript, type ServerInfo, serverInfo } from './scripts/index.js';
 
@@ -65,18 +65,11 @@ export class ScriptRunner {
     timeoutMs: number = this.timeoutMs,
   ): Promise<Reply> {
     if (!this.#checked) await this.checkServer();
-    const raw = await this.#send(
-      script,
-      script.keys(keys, args),
-      script.args(args),
-      timeoutMs,
-      keys,
+    const [scriptKeys, scriptArgs] = [script.keys(keys, args), script.args(args)];
+    const raw = await this.#send(script.name, timeoutMs, keys, (deadline) =>
+      this.adapter.runScript(script, scriptKeys, scriptArgs, deadline),
     );
-    try {
-      return script.parse(raw);
-    } catch (error) {
-      throw new LockBackendError(`${script.name}: ${(error as Error).message}`, { cause: error });
-    }
+    return parseReply(script, raw);
   }
 
   /**
@@ -91,26 +84,16 @@ export class ScriptRunner {
     args: Args,
     wrote: (reply: Reply) => boolean,
   ): Promise<Reply> {
-    const { replicas } = this.replication;
+    const { replicas, timeoutMs } = this.replication;
+    const runAndWait = this.adapter.runScriptAndWait;
     if (replicas === 0) return this.run(script, keys, args);
+    if (!runAndWait) throw new LockUnsupportedError('the adapter cannot wait for replicas');
     if (!this.#checked) await this.checkServer();
-    let acknowledged = 0;
-    const raw = await this.#send(
-      script,
-      script.keys(keys, args),
-      script.args(args),
-      this.timeoutMs,
-      keys,
-      (count) => {
-        acknowledged = count;
-      },
+    const [scriptKeys, scriptArgs] = [script.keys(keys, args), script.args(args)];
+    const [raw, acknowledged] = await this.#send(script.name, this.timeoutMs, keys, (deadline) =>
+      runAndWait.call(this.adapter, script, scriptKeys, scriptArgs, deadline, replicas, timeoutMs),
     );
-    let reply: Reply;
-    try {
-      reply = script.parse(raw);
-    } catch (error) {
-      throw new LockBackendError(`${script.name}: ${(error as Error).message}`, { cause: error });
-    }
+    const reply = parseReply(script, raw);
     if (wrote(reply) && acknowledged < replicas) {
       throw new LockReplicationError(replicas, acknowledged);
     }
@@ -139,7 +122,11 @@ export class ScriptRunner {
   async #check(): Promise<void> {
     let info: ServerInfo;
     try {
-      info = serverInfo.parse(await this.#send(serverInfo, [], [], this.timeoutMs, undefined));
+      info = serverInfo.parse(
+        await this.#send(serverInfo.name, this.timeoutMs, undefined, (deadline) =>
+          this.adapter.runScript(serverInfo, [], [], deadline),
+        ),
+      );
     } catch (error) {
       if (error instanceof LockBackendError && INFO_DENIED.test(causeMessage(error))) {
         warn(
@@ -154,24 +141,24 @@ export class ScriptRunner {
     judgeServer(info);
   }
 
-  async #send(
-    script: LuaScriptSource,
-    keys: string[],
-    args: string[],
+  /**
+   * Runs what `start` sends with a deadline of `timeoutMs`, at which it rejects (the adapter then
+   * stops what has not reached Redis yet), and turns Redis's errors into latchkey's.
+   */
+  async #send<T>(
+    scriptName: string,
     timeoutMs: number,
     lockKeys: LockKeys | undefined,
-    onAcknowledged?: (replicas: number) => void,
-  ): Promise<unknown> {
+    start: (deadline: CommandDeadline) => Promise<T>,
+  ): Promise<T> {
     const deadline = new Deadline();
-    const operation = onAcknowledged
-      ? this.#runAndWait(script, keys, args, deadline, onAcknowledged)
-      : this.adapter.runScript(script, keys, args, deadline);
+    const operation = start(deadline);
     try {
       return await withTimeout(operation, Math.max(1, timeoutMs), (timeout) =>
         deadline.expire(timeout),
       );
     } catch (error) {
-      const lockError = toLockError(error, script.name, lockKeys);
+      const lockError = toLockError(error, scriptName, lockKeys);
       if (error instanceof OperationTimeout) {
         markPending(
           lockError,
@@ -184,28 +171,14 @@ export class ScriptRunner {
       throw lockError;
     }
   }
+}
 
-  async #runAndWait(
-    script: LuaScriptSource,
-    keys: string[],
-    args: string[],
-    deadline: Deadline,
-    onAcknowledged: (replicas: number) => void,
-  ): Promise<unknown> {
-    const { replicas, timeoutMs } = this.replication;
-    const runAndWait = this.adapter.runScriptAndWait;
-    if (!runAndWait) throw new LockUnsupportedError('the adapter cannot wait for replicas');
-    const [reply, acknowledged] = await runAndWait.call(
-      this.adapter,
-      script,
-      keys,
-      args,
-      deadline,
-      replicas,
-      timeoutMs,
-    );
-    onAcknowledged(acknowledged);
-    return reply;
+/** The script's typed reply, or LockBackendError for one it does not recognise. */
+function parseReply<Reply>(script: LuaScript<LockKeys, never, Reply>, raw: unknown): Reply {
+  try {
+    return script.parse(raw);
+  } catch (error) {
+    throw new LockBackendError(`${script.name}: ${(error as Error).message}`, { cause: error });
   }
 }
 

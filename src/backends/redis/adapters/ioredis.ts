@@ -22,6 +22,7 @@ import {
   isNoScriptError,
   type ReadyEvents,
   readyWaiter,
+  runFollowedByWait,
   ScriptLoads,
   SUBSCRIBER_CLOSE_TIMEOUT_MS,
   throwIfExpired,
@@ -84,15 +85,11 @@ export function fromIORedis(client: IORedisClient): RedisAdapter {
     runScript: (script, keys, args, deadline) => run(script, keys, args, deadline),
 
     ...(wait && {
-      async runScriptAndWait(script, keys, args, deadline, replicas, timeoutMs) {
-        const waits: Promise<number>[] = [];
-        const reply = await run(script, keys, args, deadline, () => {
-          const acknowledged = wait(replicas, timeoutMs);
-          acknowledged.catch(() => {});
-          waits.push(acknowledged);
-        });
-        return [reply, await (waits[waits.length - 1] ?? Promise.resolve(0))] as const;
-      },
+      runScriptAndWait: (script, keys, args, deadline, replicas, timeoutMs) =>
+        runFollowedByWait(
+          (afterSend) => run(script, keys, args, deadline, () => afterSend(client)),
+          () => wait(replicas, timeoutMs),
+        ),
     }),
 
     async createSubscriber(): Promise<RedisSubscriber> {

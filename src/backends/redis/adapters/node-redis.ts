@@ -21,6 +21,7 @@ import {
   isNoScriptError,
   type ReadyEvents,
   readyWaiter,
+  runFollowedByWait,
   ScriptLoads,
   SUBSCRIBER_CLOSE_TIMEOUT_MS,
   throwIfExpired,
@@ -200,15 +201,12 @@ export function fromNodeRedis(client: NodeRedisClient): RedisAdapter {
     runScript: (script, keys, args, deadline) => run(script, keys, args, deadline),
 
     ...(typeof (client as Partial<Replicated>).wait === 'function' && {
-      async runScriptAndWait(script, keys, args, deadline, replicas, timeoutMs) {
-        const waits: Promise<number>[] = [];
-        const reply = await run(script, keys, args, deadline, (target) => {
-          const acknowledged = (target as NodeRedisClient & Replicated).wait(replicas, timeoutMs);
-          acknowledged.catch(() => {});
-          waits.push(acknowledged);
-        });
-        return [reply, await (waits[waits.length - 1] ?? Promise.resolve(0))] as const;
-      },
+      runScriptAndWait: (script, keys, args, deadline, replicas, timeoutMs) =>
+        runFollowedByWait(
+          (afterSend) => run(script, keys, args, deadline, afterSend),
+          (target: NodeRedisClient) =>
+            (target as NodeRedisClient & Replicated).wait(replicas, timeoutMs),
+        ),
     }),
 
     async createSubscriber(): Promise<RedisSubscriber> {

@@ -159,3 +159,22 @@ export class ScriptLoads {
     }
   }
 }
+
+/**
+ * Runs a script through `run`, which calls its `afterSend` right after each send of the script
+ * (and again after a NOSCRIPT fallback's), and sends `WAIT` there through `wait`, so that each WAIT
+ * follows the script on the same connection. Resolves with the script's reply and what the last
+ * WAIT reported.
+ */
+export async function runFollowedByWait<Target>(
+  run: (afterSend: (target: Target) => void) => Promise<unknown>,
+  wait: (target: Target) => Promise<number>,
+): Promise<readonly [reply: unknown, acknowledged: number]> {
+  const waits: Promise<number>[] = [];
+  const reply = await run((target) => {
+    const acknowledged = wait(target);
+    acknowledged.catch(() => {}); // a WAIT behind a failed send: the script's error is reported
+    waits.push(acknowledged);
+  });
+  return [reply, await (waits[waits.length - 1] ?? 0)];
+}

@@ -11,6 +11,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expandIncludes } from './lua-include.js';
+import { shardedVariant } from './lua-sharded.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const luaDir = join(root, 'src/backends/redis/scripts/lua');
@@ -26,17 +27,24 @@ export function headerKeyCount(lua: string): number {
   return highest;
 }
 
+const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
+
 const entries = readdirSync(luaDir)
   .filter((file) => file.endsWith('.lua'))
   .sort()
   .map((file) => {
     const source = readFileSync(join(luaDir, file), 'utf8');
     const lua = expandIncludes(source, luaDir);
+    const name = file.replace(/\.lua$/, '');
+    const numberOfKeys = headerKeyCount(source);
+    const sharded = shardedVariant(lua);
     return {
-      name: file.replace(/\.lua$/, ''),
+      name,
       lua,
-      sha1: createHash('sha1').update(lua).digest('hex'),
-      numberOfKeys: headerKeyCount(source),
+      sha1: sha1(lua),
+      numberOfKeys,
+      // What a Redis Cluster runs instead (lua-sharded.ts), for the scripts that publish.
+      ...(sharded && { sharded: { name, lua: sharded, sha1: sha1(sharded), numberOfKeys } }),
     };
   });
 

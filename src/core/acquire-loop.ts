@@ -89,8 +89,8 @@ export async function acquire(
   // Until the waker is ready (subscribed, on Redis) an attempt must not queue: a grant could not
   // reach us. A locker's first acquire then tries once while the subscription opens alongside,
   // and an acquire that finds the lock free never waits for it (about a connection set-up).
-  let mayQueue = pushWait && waker.isReady;
-  if (pushWait && !mayQueue) void waker.ready();
+  let mayQueue = pushWait && waker.isReadyFor(store.waitKey);
+  if (pushWait && !mayQueue) void waker.ready(store.waitKey);
 
   const renewMs = context.queueRenewMs ?? QUEUE_RENEW_MS;
   let queued = false;
@@ -174,7 +174,7 @@ export async function acquire(
       if (reply?.kind === 'held' && pushWait && !mayQueue) {
         // Held: subscribe (already under way) before the next attempt joins the queue, so the
         // hand-over message cannot be missed. A failure to subscribe leaves the slot polling.
-        await waker.ready();
+        await waker.ready(store.waitKey);
         mayQueue = true;
         continue;
       }

@@ -117,10 +117,16 @@ export interface LeaderSnapshot {
 
 /** Delivers grants to waiting acquires. */
 export interface Waker {
-  /** True when grants can reach this process's waiters now (`ready()` would resolve true). */
-  readonly isReady: boolean;
-  /** Resolves true once grants can reach this process's waiters; false if they cannot now. */
-  ready(): Promise<boolean>;
+  /**
+   * True when grants for the lock waited on under `waitKey` can reach this process's waiters now
+   * (`ready(waitKey)` would resolve true).
+   */
+  isReadyFor(waitKey: string): boolean;
+  /**
+   * Resolves true once grants for the lock waited on under `waitKey` can reach this process's
+   * waiters; false if they cannot now.
+   */
+  ready(waitKey: string): Promise<boolean>;
   register(token: string, waitKey: string): WakeSlot;
 }
 

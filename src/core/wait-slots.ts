@@ -14,11 +14,21 @@ export class WaitSlots {
   readonly #groups = new Map<string, WaiterGroup>();
 
   constructor(
-    /** False while no wake-up can reach a waiter (no subscription): then every waiter polls. */
-    readonly canWake: () => boolean,
+    /**
+     * False while no wake-up can reach the waiters of the lock under `waitKey` (no subscription):
+     * then every such waiter polls.
+     */
+    readonly canWake: (waitKey: string) => boolean,
     /** Called when the last slot is disposed: nobody waits any more. */
     private readonly onIdle: () => void = () => {},
+    /** Called when the last waiter for the lock under `waitKey` is gone. */
+    private readonly onLockIdle: (waitKey: string) => void = () => {},
   ) {}
+
+  /** True while a waiter of this process waits for the lock under `waitKey`. */
+  waitsFor(waitKey: string): boolean {
+    return this.#groups.has(waitKey);
+  }
 
   /** How many waiters wait. */
   get size(): number {
@@ -66,7 +76,9 @@ export class WaitSlots {
   /** Drops a disposed slot, and its group once empty. */
   forget(slot: WakeSlot, group: WaiterGroup): void {
     this.#byToken.delete(slot.token);
-    if (group.first === undefined) this.#groups.delete(group.waitKey);
+    if (group.first === undefined && this.#groups.delete(group.waitKey)) {
+      this.onLockIdle(group.waitKey);
+    }
     if (this.#byToken.size === 0) this.onIdle();
   }
 }
@@ -158,7 +170,7 @@ export class WakeSlot {
    * waiter for the lock, or no wake-up can reach it (no subscription).
    */
   polls(): boolean {
-    return !this.slots.canWake() || this.group.first === this;
+    return !this.slots.canWake(this.group.waitKey) || this.group.first === this;
   }
 
   /** Ms until the group's next poll is due (negative when overdue). */

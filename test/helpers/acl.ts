@@ -51,3 +51,20 @@ export const LATCHKEY_ACL_RULE = [
 export function aclSetUser(user: string, password: string): string[] {
   return ['ACL', 'SETUSER', user, 'reset', 'on', `>${password}`, ...LATCHKEY_ACL_RULE];
 }
+
+/**
+ * What a Redis Cluster needs on top of LATCHKEY_ACL_RULE: sharded pub/sub (inside the scripts and
+ * on the subscriber) and the slot map (the clients' and the subscriber's CLUSTER SLOTS).
+ */
+export const LATCHKEY_CLUSTER_ACL_ADDITIONS = [
+  '+spublish',
+  '+pubsub|shardnumsub',
+  '+ssubscribe',
+  '+sunsubscribe',
+  '+cluster|slots',
+] as const;
+
+/** aclSetUser for a Cluster's nodes: the rule and the Cluster additions. */
+export function aclSetClusterUser(user: string, password: string): string[] {
+  return [...aclSetUser(user, password), ...LATCHKEY_CLUSTER_ACL_ADDITIONS];
+}

@@ -1,6 +1,6 @@
 /** How the tests connect each adapter under test to a server; used in-process and by workers. */
-import { Redis } from 'ioredis';
-import { createClient } from 'redis';
+import { Cluster, Redis } from 'ioredis';
+import { createClient, createCluster } from 'redis';
 import { fromIORedis } from '../../src/backends/redis/adapters/ioredis.js';
 import { fromNodeRedis } from '../../src/backends/redis/adapters/node-redis.js';
 import type { ConnectAdapter } from '../../src/testing/types.js';
@@ -30,3 +30,47 @@ export const connectNodeRedis: ConnectAdapter = async (url) => {
 };
 
 export const ADAPTERS = { ioredis: connectIORedis, 'node-redis': connectNodeRedis } as const;
+
+/** Cluster clients, seeded with the one node in `url` (they discover the rest). */
+export const connectIORedisCluster: ConnectAdapter = async (url) => {
+  const { hostname, port, username, password } = new URL(url);
+  const client = new Cluster([{ host: hostname, port: Number(port) }], {
+    lazyConnect: true,
+    redisOptions: {
+      ...(username && { username: decodeURIComponent(username) }),
+      ...(password && { password: decodeURIComponent(password) }),
+    },
+  });
+  client.on('error', () => {});
+  await client.connect();
+  return {
+    adapter: fromIORedis(client),
+    close: async () => {
+      await client.quit().catch(() => client.disconnect());
+    },
+  };
+};
+
+export const connectNodeRedisCluster: ConnectAdapter = async (url) => {
+  const { hostname, port, username, password } = new URL(url);
+  const client = createCluster({
+    rootNodes: [{ socket: { host: hostname, port: Number(port) } }],
+    defaults: {
+      ...(username && { username: decodeURIComponent(username) }),
+      ...(password && { password: decodeURIComponent(password) }),
+    },
+  });
+  client.on('error', () => {});
+  await client.connect();
+  return {
+    adapter: fromNodeRedis(client),
+    close: async () => {
+      await client.close().catch(() => client.destroy());
+    },
+  };
+};
+
+export const CLUSTER_ADAPTERS = {
+  ioredis: connectIORedisCluster,
+  'node-redis': connectNodeRedisCluster,
+} as const;

@@ -10,6 +10,11 @@ export interface LuaScriptSource {
   readonly lua: string;
   readonly sha1: string;
   readonly numberOfKeys: number;
+  /**
+   * The same script with sharded pub/sub (SPUBLISH, PUBSUB SHARDNUMSUB), for scripts that publish:
+   * what an adapter with `cluster: true` is given instead.
+   */
+  readonly sharded?: LuaScriptSource;
 }
 
 /**
@@ -25,6 +30,13 @@ export interface CommandDeadline {
 }
 
 export interface RedisAdapter {
+  /**
+   * True when the client talks to a Redis Cluster. Then latchkey gives `runScript` each script's
+   * `sharded` variant, every lock gets a wake channel of its own that carries the lock's hash tag
+   * (so it lives in the lock's slot), and the subscriber must subscribe with SSUBSCRIBE on the
+   * master that owns each channel's slot, following the channel when the slot moves.
+   */
+  readonly cluster?: boolean;
   /**
    * Runs `script` with EVALSHA, and once more with EVAL if Redis answers NOSCRIPT (after a restart
    * or SCRIPT FLUSH). Resolves with the script's reply as the client decodes it (integers as

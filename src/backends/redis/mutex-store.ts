@@ -28,7 +28,7 @@ export class MutexStore<Keys extends MutexKeys = MutexKeys> extends ScriptStore<
     const reply = await this.session.runner.runReplicated(
       mutexAcquire,
       this.keys,
-      attemptArgs(request, this.session.waker.channel),
+      attemptArgs(request, this.session.waker.channelFor(this.keys.lock)),
       (taken) => taken.kind === 'acquired',
     );
     if (reply.kind !== 'conflict') return reply;

@@ -2,6 +2,9 @@
  * Push wake-ups over Redis pub/sub. Each locker listens on one channel of its own over one
  * subscriber connection; a release that hands a lock to one of its waiters publishes that waiter's
  * token there. So a hand-over costs one PUBLISH that reaches one process, however many wait.
+ * On a Redis Cluster the channel must live in the lock's slot (sharded pub/sub: SPUBLISH reaches
+ * only that shard), so a locker there listens on one channel per lock it waits for, subscribed
+ * before its first waiter queues and dropped a while after its last waiter left.
  *
  * Messages are an accelerator, not the source of truth: a waiter also looks again when the holder's
  * remaining PTTL runs out, so a lost message (reconnect, dead subscriber) costs time, never safety.
@@ -26,9 +29,12 @@ export const SUBSCRIBER_IDLE_MS = 2_000;
 
 export class PubSubWaker implements Waker {
   readonly #slots = new WaitSlots(
-    () => this.subscribed,
+    (waitKey) => this.isReadyFor(waitKey),
     () => this.#closeWhenIdle(),
+    (waitKey) => this.#lockIdle(waitKey),
   );
+  /** Cluster only: each lock's wake channel, by wait key, while waited for (and a while after). */
+  readonly #lockChannels = new Map<string, LockChannel>();
   readonly #idle = new IdleClose(
     SUBSCRIBER_IDLE_MS,
     () => this.#inUse(),
@@ -45,6 +51,7 @@ export class PubSubWaker implements Waker {
 
   constructor(
     private readonly adapter: RedisAdapter,
+    /** The wake channel (on a Cluster: the start of each lock's wake channel). */
     readonly channel: string,
     private readonly timeoutMs: number,
     /**
@@ -54,15 +61,78 @@ export class PubSubWaker implements Waker {
     private readonly onUnclaimedGrant: (token: string) => boolean = () => false,
   ) {}
 
-  get isReady(): boolean {
-    return this.subscriber !== undefined;
+  /** The channel on which this locker's waiters for the lock under `waitKey` hear grants. */
+  channelFor(waitKey: string): string {
+    // The wait key is the lock key, so its hash tag puts the channel in the lock's slot.
+    return this.adapter.cluster ? `${this.channel}:${waitKey}` : this.channel;
+  }
+
+  isReadyFor(waitKey: string): boolean {
+    if (!this.subscriber) return false;
+    return !this.adapter.cluster || this.#lockChannels.get(waitKey)?.subscribed === true;
   }
 
   /**
-   * Subscribes on first use. Resolves true once messages can arrive, false if subscribing failed
-   * (the waiter then relies on its PTTL timer; the next waiter tries to subscribe again).
+   * Subscribes on first use. Resolves true once messages for the lock under `waitKey` can arrive,
+   * false if subscribing failed (the waiter then relies on its PTTL timer; the next waiter tries
+   * to subscribe again).
    */
-  ready(): Promise<boolean> {
+  ready(waitKey?: string): Promise<boolean> {
+    if (!this.adapter.cluster || waitKey === undefined) return this.#connect();
+    if (this.isReadyFor(waitKey)) return Promise.resolve(true);
+    let entry = this.#lockChannels.get(waitKey);
+    if (!entry) {
+      entry = { subscribed: false, subscribing: undefined, idle: undefined };
+      this.#lockChannels.set(waitKey, entry);
+    }
+    const subscribing = entry;
+    clearTimeout(subscribing.idle);
+    subscribing.idle = undefined;
+    subscribing.subscribing ??= this.#subscribeLock(waitKey, subscribing).finally(() => {
+      subscribing.subscribing = undefined;
+    });
+    return subscribing.subscribing;
+  }
+
+  async #subscribeLock(waitKey: string, entry: LockChannel): Promise<boolean> {
+    if (!(await this.#connect()) || !this.subscriber) return false;
+    const channel = this.channelFor(waitKey);
+    try {
+      await withTimeout(
+        this.subscriber.subscribe(channel, (message) => this.deliver(message)),
+        this.timeoutMs,
+      );
+    } catch (error) {
+      debug('subscribe to %s failed: %o', channel, error);
+      return false;
+    }
+    if (this.#lockChannels.get(waitKey) !== entry) return false;
+    entry.subscribed = true;
+    // Its waiters may all have gone while the subscription was on its way.
+    if (!this.#slots.waitsFor(waitKey)) this.#lockIdle(waitKey);
+    return true;
+  }
+
+  /**
+   * Cluster only: the last waiter for the lock under `waitKey` left. Its channel stays subscribed
+   * for SUBSCRIBER_IDLE_MS, so a lock waited for again and again does not resubscribe each time.
+   */
+  #lockIdle(waitKey: string): void {
+    const entry = this.#lockChannels.get(waitKey);
+    if (!entry?.subscribed || entry.idle) return;
+    entry.idle = setTimeout(() => {
+      entry.idle = undefined;
+      if (this.#slots.waitsFor(waitKey) || this.#lockChannels.get(waitKey) !== entry) return;
+      this.#lockChannels.delete(waitKey);
+      this.subscriber
+        ?.unsubscribe?.(this.channelFor(waitKey))
+        .catch((error: unknown) => debug('unsubscribe failed: %o', error));
+    }, SUBSCRIBER_IDLE_MS);
+    entry.idle.unref();
+  }
+
+  /** Opens the subscriber connection (and, off a Cluster, subscribes to the wake channel). */
+  #connect(): Promise<boolean> {
     if (this.subscriber) return Promise.resolve(true);
     this.subscribing ??= this.subscribe().finally(() => {
       this.subscribing = undefined;
@@ -74,10 +144,12 @@ export class PubSubWaker implements Waker {
     let subscriber: RedisSubscriber | undefined;
     try {
       subscriber = await withTimeout(this.adapter.createSubscriber(), this.timeoutMs);
-      await withTimeout(
-        subscriber.subscribe(this.channel, (message) => this.deliver(message)),
-        this.timeoutMs,
-      );
+      if (!this.adapter.cluster) {
+        await withTimeout(
+          subscriber.subscribe(this.channel, (message) => this.deliver(message)),
+          this.timeoutMs,
+        );
+      }
     } catch (error) {
       debug('subscribe to %s failed: %o', this.channel, error);
       await subscriber?.close().catch(() => {});
@@ -114,6 +186,7 @@ export class PubSubWaker implements Waker {
   #closeIdle(): void {
     const subscriber = this.subscriber;
     this.subscriber = undefined;
+    this.#forgetLockChannels();
     debug('closing the idle subscriber');
     subscriber?.close().catch((error: unknown) => debug('closing subscriber failed: %o', error));
   }
@@ -143,9 +216,10 @@ export class PubSubWaker implements Waker {
     if (!this.onUnclaimedGrant(token)) debug('grant for unknown token %s dropped', token);
   }
 
-  /** True once messages can reach this locker's waiters. */
-  get subscribed(): boolean {
-    return this.subscriber !== undefined;
+  /** Cluster only: the lock channels went with the subscriber connection. */
+  #forgetLockChannels(): void {
+    for (const entry of this.#lockChannels.values()) clearTimeout(entry.idle);
+    this.#lockChannels.clear();
   }
 
   register(token: string, waitKey: string): WakeSlot {
@@ -159,7 +233,7 @@ export class PubSubWaker implements Waker {
    * cannot be had now.
    */
   async listen(channel: string, onMessage: Listener): Promise<() => Promise<void>> {
-    if (!(await this.ready()) || !this.subscriber) {
+    if (!(await this.#connect()) || !this.subscriber) {
       throw new Error(`could not subscribe to ${channel}`);
     }
     const subscriber = this.subscriber;
@@ -203,6 +277,15 @@ export class PubSubWaker implements Waker {
     await this.subscribing;
     const subscriber = this.subscriber;
     this.subscriber = undefined;
+    this.#forgetLockChannels();
     await subscriber?.close();
   }
+}
+
+/** A lock's own wake channel on a Cluster. */
+interface LockChannel {
+  subscribed: boolean;
+  subscribing: Promise<boolean> | undefined;
+  /** Set while nobody waits for the lock: when it fires, the channel is unsubscribed. */
+  idle: NodeJS.Timeout | undefined;
 }

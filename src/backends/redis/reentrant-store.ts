@@ -26,7 +26,7 @@ export class ReentrantStore extends ScriptStore<ReentrantKeys> {
     const reply = await this.session.runner.runReplicated(
       reentrantAcquire,
       this.keys,
-      { ...attemptArgs(request, this.session.waker.channel), owner: this.owner },
+      { ...attemptArgs(request, this.session.waker.channelFor(this.keys.lock)), owner: this.owner },
       (taken) => taken.kind === 'acquired',
     );
     return reply.kind === 'acquired'

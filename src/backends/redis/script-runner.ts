@@ -14,7 +14,7 @@ import {
   LockUnsupportedError,
 } from '../../errors.js';
 import { OperationTimeout, withTimeout } from '../../time.js';
-import type { CommandDeadline, RedisAdapter } from './adapter.js';
+import type { CommandDeadline, LuaScriptSource, RedisAdapter } from './adapter.js';
 import type { LockKeys } from './keys.js';
 import { type LuaScript, type ServerInfo, serverInfo } from './scripts/index.js';
 
@@ -48,6 +48,11 @@ export class ScriptRunner {
     },
   ) {}
 
+  /** The script as this adapter's server runs it: a Cluster's publishes to the lock's shard only. */
+  #variant(script: LuaScriptSource): LuaScriptSource {
+    return (this.adapter.cluster && script.sharded) || script;
+  }
+
   /** The per-command timeout, for callers that budget several steps against it. */
   get commandTimeoutMs(): number {
     return this.timeoutMs;
@@ -67,7 +72,7 @@ export class ScriptRunner {
     if (!this.#checked) await this.checkServer();
     const [scriptKeys, scriptArgs] = [script.keys(keys, args), script.args(args)];
     const raw = await this.#send(script.name, timeoutMs, keys, (deadline) =>
-      this.adapter.runScript(script, scriptKeys, scriptArgs, deadline),
+      this.adapter.runScript(this.#variant(script), scriptKeys, scriptArgs, deadline),
     );
     return parseReply(script, raw);
   }
@@ -91,7 +96,15 @@ export class ScriptRunner {
     if (!this.#checked) await this.checkServer();
     const [scriptKeys, scriptArgs] = [script.keys(keys, args), script.args(args)];
     const [raw, acknowledged] = await this.#send(script.name, this.timeoutMs, keys, (deadline) =>
-      runAndWait.call(this.adapter, script, scriptKeys, scriptArgs, deadline, replicas, timeoutMs),
+      runAndWait.call(
+        this.adapter,
+        this.#variant(script),
+        scriptKeys,
+        scriptArgs,
+        deadline,
+        replicas,
+        timeoutMs,
+      ),
     );
     const reply = parseReply(script, raw);
     if (wrote(reply) && acknowledged < replicas) {
@@ -138,7 +151,7 @@ export class ScriptRunner {
       if (error instanceof LockError) throw error;
       throw new LockBackendError(`server check: ${(error as Error).message}`, { cause: error });
     }
-    judgeServer(info);
+    judgeServer(info, this.adapter.cluster === true);
   }
 
   /**
@@ -183,12 +196,13 @@ function parseReply<Reply>(script: LuaScript<LockKeys, never, Reply>, raw: unkno
 }
 
 /** Throws LockUnsupportedError for a server latchkey cannot lock on safely; warns about eviction. */
-export function judgeServer(info: ServerInfo): void {
-  if (info.clusterEnabled) {
+export function judgeServer(info: ServerInfo, clusterClient: boolean): void {
+  if (info.clusterEnabled && !clusterClient) {
     throw new LockUnsupportedError(
-      'the server runs in Redis Cluster mode (cluster_enabled:1), which latchkey does not support ' +
-        "yet: a hand-over counts the waiter's subscribers on one node while its message reaches " +
-        'every node. Use a standalone Redis.',
+      'the server runs in Redis Cluster mode (cluster_enabled:1), but the client is not a cluster ' +
+        'client: a lock whose slot is on another node would fail with MOVED, and wake-ups would ' +
+        "not be sharded. Connect with the client's cluster mode (ioredis Cluster, node-redis " +
+        'createCluster).',
     );
   }
   const version = /^(\d+)\.(\d+)/.exec(info.version);

@@ -26,7 +26,7 @@ export class SemaphoreStore extends ScriptStore<SemaphoreKeys> {
       semaphoreAcquire,
       this.keys,
       {
-        ...attemptArgs(request, this.session.waker.channel),
+        ...attemptArgs(request, this.session.waker.channelFor(this.keys.lock)),
         limit: this.limit,
         permits: this.permits,
       },

@@ -3,7 +3,7 @@
  * Importing this module never loads node-redis.
  */
 import type { Writable } from 'node:stream';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { debug } from '../../../diagnostics.js';
 import { LockClientClosedError } from '../../../errors.js';
 import { Locker } from '../../../locker.js';
@@ -15,10 +15,10 @@ import type {
   RedisKeyWatcher,
   RedisSubscriber,
 } from '../adapter.js';
+import { type ClusterLinks, ShardedSubscriber } from './sharded-subscriber.js';
 import {
   checkClientMethods,
   closeWithin,
-  clusterClientRefused,
   isNoScriptError,
   type ReadyEvents,
   readyWaiter,
@@ -28,57 +28,87 @@ import {
   throwIfExpired,
 } from './shared.js';
 
-/** The part of an ioredis client latchkey uses. */
-export type IORedisClient = Pick<Redis, 'evalsha' | 'eval' | 'duplicate'>;
+/** The part of an ioredis client (a `Redis`, or a `Cluster`) latchkey uses. */
+export type IORedisClient = IORedisStandalone | IORedisCluster;
+
+/** The part of an ioredis `Redis` latchkey uses. */
+type IORedisStandalone = Pick<Redis, 'evalsha' | 'eval' | 'duplicate'>;
+
+/** The part of an ioredis `Cluster` latchkey uses. */
+export type IORedisCluster = Pick<Cluster, 'evalsha' | 'eval' | 'duplicate' | 'nodes' | 'call'>;
+
+function isCluster(client: IORedisClient): client is IORedisCluster {
+  return (client as { isCluster?: unknown }).isCluster === true;
+}
 
 export function fromIORedis(client: IORedisClient): RedisAdapter {
   checkClientMethods(client, 'an ioredis client', ['evalsha', 'eval', 'duplicate']);
-  if ((client as { isCluster?: unknown }).isCluster === true) throw clusterClientRefused('ioredis');
-  const batchWrites = writeBatcher(client);
-  const beforeSend = offlineGuard(client);
-  const loads = new ScriptLoads();
-  /**
-   * Sends the script (EVALSHA, or EVAL after NOSCRIPT); `afterSend` runs right after each send, in
-   * the same turn, so that a command it sends follows the script on the same connection.
-   */
-  const run = async (
-    script: LuaScriptSource,
-    keys: readonly string[],
-    args: readonly string[],
-    deadline: CommandDeadline | undefined,
-    afterSend?: () => void,
-  ): Promise<unknown> => {
-    const waiting = beforeSend(deadline);
-    if (waiting) await waiting;
-    batchWrites();
-    try {
-      const sent = client.evalsha(script.sha1, script.numberOfKeys, ...keys, ...args);
-      afterSend?.();
-      return await sent;
-    } catch (error) {
-      if (!isNoScriptError(error)) throw closedOr(client, error);
-      // The caller gave up on this command (and may have cleaned up after it): a fresh EVAL now
-      // could take a lock nobody waits for.
-      throwIfExpired(deadline);
-      const send = async <T>(command: () => Promise<T>): Promise<T> => {
-        const waitingAgain = beforeSend(deadline);
-        if (waitingAgain) await waitingAgain;
-        const sent = command();
-        afterSend?.();
-        return sent;
-      };
-      try {
-        return await loads.fallback(
-          script.sha1,
-          deadline,
-          () => send(() => client.eval(script.lua, script.numberOfKeys, ...keys, ...args)),
-          () => send(() => client.evalsha(script.sha1, script.numberOfKeys, ...keys, ...args)),
-        );
-      } catch (fallbackError) {
-        throw closedOr(client, fallbackError);
-      }
-    }
+  if (isCluster(client)) return fromIORedisCluster(client);
+  return fromIORedisStandalone(client);
+}
+
+/**
+ * A Redis Cluster through ioredis's `Cluster`: scripts go to the master of their keys' slot (all of
+ * a lock's keys share one), wake-ups over sharded pub/sub. Neither WAIT (the `replicas` option)
+ * nor the key watcher is offered: both need one connection to the lock's node.
+ */
+function fromIORedisCluster(cluster: IORedisCluster): RedisAdapter {
+  checkClientMethods(cluster, 'an ioredis Cluster', ['nodes', 'call']);
+  const run = scriptSender(cluster);
+  return {
+    cluster: true,
+    runScript: (script, keys, args, deadline) => run(script, keys, args, deadline),
+    createSubscriber: async () => new ShardedSubscriber(clusterLinks(cluster)),
   };
+}
+
+/** How the cluster subscriber reaches the nodes of an ioredis Cluster. */
+function clusterLinks(cluster: IORedisCluster): ClusterLinks {
+  return {
+    clusterSlots: () => cluster.call('CLUSTER', 'SLOTS'),
+    async connect(host, port, events) {
+      const template = cluster.nodes('master')[0] ?? cluster.nodes()[0];
+      if (!template) throw new Error('the ioredis Cluster knows no node yet');
+      // The node's settings (password, TLS, …) with our own address and rules: no reconnection (a
+      // lost node is looked up again in the slot map), no key prefix on channels.
+      const connection = template.duplicate({
+        host,
+        port,
+        lazyConnect: true,
+        enableOfflineQueue: true,
+        autoResubscribe: false,
+        retryStrategy: () => null,
+        readOnly: false,
+        keyPrefix: undefined,
+      });
+      connection.on('error', (error: unknown) => debug('ioredis node subscriber error: %o', error));
+      connection.on('smessage', (channel: string, message: string) =>
+        events.message(channel, message),
+      );
+      // ioredis 6 emits 'moved' for the SUNSUBSCRIBE Redis sends when a channel's slot left.
+      connection.on('moved', () => events.moved());
+      connection.on('end', () => events.lost());
+      try {
+        await connection.connect();
+      } catch (error) {
+        connection.disconnect();
+        throw error;
+      }
+      return {
+        ssubscribe: async (channel) => {
+          await connection.ssubscribe(channel);
+        },
+        sunsubscribe: async (channel) => {
+          await connection.sunsubscribe(channel);
+        },
+        close: () => closeConnection(connection),
+      };
+    },
+  };
+}
+
+function fromIORedisStandalone(client: IORedisStandalone): RedisAdapter {
+  const run = scriptSender(client);
   const replicated = client as Partial<Pick<Redis, 'wait'>>;
   const wait = typeof replicated.wait === 'function' ? replicated.wait.bind(client) : undefined;
   return {
@@ -126,6 +156,55 @@ export function fromIORedis(client: IORedisClient): RedisAdapter {
   };
 }
 
+/**
+ * Sends a script (EVALSHA, or EVAL after NOSCRIPT) on a Redis or a Cluster; `afterSend` runs right
+ * after each send, in the same turn, so that a command it sends follows the script on the same
+ * connection.
+ */
+function scriptSender(client: IORedisClient) {
+  const batchWrites = writeBatcher(client);
+  const beforeSend = offlineGuard(client);
+  const loads = new ScriptLoads();
+  return async (
+    script: LuaScriptSource,
+    keys: readonly string[],
+    args: readonly string[],
+    deadline: CommandDeadline | undefined,
+    afterSend?: () => void,
+  ): Promise<unknown> => {
+    const waiting = beforeSend(deadline);
+    if (waiting) await waiting;
+    batchWrites();
+    try {
+      const sent = client.evalsha(script.sha1, script.numberOfKeys, ...keys, ...args);
+      afterSend?.();
+      return await sent;
+    } catch (error) {
+      if (!isNoScriptError(error)) throw closedOr(client, error);
+      // The caller gave up on this command (and may have cleaned up after it): a fresh EVAL now
+      // could take a lock nobody waits for.
+      throwIfExpired(deadline);
+      const send = async <T>(command: () => Promise<T>): Promise<T> => {
+        const waitingAgain = beforeSend(deadline);
+        if (waitingAgain) await waitingAgain;
+        const sent = command();
+        afterSend?.();
+        return sent;
+      };
+      try {
+        return await loads.fallback(
+          script.sha1,
+          deadline,
+          () => send(() => client.eval(script.lua, script.numberOfKeys, ...keys, ...args)),
+          () => send(() => client.evalsha(script.sha1, script.numberOfKeys, ...keys, ...args)),
+        );
+      } catch (fallbackError) {
+        throw closedOr(client, fallbackError);
+      }
+    }
+  };
+}
+
 /** Closes a connection latchkey opened (`duplicate()`): QUIT, or a disconnect if that hangs. */
 function closeConnection(connection: Redis): Promise<void> {
   return closeWithin(
@@ -144,7 +223,7 @@ const INVALIDATE_CHANNEL = '__redis__:invalidate';
  * nil after a flush). After a reconnect of either, tracking is set up again from scratch.
  */
 async function watchKeys(
-  client: IORedisClient,
+  client: IORedisStandalone,
   onChanged: (keys: readonly string[] | null) => void,
 ): Promise<RedisKeyWatcher> {
   const prefix = (client as { options?: { keyPrefix?: string } }).options?.keyPrefix ?? '';

@@ -14,10 +14,10 @@ import type {
   RedisKeyWatcher,
   RedisSubscriber,
 } from '../adapter.js';
+import { type ClusterLinks, ShardedSubscriber } from './sharded-subscriber.js';
 import {
   checkClientMethods,
   closeWithin,
-  clusterClientRefused,
   isNoScriptError,
   type ReadyEvents,
   readyWaiter,
@@ -150,16 +150,132 @@ export function fromNodeRedis(client: NodeRedisClient): RedisAdapter {
   // away, in v4 as in v5 and later.
   const cluster = client as unknown as Record<string, unknown>;
   if (typeof cluster.getMasters === 'function' || typeof cluster.getSlotMaster === 'function') {
-    throw clusterClientRefused('node-redis');
+    return fromNodeRedisCluster(client as NodeRedisClient & NodeRedisCluster);
   }
+  const run = scriptSender(client);
+  return {
+    runScript: (script, keys, args, deadline) => run(script, keys, args, deadline),
+
+    ...(typeof (client as Partial<Replicated>).wait === 'function' && {
+      runScriptAndWait: (script, keys, args, deadline, replicas, timeoutMs) =>
+        runFollowedByWait(
+          (afterSend) => run(script, keys, args, deadline, afterSend),
+          (target: NodeRedisClient) =>
+            (target as NodeRedisClient & Replicated).wait(replicas, timeoutMs),
+        ),
+    }),
+
+    async createSubscriber(): Promise<RedisSubscriber> {
+      const connection = client.duplicate();
+      connection.on('error', (error) => debug('node-redis subscriber error: %o', error));
+      await connection.connect();
+      return {
+        async subscribe(channel, onMessage) {
+          await connection.subscribe(channel, (message) => onMessage(String(message)));
+        },
+        async unsubscribe(channel) {
+          await connection.unsubscribe(channel);
+        },
+        onReconnect(listener) {
+          // node-redis re-subscribes on reconnect; 'ready' follows every (re)connection, and the
+          // first one has already passed because connect() resolved above.
+          connection.on('ready', listener);
+        },
+        close: () => closeConnection(connection),
+      };
+    },
+    createKeyWatcher: (onChanged) => watchKeys(client, onChanged),
+  };
+}
+
+/** The part of a node-redis `createCluster` client latchkey uses besides the scripts. */
+interface NodeRedisCluster {
+  readonly masters: readonly unknown[];
+  nodeClient(node: unknown): NodeRedisNodeClient | Promise<NodeRedisNodeClient>;
+  sendCommand(firstKey: undefined, isReadonly: boolean, args: string[]): Promise<unknown>;
+}
+
+/** A cluster's client for one node, as a template for our own connections to nodes. */
+interface NodeRedisNodeClient {
+  readonly options?: { readonly socket?: object };
+  duplicate(options: object): NodeRedisNodeSubscriber;
+}
+
+/** Our subscriber connection to one cluster node. */
+interface NodeRedisNodeSubscriber extends NodeRedisSubscriberConnection {
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+  on(event: 'ready', listener: () => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
+  on(event: 'sharded-channel-moved', listener: (channel: unknown) => void): unknown;
+  sSubscribe(
+    channel: string,
+    listener: (message: unknown, channel: unknown) => void,
+  ): Promise<unknown>;
+  sUnsubscribe(channel: string): Promise<unknown>;
+}
+
+/**
+ * A Redis Cluster through node-redis's `createCluster`: scripts go to the master of their keys'
+ * slot (all of a lock's keys share one), wake-ups over sharded pub/sub. Neither WAIT (the
+ * `replicas` option) nor the key watcher is offered: both need one connection to the lock's node.
+ */
+function fromNodeRedisCluster(cluster: NodeRedisClient & NodeRedisCluster): RedisAdapter {
+  const run = scriptSender(cluster);
+  return {
+    cluster: true,
+    runScript: (script, keys, args, deadline) => run(script, keys, args, deadline),
+    createSubscriber: async () => new ShardedSubscriber(clusterLinks(cluster)),
+  };
+}
+
+/** How the cluster subscriber reaches the nodes of a node-redis cluster. */
+function clusterLinks(cluster: NodeRedisCluster): ClusterLinks {
+  return {
+    clusterSlots: () => cluster.sendCommand(undefined, true, ['CLUSTER', 'SLOTS']),
+    async connect(host, port, events) {
+      const master = cluster.masters[0];
+      if (!master) throw new Error('the node-redis cluster knows no master yet');
+      const template = await cluster.nodeClient(master);
+      // The node's settings (password, TLS, …) with our own address and no reconnection: a lost
+      // node is looked up again in the slot map.
+      const socket = { ...template.options?.socket, host, port, reconnectStrategy: false };
+      const connection = template.duplicate({ socket });
+      connection.on('error', (error) => {
+        debug('node-redis node subscriber error: %o', error);
+        events.lost();
+      });
+      connection.on('end', () => events.lost());
+      connection.on('sharded-channel-moved', (channel) => events.moved(String(channel)));
+      try {
+        await connection.connect();
+      } catch (error) {
+        await closeConnection(connection);
+        throw error;
+      }
+      return {
+        ssubscribe: async (channel) => {
+          await connection.sSubscribe(channel, (message, from) =>
+            events.message(String(from), String(message)),
+          );
+        },
+        sunsubscribe: async (channel) => {
+          await connection.sUnsubscribe(channel);
+        },
+        close: () => closeConnection(connection),
+      };
+    },
+  };
+}
+
+/**
+ * Sends a script (EVALSHA, or EVAL after NOSCRIPT) on a client or a cluster; `afterSend` runs
+ * right after each send with the client it went through, in the same turn, so that a command it
+ * sends follows the script on the same connection.
+ */
+function scriptSender(client: NodeRedisClient) {
   const sender = offlineGuard(client);
   const loads = new ScriptLoads();
-  /**
-   * Sends the script (EVALSHA, or EVAL after NOSCRIPT); `afterSend` runs right after each send with
-   * the client it went through, in the same turn, so that a command it sends follows the script on
-   * the same connection.
-   */
-  const run = async (
+  return async (
     script: LuaScriptSource,
     keys: readonly string[],
     args: readonly string[],
@@ -196,39 +312,6 @@ export function fromNodeRedis(client: NodeRedisClient): RedisAdapter {
         throw closedOr(fallbackError);
       }
     }
-  };
-  return {
-    runScript: (script, keys, args, deadline) => run(script, keys, args, deadline),
-
-    ...(typeof (client as Partial<Replicated>).wait === 'function' && {
-      runScriptAndWait: (script, keys, args, deadline, replicas, timeoutMs) =>
-        runFollowedByWait(
-          (afterSend) => run(script, keys, args, deadline, afterSend),
-          (target: NodeRedisClient) =>
-            (target as NodeRedisClient & Replicated).wait(replicas, timeoutMs),
-        ),
-    }),
-
-    async createSubscriber(): Promise<RedisSubscriber> {
-      const connection = client.duplicate();
-      connection.on('error', (error) => debug('node-redis subscriber error: %o', error));
-      await connection.connect();
-      return {
-        async subscribe(channel, onMessage) {
-          await connection.subscribe(channel, (message) => onMessage(String(message)));
-        },
-        async unsubscribe(channel) {
-          await connection.unsubscribe(channel);
-        },
-        onReconnect(listener) {
-          // node-redis re-subscribes on reconnect; 'ready' follows every (re)connection, and the
-          // first one has already passed because connect() resolved above.
-          connection.on('ready', listener);
-        },
-        close: () => closeConnection(connection),
-      };
-    },
-    createKeyWatcher: (onChanged) => watchKeys(client, onChanged),
   };
 }
 

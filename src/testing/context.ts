@@ -71,6 +71,7 @@ export function createSuiteContext(target: ConformanceTarget) {
     connections.push(connection);
     const { adapter } = connection;
     const tapped: RedisAdapter = {
+      ...(adapter.cluster && { cluster: true }),
       async runScript(script, keys, args, deadline) {
         const reply = await adapter.runScript(script, keys, args, deadline);
         tap.onReply?.(script.name, reply);

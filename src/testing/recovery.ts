@@ -204,6 +204,7 @@ export function registerRecoveryTests(api: TestApi, ctx: SuiteContext): void {
         let slowAttempts = 1;
         const locker = new Locker(
           {
+            ...(inner.cluster && { cluster: true }),
             async runScript(script, keys, args, deadline) {
               const joins = args[2] === QUEUE_MODE.join;
               if (script.name !== 'mutex-acquire' || !joins || slowAttempts-- <= 0) {

@@ -62,6 +62,8 @@ export const LATCHKEY_CLUSTER_ACL_ADDITIONS = [
   '+ssubscribe',
   '+sunsubscribe',
   '+cluster|slots',
+  '+cluster|info',
+  '+client|setname',
 ] as const;
 
 /** aclSetUser for a Cluster's nodes: the rule and the Cluster additions. */

@@ -3,7 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { registerConformanceSuite } from '../../src/testing/conformance.js';
 import type { ConnectAdapter } from '../../src/testing/types.js';
-import { aclSetUser } from './acl.js';
+import { aclSetClusterUser, aclSetUser } from './acl.js';
+import { clusterSuiteServer } from './cluster-suite-server.js';
+import { type ClusterSetup, startCluster } from './redis-cluster.js';
 import { type RedisServer, startRedis } from './redis-server.js';
 
 /** The user the conformance suites connect as: exactly the README's least-privilege ACL rule. */
@@ -35,6 +37,59 @@ export function runConformance(name: string, connect: ConnectAdapter, workerFile
       server: () => {
         if (!server || !url) throw new Error('redis-server did not start');
         return { url, command: server.command };
+      },
+      worker: {
+        command: process.execPath,
+        args: ['--import', 'tsx', fileURLToPath(new URL(workerFile, import.meta.url))],
+      },
+    },
+  );
+}
+
+/**
+ * The same suite against a Redis Cluster of 3 masters with a replica each, which the suite's
+ * admin commands reach through clusterSuiteServer. Lockers connect to one master as the
+ * least-privilege user (the rule plus its Cluster additions, set on every node) and find the rest.
+ */
+export function runClusterConformance(
+  name: string,
+  connect: ConnectAdapter,
+  workerFile: string,
+): void {
+  let cluster: ClusterSetup | undefined;
+  let url: string | undefined;
+  beforeAll(async () => {
+    cluster = await startCluster();
+    for (const node of cluster.nodes) {
+      const created = await node.server.command(...aclSetClusterUser(USER, PASSWORD));
+      if (created !== 'OK') throw new Error(`ACL SETUSER failed: ${String(created)}`);
+    }
+    const [seed] = await cluster.masters();
+    if (!seed) throw new Error('the cluster has no master');
+    const asUser = new URL(seed.server.url);
+    asUser.username = USER;
+    asUser.password = PASSWORD;
+    url = asUser.toString();
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  registerConformanceSuite(
+    { describe, it, beforeAll, afterAll },
+    {
+      name: `${name} on a Cluster`,
+      connect,
+      server: () => {
+        const started = cluster;
+        if (!started || !url) throw new Error('the cluster did not start');
+        return clusterSuiteServer(
+          {
+            masters: () => started.masters(),
+            all: () => started.nodes,
+            masterOf: (slot) => started.masterOf(slot),
+          },
+          url,
+        );
       },
       worker: {
         command: process.execPath,

@@ -1,0 +1,151 @@
+/**
+ * What only a real Redis Cluster shows, on both adapters: a hand-over's message stays in the
+ * lock's shard, and a waiter keeps its push wake-up while the cluster changes under it (its lock's
+ * slot moves to another master, its master fails over). Each waiter waits on a holder with a long
+ * ttl, so only a push (not the holder's expiry) can give it the lock in time.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keySlot } from '../../src/backends/redis/key-slot.js';
+import { mutexKeys } from '../../src/backends/redis/keys.js';
+import { Locker } from '../../src/locker.js';
+import type { ConnectedAdapter } from '../../src/testing/types.js';
+import { CLUSTER_ADAPTERS } from '../helpers/adapters.js';
+import { type ClusterNode, type ClusterSetup, startCluster } from '../helpers/redis-cluster.js';
+
+const HOLD_TTL_MS = 30_000;
+/** Far below HOLD_TTL_MS: a waiter that got the lock within this was woken, not expired into it. */
+const PUSHED_WITHIN_MS = 8_000;
+
+let cluster: ClusterSetup;
+beforeAll(async () => {
+  cluster = await startCluster();
+}, 60_000);
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Calls of each command on `node` since its last CONFIG RESETSTAT. */
+async function commandCalls(node: ClusterNode): Promise<Map<string, number>> {
+  const info = String(await node.server.command('INFO', 'commandstats'));
+  const calls = new Map<string, number>();
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    calls.set(match[1] ?? '', Number(match[2]));
+  }
+  return calls;
+}
+
+/** A name whose lock lives on `master` (found by trying names). */
+async function nameOn(master: ClusterNode, base: string): Promise<string> {
+  for (let i = 0; i < 10_000; i++) {
+    const name = `${base}-${i}`;
+    if ((await cluster.masterOf(keySlot(mutexKeys('latchkey:', name).lock))).id === master.id) {
+      return name;
+    }
+  }
+  throw new Error(`no name found on ${master.port}`);
+}
+
+for (const [adapterName, connect] of Object.entries(CLUSTER_ADAPTERS)) {
+  describe(`Redis Cluster (${adapterName})`, () => {
+    const opened: { connection: ConnectedAdapter; locker: Locker }[] = [];
+    const newLocker = async () => {
+      const [seed] = await cluster.masters();
+      if (!seed) throw new Error('no master');
+      const connection = await connect(seed.server.url);
+      const locker = new Locker(connection.adapter);
+      opened.push({ connection, locker });
+      return locker;
+    };
+    afterAll(async () => {
+      for (const { connection, locker } of opened.splice(0)) {
+        await locker.close();
+        await connection.close();
+      }
+    });
+
+    /** Holds `name` in one locker, has another wait for it, releases; resolves the wait's ms. */
+    const handOver = async (
+      holders: Locker,
+      waiters: Locker,
+      name: string,
+      between?: () => Promise<void>,
+    ) => {
+      const held = await holders.acquire(name, { ttlMs: HOLD_TTL_MS });
+      const waiting = waiters.acquire(name, { ttlMs: HOLD_TTL_MS, waitMs: HOLD_TTL_MS });
+      await sleep(200); // the waiter is subscribed and in line
+      await between?.();
+      const releasedAt = performance.now();
+      expect((await held.release()).released).toBe(true);
+      const next = await waiting;
+      const ms = performance.now() - releasedAt;
+      expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
+      await next.release();
+      return ms;
+    };
+
+    it('a hand-over publishes on the lock shard only: SPUBLISH on its master, no PUBLISH anywhere', async () => {
+      const [holders, waiters] = [await newLocker(), await newLocker()];
+      const masters = await cluster.masters();
+      const names = await Promise.all(
+        masters.map((master, i) => nameOn(master, `shard-${adapterName}-${i}`)),
+      );
+      await Promise.all(cluster.nodes.map((node) => node.server.command('CONFIG', 'RESETSTAT')));
+      for (const name of names) await handOver(holders, waiters, name);
+      for (const master of masters) {
+        const calls = await commandCalls(master);
+        // One grant message per hand-over, each on the master of its lock's slot.
+        expect(calls.get('spublish'), `port ${master.port}`).toBe(1);
+        expect(calls.get('publish') ?? 0).toBe(0);
+      }
+      for (const node of cluster.nodes) {
+        expect((await commandCalls(node)).get('publish') ?? 0).toBe(0);
+      }
+    }, 60_000);
+
+    it("a waiter whose lock's slot moves to another master still gets the lock by push", async () => {
+      const [holders, waiters] = [await newLocker(), await newLocker()];
+      const [from, to] = await cluster.masters();
+      if (!from || !to) throw new Error('need two masters');
+      const name = await nameOn(from, `moving-${adapterName}`);
+      const ms = await handOver(holders, waiters, name, () =>
+        cluster.migrateSlot(keySlot(mutexKeys('latchkey:', name).lock), to),
+      );
+      expect((await cluster.masterOf(keySlot(mutexKeys('latchkey:', name).lock))).id).toBe(to.id);
+      expect(ms).toBeLessThan(PUSHED_WITHIN_MS);
+    }, 60_000);
+
+    for (const how of ['manual', 'kill'] as const) {
+      it(`a waiter whose master fails over (${how}) still gets the lock by push`, async () => {
+        const [holders, waiters] = [await newLocker(), await newLocker()];
+        const [master] = await cluster.masters();
+        if (!master) throw new Error('no master');
+        const name = await nameOn(master, `failover-${how}-${adapterName}`);
+        const ms = await handOver(holders, waiters, name, async () => {
+          await cluster.failover(master, how);
+          if (how === 'kill') await cluster.restart(master);
+        });
+        expect(ms).toBeLessThan(PUSHED_WITHIN_MS);
+      }, 60_000);
+    }
+
+    it('a multi-lock over names on three masters holds them all and hands them over', async () => {
+      const [holders, waiters] = [await newLocker(), await newLocker()];
+      const masters = await cluster.masters();
+      const names = await Promise.all(
+        masters.map((master, i) => nameOn(master, `multi-${adapterName}-${i}`)),
+      );
+      const held = await holders.multi(names).acquire({ ttlMs: HOLD_TTL_MS });
+      const waiting = waiters
+        .multi([...names].reverse())
+        .acquire({ ttlMs: HOLD_TTL_MS, waitMs: HOLD_TTL_MS });
+      await sleep(200);
+      const releasedAt = performance.now();
+      await held.release();
+      const next = await waiting;
+      expect(performance.now() - releasedAt).toBeLessThan(PUSHED_WITHIN_MS);
+      await next.release();
+    }, 60_000);
+  });
+}

@@ -157,9 +157,8 @@ export class LockKeyConflictError extends LockError {
 }
 
 /**
- * The client or server cannot be used safely: a Redis Cluster client or server (not supported yet:
- * a hand-over counts subscribers per node there), or a Redis older than 7.0 (the scripts need
- * `SET … GET`).
+ * The client or server cannot be used safely: a Redis Cluster node reached through a plain client
+ * (not the client's cluster mode), or a Redis older than 7.0 (the scripts need `SET … GET`).
  */
 export class LockUnsupportedError extends LockError {
   override readonly name = 'LockUnsupportedError';

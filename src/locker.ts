@@ -76,7 +76,9 @@ export class Locker {
     if (this.#options.replicas > 0 && typeof adapter.runScriptAndWait !== 'function') {
       throw new InvalidArgumentError(
         'replicas',
-        'needs an adapter that can wait for replicas (RedisAdapter.runScriptAndWait)',
+        adapter.cluster
+          ? 'is not available on a Redis Cluster: WAIT must follow the script on its connection'
+          : 'needs an adapter that can wait for replicas (RedisAdapter.runScriptAndWait)',
       );
     }
     this.#session = new RedisSession(adapter, this.#options, this.#closeController.signal);

@@ -12,6 +12,7 @@ import type { Locker } from '../../src/locker.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
 
 const unsupported = { code: LOCK_ERROR_CODES.unsupported, name: 'LockUnsupportedError' };
+const invalid = { code: LOCK_ERROR_CODES.invalidArgument };
 const clientClosed = { code: LOCK_ERROR_CODES.clientClosed, name: 'LockClientClosedError' };
 
 /** Rejects if `promise` has not settled within `ms`: a permanent error must not be waited out. */
@@ -58,21 +59,24 @@ describe('clients › Redis Cluster', () => {
     await cluster?.stop();
   });
 
-  it('clients › ioredis › a Cluster client is refused when the locker is made', () => {
+  // A cluster client is welcome (test/integration/cluster-*.test.ts); only `replicas` is not.
+  it('clients › ioredis › a Cluster client makes a locker; the replicas option is refused', async () => {
     const client = new Cluster([{ host: cluster.host, port: cluster.port }], { lazyConnect: true });
     try {
-      expect(() => createIORedisLocker(client as never)).toThrow(
-        expect.objectContaining(unsupported),
+      await createIORedisLocker(client).close();
+      expect(() => createIORedisLocker(client, { replicas: 1 })).toThrow(
+        expect.objectContaining({ ...invalid, argument: 'replicas' }),
       );
     } finally {
       client.disconnect();
     }
   });
 
-  it('clients › node-redis › a createCluster client is refused when the locker is made', () => {
+  it('clients › node-redis › a createCluster client makes a locker; the replicas option is refused', async () => {
     const client = createCluster({ rootNodes: [{ url: cluster.url }] });
-    expect(() => createNodeRedisLocker(client as never)).toThrow(
-      expect.objectContaining(unsupported),
+    await createNodeRedisLocker(client as never).close();
+    expect(() => createNodeRedisLocker(client as never, { replicas: 1 })).toThrow(
+      /not available on a Redis Cluster/,
     );
   });
 

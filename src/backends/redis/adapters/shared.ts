@@ -1,5 +1,5 @@
 /** Small pieces both client adapters need; no client library is imported here. */
-import { InvalidArgumentError, LockUnsupportedError } from '../../../errors.js';
+import { InvalidArgumentError } from '../../../errors.js';
 import type { CommandDeadline } from '../adapter.js';
 
 /** True when Redis answered NOSCRIPT: the script cache no longer has our script. */
@@ -51,15 +51,6 @@ export function checkClientMethods(
   if (missing.length > 0) {
     throw new InvalidArgumentError('client', `must be ${kind}: it has no ${missing.join(', ')}`);
   }
-}
-
-/** Refusal of a Redis Cluster client, in the words both adapters use. */
-export function clusterClientRefused(kind: string): LockUnsupportedError {
-  return new LockUnsupportedError(
-    `${kind} cluster clients are not supported yet: in a Redis Cluster a hand-over counts the ` +
-      "waiter's subscribers on one node while its message reaches every node, so hand-overs " +
-      'would be skipped or stall. Use a client connected to a standalone Redis.',
-  );
 }
 
 /** The part of a client's event emitter `readyWaiter` uses. */

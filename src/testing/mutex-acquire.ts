@@ -304,7 +304,7 @@ export function registerMutexAcquireTests(api: TestApi, ctx: SuiteContext): void
         arrival: 1,
         liveForMs: 60_000,
         ttlMs: 10_000,
-        channel: 'latchkey:wake:gone',
+        channel: `latchkey:wake:gone:${keys.lock}`,
       });
       const waiting = locker.acquire(name, { ttlMs: 10_000, waitMs: 20_000 });
       await sleep(50);
@@ -340,7 +340,8 @@ export function registerMutexAcquireTests(api: TestApi, ctx: SuiteContext): void
       const connection = await target.connect(server.url);
       connections.push(connection);
       const listener = await connection.adapter.createSubscriber();
-      const channel = `latchkey:wake:${fresh('ignored')}`;
+      // With the lock key in it, as every wake channel on a Cluster: in the lock's slot.
+      const channel = `latchkey:wake:${fresh('ignored')}:${keys.lock}`;
       await listener.subscribe(channel, () => {});
       try {
         const ghost = 'e'.repeat(32);
@@ -435,7 +436,7 @@ export function registerMutexAcquireTests(api: TestApi, ctx: SuiteContext): void
           arrival: i,
           liveForMs: -60_000,
           ttlMs: 200,
-          channel: 'latchkey:wake:nobody',
+          channel: `latchkey:wake:nobody:${keys.lock}`,
         });
       }
       await holder.release();

@@ -150,16 +150,24 @@ export class ShardedSubscriber implements RedisSubscriber {
   }
 
   #node(address: string, range: SlotRange): Promise<NodeSubscription> {
+    if (this.#closed) return Promise.reject(new Error('the cluster subscriber is closed'));
     const node = this.#nodes.get(address);
     if (node) return node;
-    const opened: Promise<NodeSubscription> = this.links.connect(range.host, range.port, {
-      message: (channel, message) => {
-        const state = this.#channels.get(channel);
-        if (state?.node === address) state.onMessage(message);
-      },
-      moved: (channel) => this.#lose(address, opened, channel, false),
-      lost: () => this.#lose(address, opened, undefined, true),
-    });
+    const opened: Promise<NodeSubscription> = this.links
+      .connect(range.host, range.port, {
+        message: (channel, message) => {
+          const state = this.#channels.get(channel);
+          if (state?.node === address) state.onMessage(message);
+        },
+        moved: (channel) => this.#lose(address, opened, channel, false),
+        lost: () => this.#lose(address, opened, undefined, true),
+      })
+      .then(async (connection) => {
+        // close() ran while it connected: nothing of it may outlive the subscriber.
+        if (!this.#closed) return connection;
+        await connection.close();
+        throw new Error('the cluster subscriber is closed');
+      });
     this.#nodes.set(address, opened);
     opened.catch(() => {
       if (this.#nodes.get(address) === opened) this.#nodes.delete(address);

@@ -60,6 +60,11 @@ export interface BenchConfig {
     readonly pairsPerRound: number;
     readonly maxRoundMs: number;
   };
+  /**
+   * Scenario 10, on Redis Clusters: many keys (manyKeys' sizes) on one and on three masters, and C
+   * processes on one key on three masters for `durationMs` each.
+   */
+  readonly cluster: { readonly contenders: readonly number[]; readonly durationMs: number };
   readonly manyWaiters: {
     readonly waiters: readonly number[];
     readonly processes: number;
@@ -90,6 +95,7 @@ export const FULL: BenchConfig = {
   },
   family: { contenders: [8, 32], durationMs: 5_000, names: 4, pick: 2 },
   reentrant: { rounds: 12, pairsPerRound: 250, maxRoundMs: 10_000 },
+  cluster: { contenders: [8, 32], durationMs: 5_000 },
   manyWaiters: {
     waiters: [100, 1_000, 10_000],
     processes: 8,
@@ -116,6 +122,7 @@ export const QUICK: BenchConfig = {
   // The peers' multi-key locks poll 200 ms apart: a shorter window would show only their retries.
   family: { contenders: [8], durationMs: 400, names: 4, pick: 2 },
   reentrant: { rounds: 2, pairsPerRound: 100, maxRoundMs: 2_000 },
+  cluster: { contenders: [4], durationMs: 400 },
   manyWaiters: {
     waiters: [100, 1_000],
     processes: 8,

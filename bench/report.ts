@@ -342,6 +342,67 @@ export function renderReport(results: BenchResults): string {
     );
   }
 
+  const cluster = results.cluster;
+  if (cluster) {
+    const opsOn = (lib: string, masters: number) =>
+      cluster.manyKeys.find((r) => r.lib === lib && r.masters === masters);
+    const clusterLibs = [...new Set(cluster.manyKeys.map((r) => r.lib))];
+    parts.push(
+      '',
+      `### 10. Redis Cluster: many keys on 1 and 3 masters, C processes on one key on 3 masters`,
+      '',
+      table(
+        ['Library', 'many keys, 1 master (acq+rel/s)', '3 masters (acq+rel/s)', '3 vs 1'],
+        clusterLibs.map((lib) => {
+          const [one, three] = [opsOn(lib, 1), opsOn(lib, 3)];
+          return [
+            label(lib),
+            one ? `${num(one.opsPerSec)}${one.errors ? ` (${one.errors} errors)` : ''}` : '–',
+            three
+              ? `${num(three.opsPerSec)}${three.errors ? ` (${three.errors} errors)` : ''}`
+              : '–',
+            one && three ? `${num(three.opsPerSec / one.opsPerSec)}×` : '–',
+          ];
+        }),
+      ),
+      '',
+      table(
+        [
+          'Library',
+          'C',
+          'acq/s',
+          'wait p50 ms',
+          'wait p99 ms',
+          'max holders',
+          'cmds/acq (all nodes)',
+          'SPUBLISH/acq on the lock master',
+          'SPUBLISH/acq elsewhere',
+          'PUBLISH/acq (all nodes)',
+        ],
+        cluster.contended.map((r) => {
+          const onLockMaster = r.pubsubPerNode.filter((n) => n.role === 'lock master');
+          const elsewhere = r.pubsubPerNode.filter((n) => n.role !== 'lock master');
+          const sum = (
+            nodes: typeof r.pubsubPerNode,
+            pick: (n: (typeof nodes)[number]) => number,
+          ) => nodes.reduce((total, node) => total + pick(node), 0);
+          return [
+            label(r.lib),
+            r.contenders,
+            num(r.acquisitionsPerSec),
+            num(r.waitP50Ms),
+            num(r.waitP99Ms),
+            r.maxHolders,
+            num(r.commandsPerAcquisition),
+            num(sum(onLockMaster, (n) => n.spublishPerAcquisition)),
+            num(sum(elsewhere, (n) => n.spublishPerAcquisition)),
+            num(sum(r.pubsubPerNode, (n) => n.publishPerAcquisition)),
+          ];
+        }),
+      ),
+    );
+  }
+
   parts.push(
     '',
     "### Targets (latchkey's default mutex and the lock family)",

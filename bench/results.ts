@@ -1,6 +1,7 @@
 /** The shape of bench/results/latest.json, written by run.ts and read by charts.ts. */
 import type { CommandOrigins } from './command-audit.js';
 import type { BenchConfig } from './config.js';
+import type { ClusterResult } from './scenarios/cluster.js';
 import type { ContendedResult } from './scenarios/contended.js';
 import type { FamilyResult } from './scenarios/lock-family.js';
 import type { ManyWaitersResult } from './scenarios/many-waiters.js';
@@ -45,6 +46,8 @@ export interface BenchResults {
   readonly family?: readonly FamilyResult[];
   /** Scenario 8 (absent in results from before it). */
   readonly reentrant?: readonly ReentrantResult[];
+  /** Scenario 10, on Redis Clusters (absent in results from before it). */
+  readonly cluster?: ClusterResult;
   readonly commandAudit: Readonly<Record<string, CommandOrigins>>;
   readonly targets: readonly TargetResult[];
 }

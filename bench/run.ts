@@ -15,12 +15,19 @@ import { startRedis } from '../test/helpers/redis-server.js';
 import type { CommandOrigins } from './command-audit.js';
 import { FULL, QUICK } from './config.js';
 import type { BenchContext } from './context.js';
-import { FAMILY_LIBRARY_IDS, isLibraryId, LIBRARY_IDS, loadLibrary } from './libs/index.js';
+import {
+  CLUSTER_LIBRARY_IDS,
+  FAMILY_LIBRARY_IDS,
+  isLibraryId,
+  LIBRARY_IDS,
+  loadLibrary,
+} from './libs/index.js';
 import { WRITER_WEIGHT } from './mix.js';
 import { WorkerPool } from './pool.js';
 import { ServerStats } from './redis-stats.js';
 import { renderReport } from './report.js';
 import type { BenchResults, LibraryInfo } from './results.js';
+import { type ClusterResult, runCluster } from './scenarios/cluster.js';
 import { auditLibraries, type ContendedResult, runContended } from './scenarios/contended.js';
 import { type FamilyResult, runLockFamily } from './scenarios/lock-family.js';
 import { type ManyWaitersResult, runManyWaiters } from './scenarios/many-waiters.js';
@@ -50,6 +57,7 @@ const SCENARIOS = [
   'read-write-waiters',
   'lock-family',
   'reentrant',
+  'cluster',
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
@@ -79,6 +87,8 @@ const METHOD: Record<string, string> = {
   'read-write': `C processes on one name; each turn is a read with probability p (a PRNG seeded with the process's number, so the rw lock and the mutex see the same sequence), hold 1 ms (+ the checker round trip), straight back. "latchkey rw" takes acquireRead / acquireWrite of latchkey's read-write lock, "latchkey mutex" takes latchkey's mutex for every turn, reads and writes alike (the baseline). Reads and writes are counted and their waits summarised separately; cmds and CPU are per acquisition of either kind.`,
   'read-write checker': `On the checker server a reader INCRBYs a counter by 1 right after acquiring and a writer by W = ${WRITER_WEIGHT.toLocaleString('en-US')}, and each DECRBYs the same before releasing (the increment's reply is read after the hold, as in scenario 2). The value v an increment returns is W × writers + readers in at that moment: readers alone stay below W, a writer alone is exactly W, so any v above W is a writer together with someone else, a "writer overlap" (counted once, by the later of the two increments; must be 0). "max readers" is the highest v mod W seen (1 for the mutex). A holder is checked from its increment to its decrement, which lie inside its hold.`,
   'lock family': `C processes on one name, hold 1 ms (+ the checker round trip), straight back, as in scenario 2. "reentrant": each hold is latchkey's reentrant lock taken by the process's owner id and entered a second time by the same owner (no wait; a Redis round trip) before the hold, both left after it. "election": campaign with the process's id, lead for the hold, resign. "multi": each hold takes 2 of 4 names drawn by the process's seeded PRNG, all or none (latchkey's multi-lock; node-redlock's acquire of several resources and redlock-universal's LockManager.acquireBatch, each with its default retries); the checker INCRs one counter per name, so "max holders" is per name. "mutex" is latchkey's plain lock in the same run, the baseline of each adapter. For the election, acq/s is terms a second and "release→other holder" is the hand-over: from the start of a leader's resign to the next leader's campaign resolving (in another process); it is left out for the multi-lock, whose holds of disjoint names overlap.`,
+  cluster:
+    "Redis Clusters started on loopback by the harness: one master serving every slot, then three masters with a replica each (test/helpers/redis-cluster.ts). The libraries that run on a Cluster open it through their client's cluster mode (ioredis Cluster; node-redis createCluster for latchkey-node-redis). Many keys: as scenario 3 (one worker per library, rounds alternating), on each cluster. Contended: as scenario 2 on the three-master cluster, libraries one after another per C. Commands per acquisition add up INFO commandstats over all nodes. Pub/sub per node: each node's PUBLISH and SPUBLISH calls in the window (scripts' calls included) per acquisition; \"lock master\" is the master of the key's slot (latchkey's keys carry the key as their hash tag).",
   reentrant:
     'One worker per latchkey adapter, uncontended, acquire+release pairs one after another, rounds rotating adapters and ways. "mutex": latchkey\'s mutex (the baseline). "owner": the reentrant lock acquired by an owner id while free. "nested": an acquire (no options) inside a withLock of the reentrant lock that the same worker holds, joining the hold through the async context (AsyncLocalStorage). "same owner, other process": an acquire by the owner id a second worker holds the lock with (joins the hold: one round trip, no wait). Any hold a way needs is taken before the lock server\'s counters are reset and released after they are read, so cmds/pair count the pairs alone; "scripts/pair" are the EVALSHA/EVAL calls, the client\'s round trips on these paths. No Node library in this benchmark has a reentrant lock (node-redlock, @sesamecare-oss/redlock, redis-semaphore and redlock-universal lock by key, whoever asks), so there is no peer row.',
   'read-write waiters':
@@ -117,6 +127,7 @@ async function main(): Promise<void> {
     ...(scenarios.includes('read-write') ? config.readWrite.contenders : []),
     ...(scenarios.includes('lock-family') ? config.family.contenders : []),
     scenarios.includes('read-write-waiters') ? config.manyWaiters.processes : 0,
+    ...(scenarios.includes('cluster') ? config.cluster.contenders : []),
     // Scenario 8: per latchkey adapter, one worker measures and one holds for the same owner.
     scenarios.includes('reentrant')
       ? 2 * libs.filter((lib) => FAMILY_LIBRARY_IDS.includes(lib)).length
@@ -151,6 +162,7 @@ async function main(): Promise<void> {
     let readWriteWaiters: ReadWriteWaitersResult[] = [];
     let family: FamilyResult[] = [];
     let reentrant: ReentrantResult[] = [];
+    let cluster: ClusterResult | undefined;
     let audits: Record<string, CommandOrigins> = {};
     if (scenarios.includes('uncontended') || scenarios.includes('many-keys')) {
       ({ uncontended, manyKeys } = await runSingleProcessScenarios(context, {
@@ -170,6 +182,10 @@ async function main(): Promise<void> {
     }
     if (scenarios.includes('lock-family')) family = await runLockFamily(context);
     if (scenarios.includes('reentrant')) reentrant = await runReentrant(context);
+    const clusterLibs = libs.filter((lib) => CLUSTER_LIBRARY_IDS.includes(lib));
+    if (scenarios.includes('cluster') && clusterLibs.length > 0) {
+      cluster = await runCluster(context, clusterLibs);
+    }
 
     const libraries: LibraryInfo[] = [];
     for (const id of libs) {
@@ -200,6 +216,7 @@ async function main(): Promise<void> {
       readWriteWaiters,
       family,
       reentrant,
+      ...(cluster && { cluster }),
       commandAudit: audits,
       targets: checkTargets(libs, {
         uncontended,

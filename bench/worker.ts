@@ -3,6 +3,7 @@
  * a time and runs the tasks it is sent, replying with raw measurements. Started as
  * `node --expose-gc --import tsx bench/worker.ts`.
  */
+import { CLUSTER_SCHEME } from './libs/connections.js';
 import { isLibraryId, loadLibrary } from './libs/index.js';
 import type { LockClient } from './libs/types.js';
 import type { Reply, Request, Task, TaskResult } from './protocol.js';
@@ -25,7 +26,13 @@ async function run(task: Task): Promise<TaskResult> {
     case 'open': {
       if (client) throw new Error('a library is already open');
       if (!isLibraryId(task.lib)) throw new Error(`unknown library ${task.lib}`);
-      client = await (await loadLibrary(task.lib)).open(task.url);
+      const library = await loadLibrary(task.lib);
+      if (task.url.startsWith(CLUSTER_SCHEME)) {
+        if (!library.openCluster) throw new Error(`${task.lib} does not run on a Redis Cluster`);
+        client = await library.openCluster(task.url);
+      } else {
+        client = await library.open(task.url);
+      }
       // Warm up before any clock starts: JIT, script caches, subscriptions.
       await runPairs(client, `bench:warmup:${process.pid}`, task.warmupPairs, 10_000);
       if (task.warmReadWrite) {

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 
 const require = createRequire(import.meta.url);
 
@@ -34,14 +34,36 @@ export async function connectIORedis(url: string): Promise<Redis> {
   return client;
 }
 
-const closing = new WeakSet<Redis>();
+const closing = new WeakSet<Redis | Cluster>();
 
 /** True once the benchmark started closing `client`: its errors are expected from then on. */
-export function isClosing(client: Redis): boolean {
+export function isClosing(client: Redis | Cluster): boolean {
   return closing.has(client);
 }
 
-export async function closeIORedis(client: Redis): Promise<void> {
+/**
+ * A lock server that is a Redis Cluster is named `redis-cluster://host:port` (one node to start
+ * from); libraries that support Cluster open it with their client's cluster mode.
+ */
+export const CLUSTER_SCHEME = 'redis-cluster:';
+
+/** The seed node of a `redis-cluster://` URL. */
+export function clusterSeed(url: string): { host: string; port: number } {
+  const { hostname, port } = new URL(url);
+  return { host: hostname, port: Number(port) };
+}
+
+/** An ioredis Cluster started from the seed in `url`, errors logged as for connectIORedis. */
+export async function connectIORedisCluster(url: string): Promise<Cluster> {
+  const client = new Cluster([clusterSeed(url)], { lazyConnect: true });
+  client.on('error', (error: unknown) => {
+    if (!closing.has(client)) console.error(`ioredis cluster: ${String(error)}`);
+  });
+  await client.connect();
+  return client;
+}
+
+export async function closeIORedis(client: Redis | Cluster): Promise<void> {
   closing.add(client);
   await client.quit().catch(() => client.disconnect());
 }

@@ -33,6 +33,19 @@ export const READ_WRITE_LIBRARY_IDS: readonly LibraryId[] = [
 /** The libraries whose client has latchkey's other kinds (reentrant lock, election). */
 export const FAMILY_LIBRARY_IDS: readonly LibraryId[] = ['latchkey-ioredis', 'latchkey-node-redis'];
 
+/**
+ * The libraries that run on a Redis Cluster (`openCluster`): latchkey, the floor, and the peers
+ * that take an ioredis Cluster. Left out: the node-redlock family (built for independent servers),
+ * and redlock-universal, whose releases fail on a Cluster ("Script execution failed after 1
+ * NOSCRIPT retries": it loads its scripts on one node, and EVALSHA goes to the key's master).
+ */
+export const CLUSTER_LIBRARY_IDS: readonly LibraryId[] = [
+  'latchkey-ioredis',
+  'latchkey-node-redis',
+  'raw',
+  'redis-semaphore',
+];
+
 /** The libraries whose client locks several keys at once, all or none (`acquireMany`). */
 export const MULTI_LIBRARY_IDS: readonly LibraryId[] = [
   'latchkey-ioredis',

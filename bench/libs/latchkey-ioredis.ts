@@ -1,5 +1,10 @@
 import { createLocker } from '../../src/backends/redis/adapters/ioredis.js';
-import { closeIORedis, connectIORedis, installedVersion } from './connections.js';
+import {
+  closeIORedis,
+  connectIORedis,
+  connectIORedisCluster,
+  installedVersion,
+} from './connections.js';
 import { LATCHKEY_WAITING, latchkeyClient } from './latchkey.js';
 import type { LockLibrary } from './types.js';
 
@@ -12,6 +17,16 @@ export const library: LockLibrary = {
     return latchkeyClient(
       createLocker(client),
       () => client.ping(),
+      () => closeIORedis(client),
+    );
+  },
+  async openCluster(url) {
+    const client = await connectIORedisCluster(url);
+    return latchkeyClient(
+      createLocker(client),
+      async () => {
+        await client.ping();
+      },
       () => closeIORedis(client),
     );
   },

@@ -1,6 +1,6 @@
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 import { createLocker } from '../../src/backends/redis/adapters/node-redis.js';
-import { installedVersion } from './connections.js';
+import { clusterSeed, installedVersion } from './connections.js';
 import { LATCHKEY_WAITING, latchkeyClient } from './latchkey.js';
 import type { LockLibrary } from './types.js';
 
@@ -15,6 +15,20 @@ export const library: LockLibrary = {
     return latchkeyClient(
       createLocker(client),
       () => client.ping(),
+      async () => {
+        await client.close().catch(() => client.destroy());
+      },
+    );
+  },
+  async openCluster(url) {
+    const client = createCluster({ rootNodes: [{ socket: clusterSeed(url) }] });
+    client.on('error', (error: unknown) => console.error(`node-redis cluster: ${String(error)}`));
+    await client.connect();
+    return latchkeyClient(
+      createLocker(client),
+      async () => {
+        await client.sendCommand(undefined, true, ['PING']);
+      },
       async () => {
         await client.close().catch(() => client.destroy());
       },

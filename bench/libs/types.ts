@@ -82,4 +82,9 @@ export interface LockLibrary {
   /** How its waiters wait with its defaults, in a few words, for the report. */
   readonly waiting: string;
   open(url: string): Promise<LockClient>;
+  /**
+   * For libraries that run on a Redis Cluster: opens a client in the client library's cluster
+   * mode, started from the seed node in `url` (`redis-cluster://host:port`).
+   */
+  openCluster?(url: string): Promise<LockClient>;
 }

@@ -57,7 +57,7 @@ export function clusterSuiteServer(view: ClusterView, url: string): SuiteServer 
     const targets = EVERY_NODE.has(name) ? view.all() : await view.masters();
     const replies = await Promise.all(targets.map(({ server }) => server.command(...args)));
     if (name === 'DBSIZE') return sum(replies);
-    if (name === 'INFO') return mergeCommandStats(replies.map(String));
+    if (name === 'INFO') return mergeInfo(replies.map(String));
     const failed = replies.find((reply) => reply instanceof Error);
     return failed ?? replies[0] ?? null;
   };
@@ -69,15 +69,28 @@ function sum(replies: RespValue[]): RespValue {
   return failed ?? replies.reduce<number>((total, reply) => total + Number(reply), 0);
 }
 
-/** `INFO commandstats` of several servers as one: the calls of each command added up. */
-function mergeCommandStats(infos: readonly string[]): string {
+/**
+ * `INFO` of several servers as one: the calls of each command (commandstats) and the CPU seconds
+ * (cpu) added up; other fields are left out.
+ */
+export function mergeInfo(infos: readonly string[]): string {
   const calls = new Map<string, number>();
+  const cpu = { used_cpu_sys: 0, used_cpu_user: 0 };
   for (const info of infos) {
     for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
       const name = match[1] ?? '';
       calls.set(name, (calls.get(name) ?? 0) + Number(match[2]));
     }
+    for (const field of ['used_cpu_sys', 'used_cpu_user'] as const) {
+      cpu[field] += Number(new RegExp(`^${field}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
+    }
   }
-  const lines = [...calls].map(([name, count]) => `cmdstat_${name}:calls=${count}`);
-  return `# Commandstats\r\n${lines.join('\r\n')}\r\n`;
+  const lines = [
+    '# CPU',
+    `used_cpu_sys:${cpu.used_cpu_sys}`,
+    `used_cpu_user:${cpu.used_cpu_user}`,
+    '# Commandstats',
+    ...[...calls].map(([name, count]) => `cmdstat_${name}:calls=${count}`),
+  ];
+  return `${lines.join('\r\n')}\r\n`;
 }

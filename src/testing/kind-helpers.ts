@@ -2,6 +2,7 @@
  * What the tests of the kinds beyond the mutex share: their view of the suite, and small waiting
  * helpers that never hang (each is bounded by time).
  */
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,4 +51,14 @@ export async function runWorkers(
   const done = await Promise.all(workers.map((worker) => worker.next('done', 120_000)));
   await Promise.all(workers.map((worker) => worker.exited));
   return done.reduce((sum, event) => sum + (event.event === 'done' ? event.violations : 0), 0);
+}
+
+/**
+ * Asserts that no key of a lock exists: what a refused call leaves. (Not DBSIZE: keys of earlier
+ * tests expire meanwhile.)
+ */
+export async function assertNoKeys(ctx: KindSuiteContext, keys: object): Promise<void> {
+  for (const key of Object.values(keys)) {
+    assert.equal(Number(await ctx.server().command('EXISTS', String(key))), 0, `${key} exists`);
+  }
 }

@@ -7,6 +7,7 @@ import { LOCK_ERROR_CODES, LockTimeoutError } from '../errors.js';
 import { fixedDelay, maxAttempts } from '../retry.js';
 import type { SuiteContext } from './context.js';
 import type { TestApi } from './types.js';
+import { until } from './wait.js';
 
 export function registerMutexAcquireTests(api: TestApi, ctx: SuiteContext): void {
   const { describe, it } = api;
@@ -161,9 +162,9 @@ export function registerMutexAcquireTests(api: TestApi, ctx: SuiteContext): void
       const holder = await holderLocker.acquire(name, { ttlMs: 30_000 });
       const granted = locker.acquire(name, { signal: controller.signal, ttlMs: 30_000 });
       const rejected = assert.rejects(granted, /gave up as the grant came/);
-      await sleep(50);
+      await queued(holderLocker, name, 1);
       const next = nextLocker.acquire(name, { ttlMs: 30_000, waitMs: 10_000 });
-      await sleep(50);
+      await queued(holderLocker, name, 2);
       assert.equal((await holderLocker.inspect(name)).waiters, 2);
       await holder.release();
       await settlesWithin(rejected, 5_000, 'rejection of the aborted acquire');
@@ -180,7 +181,7 @@ export function registerMutexAcquireTests(api: TestApi, ctx: SuiteContext): void
       const name = fresh('wake');
       const holder = await holderLocker.acquire(name, { ttlMs: 30_000 });
       const waiting = waiterLocker.acquire(name, { ttlMs: 30_000, waitMs: 20_000 });
-      await sleep(100);
+      await queued(holderLocker, name, 1);
       const state = await holderLocker.inspect(name);
       assert.equal(state.waiters, 1);
       const releasedAt = performance.now();
@@ -227,7 +228,7 @@ export function registerMutexAcquireTests(api: TestApi, ctx: SuiteContext): void
             await lock.release();
           }),
         );
-        await sleep(30); // make arrival order unambiguous
+        await queued(locker, name, index + 1); // make arrival order unambiguous
       }
       await holder.release();
       await settlesWithin(Promise.all(waits), 10_000, 'all waiters served');
@@ -347,7 +348,7 @@ export function registerMutexAcquireTests(api: TestApi, ctx: SuiteContext): void
         const ghost = 'e'.repeat(32);
         await queueWaiter(keys, ghost, { arrival: 1, liveForMs: 60_000, ttlMs: 200, channel });
         const waiting = locker.acquire(name, { ttlMs: 300, waitMs: 10_000 });
-        await sleep(50);
+        await queued(locker, name, 2);
         await holder.release();
         assert.equal((await locker.inspect(name)).token, ghost, 'granted to the waiter that left');
         // The real waiter polls for its process at the grant's expiry and takes the lock.
@@ -469,4 +470,19 @@ export function registerMutexAcquireTests(api: TestApi, ctx: SuiteContext): void
       assert.ok(results.every((result) => result.released));
     });
   });
+}
+
+/**
+ * Waits until `count` waiters are in the lock's line: a waiter queues once its locker's subscriber
+ * is up, which takes a connection set-up (longer through Sentinel or on a Cluster).
+ */
+function queued(
+  locker: { inspect(name: string): Promise<{ readonly waiters: number }> },
+  name: string,
+  count: number,
+): Promise<void> {
+  return until(
+    `${count} waiter(s) queued`,
+    async () => (await locker.inspect(name)).waiters >= count,
+  );
 }

@@ -5,6 +5,7 @@ import { LOCK_ERROR_CODES } from '../errors.js';
 import { Locker } from '../locker.js';
 import type { SuiteContext } from './context.js';
 import type { TestApi } from './types.js';
+import { until } from './wait.js';
 
 export function registerRecoveryTests(api: TestApi, ctx: SuiteContext): void {
   const { describe, it } = api;
@@ -65,8 +66,10 @@ export function registerRecoveryTests(api: TestApi, ctx: SuiteContext): void {
         const name = fresh('lost-wake');
         const holder = await holderLocker.acquire(name, { ttlMs: 30_000 });
         const waiting = waiterLocker.acquire(name, { ttlMs: 30_000, waitMs: 25_000 });
-        await sleep(100);
-        assert.equal((await holderLocker.inspect(name)).waiters, 1);
+        await until(
+          'the waiter queued',
+          async () => (await holderLocker.inspect(name)).waiters === 1,
+        );
         await server.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
         await holder.release(); // its message finds no subscriber
         // Without a re-check on reconnect the waiter would sleep out the holder's 30 s PTTL.
@@ -137,10 +140,12 @@ export function registerRecoveryTests(api: TestApi, ctx: SuiteContext): void {
         const holder = await holders.acquire(name, { ttlMs: 30_000 });
         // It ends with LockTimeoutError, or LockBackendError if its last look met BUSY.
         const departing = assert.rejects(locker.acquire(name, { ttlMs: 20_000, waitMs: 400 }));
-        await sleep(150);
+        await until(
+          'the first waiter queued',
+          async () => (await holders.inspect(name)).waiters === 1,
+        );
         const next = others.acquire(name, { ttlMs: 20_000, waitMs: 15_000 });
-        await sleep(100);
-        assert.equal((await holders.inspect(name)).waiters, 2);
+        await until('both waiters queued', async () => (await holders.inspect(name)).waiters === 2);
         await withBusyThreshold(async () => {
           // The first waiter's wait ends while Redis is busy: its withdrawal gets BUSY.
           await busyFor(700);

@@ -1,9 +1,13 @@
 /** How the tests connect each adapter under test to a server; used in-process and by workers. */
 import { Cluster, Redis } from 'ioredis';
-import { createClient, createCluster } from 'redis';
+import { createClient, createCluster, createSentinel } from 'redis';
 import { fromIORedis } from '../../src/backends/redis/adapters/ioredis.js';
-import { fromNodeRedis } from '../../src/backends/redis/adapters/node-redis.js';
+import {
+  fromNodeRedis,
+  type NodeRedisClient,
+} from '../../src/backends/redis/adapters/node-redis.js';
 import type { ConnectAdapter } from '../../src/testing/types.js';
+import { SENTINEL_NAME } from './redis-sentinel.js';
 
 export const connectIORedis: ConnectAdapter = async (url) => {
   const client = new Redis(url, { lazyConnect: true });
@@ -74,3 +78,46 @@ export const CLUSTER_ADAPTERS = {
   ioredis: connectIORedisCluster,
   'node-redis': connectNodeRedisCluster,
 } as const;
+
+/**
+ * Clients through Sentinel: `url` names one Sentinel, and its user and password are those of the
+ * data servers (the Sentinels themselves take no password here).
+ */
+export const connectIORedisSentinel: ConnectAdapter = async (url) => {
+  const { hostname, port, username, password } = new URL(url);
+  const client = new Redis({
+    sentinels: [{ host: hostname, port: Number(port) }],
+    name: SENTINEL_NAME,
+    lazyConnect: true,
+    ...(username && { username: decodeURIComponent(username) }),
+    ...(password && { password: decodeURIComponent(password) }),
+  });
+  client.on('error', () => {});
+  await client.connect();
+  return {
+    adapter: fromIORedis(client),
+    close: async () => {
+      await client.quit().catch(() => client.disconnect());
+    },
+  };
+};
+
+export const connectNodeRedisSentinel: ConnectAdapter = async (url) => {
+  const { hostname, port, username, password } = new URL(url);
+  const client = createSentinel({
+    name: SENTINEL_NAME,
+    sentinelRootNodes: [{ host: hostname, port: Number(port) }],
+    nodeClientOptions: {
+      ...(username && { username: decodeURIComponent(username) }),
+      ...(password && { password: decodeURIComponent(password) }),
+    },
+  });
+  client.on('error', () => {});
+  await client.connect();
+  return {
+    adapter: fromNodeRedis(client as unknown as NodeRedisClient),
+    close: async () => {
+      await client.close().catch(() => client.destroy());
+    },
+  };
+};

@@ -6,7 +6,11 @@ import type { ConnectAdapter } from '../../src/testing/types.js';
 import { aclSetClusterUser, aclSetUser } from './acl.js';
 import { clusterSuiteServer } from './cluster-suite-server.js';
 import { type ClusterSetup, startCluster } from './redis-cluster.js';
+import { type SentinelSetup, startSentinelSetup } from './redis-sentinel.js';
 import { type RedisServer, startRedis } from './redis-server.js';
+
+/** The multi-process tests' size on a Cluster or through Sentinel (CI time). */
+const TOPOLOGY_SCALE = 0.25;
 
 /** The user the conformance suites connect as: exactly the README's least-privilege ACL rule. */
 const USER = 'latchkey-conformance';
@@ -95,6 +99,58 @@ export function runClusterConformance(
         command: process.execPath,
         args: ['--import', 'tsx', fileURLToPath(new URL(workerFile, import.meta.url))],
       },
+      // The multi-process tests at a quarter of their size: the full size runs on one server.
+      scale: TOPOLOGY_SCALE,
+    },
+  );
+}
+
+/**
+ * The same suite through Sentinel: one primary, two replicas, three Sentinels. Lockers connect
+ * through a Sentinel as the least-privilege user (set on every data server); the suite's admin
+ * commands go to the primary. The Sentinels wait 10 s before calling the primary down, so the
+ * suite's CLIENT PAUSE (up to 1.5 s) does not start a failover.
+ */
+export function runSentinelConformance(
+  name: string,
+  connect: ConnectAdapter,
+  workerFile: string,
+): void {
+  let setup: SentinelSetup | undefined;
+  let primary: RedisServer | undefined;
+  let url: string | undefined;
+  beforeAll(async () => {
+    setup = await startSentinelSetup({ downAfterMs: 10_000 });
+    for (const server of setup.servers) {
+      const created = await server.command(...aclSetUser(USER, PASSWORD));
+      if (created !== 'OK') throw new Error(`ACL SETUSER failed: ${String(created)}`);
+    }
+    primary = await setup.primary();
+    const [sentinel] = setup.sentinels;
+    if (!sentinel) throw new Error('no Sentinel');
+    const asUser = new URL(sentinel.url);
+    asUser.username = USER;
+    asUser.password = PASSWORD;
+    url = asUser.toString();
+  }, 60_000);
+  afterAll(async () => {
+    await setup?.stop();
+  });
+  registerConformanceSuite(
+    { describe, it, beforeAll, afterAll },
+    {
+      name: `${name} through Sentinel`,
+      connect,
+      server: () => {
+        if (!primary || !url) throw new Error('the Sentinel set-up did not start');
+        return { url, command: primary.command };
+      },
+      worker: {
+        command: process.execPath,
+        args: ['--import', 'tsx', fileURLToPath(new URL(workerFile, import.meta.url))],
+      },
+      // The multi-process tests at a quarter of their size: the full size runs on one server.
+      scale: TOPOLOGY_SCALE,
     },
   );
 }

@@ -6,7 +6,7 @@
 import { type RedisServer, type RespValue, startRedis } from './redis-server.js';
 
 export const SENTINEL_NAME = 'latchkey-primary';
-/** How long a primary must stay silent before a Sentinel calls it down. */
+/** How long a primary must stay silent before a Sentinel calls it down (by default). */
 const DOWN_AFTER_MS = 1_000;
 const FAILOVER_TIMEOUT_MS = 10_000;
 /** The longest the set-up, or a failover, may take to settle. */
@@ -32,7 +32,15 @@ export interface SentinelSetup {
   stop(): Promise<void>;
 }
 
-export async function startSentinelSetup(): Promise<SentinelSetup> {
+export interface SentinelOptions {
+  /**
+   * How long the primary must stay silent before the Sentinels call it down. The default is short
+   * for failover tests; a suite that pauses the primary (CLIENT PAUSE) needs it longer than that.
+   */
+  readonly downAfterMs?: number;
+}
+
+export async function startSentinelSetup(options: SentinelOptions = {}): Promise<SentinelSetup> {
   const started: RedisServer[] = [];
   try {
     const first = await startRedis();
@@ -52,7 +60,7 @@ export async function startSentinelSetup(): Promise<SentinelSetup> {
       const sentinel = await startRedis({
         sentinelConfig: [
           `sentinel monitor ${SENTINEL_NAME} 127.0.0.1 ${first.port} 2`,
-          `sentinel down-after-milliseconds ${SENTINEL_NAME} ${DOWN_AFTER_MS}`,
+          `sentinel down-after-milliseconds ${SENTINEL_NAME} ${options.downAfterMs ?? DOWN_AFTER_MS}`,
           `sentinel failover-timeout ${SENTINEL_NAME} ${FAILOVER_TIMEOUT_MS}`,
           `sentinel parallel-syncs ${SENTINEL_NAME} 1`,
         ],

@@ -184,8 +184,18 @@ export function fromNodeRedis(client: NodeRedisClient): RedisAdapter {
         close: () => closeConnection(connection),
       };
     },
-    createKeyWatcher: (onChanged) => watchKeys(client, onChanged),
+    // A createSentinel client's duplicate takes no RESP3 options, so it cannot watch keys; the
+    // locker then learns of a loss at the next refresh, and says so by not being offered one.
+    ...(!isSentinel(client) && {
+      createKeyWatcher: (onChanged: (keys: readonly string[] | null) => void) =>
+        watchKeys(client, onChanged),
+    }),
   };
+}
+
+/** A node-redis `createSentinel` client (v5 and later). */
+function isSentinel(client: NodeRedisClient): boolean {
+  return typeof (client as { getSentinelNode?: unknown }).getSentinelNode === 'function';
 }
 
 /** The part of a node-redis `createCluster` client latchkey uses besides the scripts. */

@@ -1,0 +1,4 @@
+import { runWorker } from '../../src/testing/worker.js';
+import { connectNodeRedisSentinel } from './adapters.js';
+
+await runWorker(connectNodeRedisSentinel);

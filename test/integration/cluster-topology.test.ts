@@ -36,13 +36,18 @@ async function commandCalls(node: ClusterNode): Promise<Map<string, number>> {
   return calls;
 }
 
-/** A name whose lock lives on `master` (found by trying names). */
+/** A name whose lock lives on `master` (found by trying names against one read of the slot map). */
 async function nameOn(master: ClusterNode, base: string): Promise<string> {
+  const ranges = (await master.server.command('CLUSTER', 'SLOTS')) as [
+    number,
+    number,
+    [string, number],
+  ][];
+  const owned = ranges.filter(([, , [, port]]) => port === master.port);
   for (let i = 0; i < 10_000; i++) {
     const name = `${base}-${i}`;
-    if ((await cluster.masterOf(keySlot(mutexKeys('latchkey:', name).lock))).id === master.id) {
-      return name;
-    }
+    const slot = keySlot(mutexKeys('latchkey:', name).lock);
+    if (owned.some(([first, last]) => first <= slot && slot <= last)) return name;
   }
   throw new Error(`no name found on ${master.port}`);
 }
@@ -129,6 +134,28 @@ for (const [adapterName, connect] of Object.entries(CLUSTER_ADAPTERS)) {
         expect(ms).toBeLessThan(PUSHED_WITHIN_MS);
       }, 60_000);
     }
+
+    it("a holder learns by push that its key was deleted, also after the key's slot moved", async () => {
+      const locker = await newLocker();
+      const [from, to] = await cluster.masters();
+      if (!from || !to) throw new Error('need two masters');
+      const name = await nameOn(from, `watched-${adapterName}`);
+      const key = mutexKeys('latchkey:', name).lock;
+      const held = await locker.acquire(name, { ttlMs: HOLD_TTL_MS });
+      const { signal } = held; // reading it starts the watch
+      await sleep(100);
+      await cluster.migrateSlot(keySlot(key), to);
+      // The old master reported the key gone; the check found it on its new master, still ours.
+      await sleep(300);
+      expect(signal.aborted).toBe(false);
+      expect(held.isHeld).toBe(true);
+      await (await cluster.masterOf(keySlot(key))).server.command('DEL', key);
+      const deletedAt = performance.now();
+      await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+      // The next refresh would come a third of the ttl (10 s) after the last one.
+      expect(performance.now() - deletedAt).toBeLessThan(1_000);
+      expect(signal.reason).toMatchObject({ reason: 'expired' });
+    }, 60_000);
 
     it('a multi-lock over names on three masters holds them all and hands them over', async () => {
       const [holders, waiters] = [await newLocker(), await newLocker()];

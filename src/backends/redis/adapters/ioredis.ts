@@ -15,6 +15,7 @@ import type {
   RedisKeyWatcher,
   RedisSubscriber,
 } from '../adapter.js';
+import { ClusterKeyWatcher } from './cluster-key-watcher.js';
 import { type ClusterLinks, ShardedSubscriber } from './sharded-subscriber.js';
 import {
   checkClientMethods,
@@ -59,6 +60,38 @@ function fromIORedisCluster(cluster: IORedisCluster): RedisAdapter {
     cluster: true,
     runScript: (script, keys, args, deadline) => run(script, keys, args, deadline),
     createSubscriber: async () => new ShardedSubscriber(clusterLinks(cluster)),
+    createKeyWatcher: async (onChanged) =>
+      new ClusterKeyWatcher(
+        {
+          clusterSlots: () => cluster.call('CLUSTER', 'SLOTS'),
+          watchNode: (host, port, onNodeChanged, onLost) =>
+            watchKeys(nodeConnections(cluster, host, port), onNodeChanged, onLost),
+        },
+        onChanged,
+      ),
+  };
+}
+
+/**
+ * Makes connections to one cluster node (`duplicate`, as watchKeys wants them): the settings of
+ * the cluster's node connections (password, TLS, …), the cluster's key prefix, and no reconnection
+ * (a lost node is looked up again in the slot map).
+ */
+function nodeConnections(cluster: IORedisCluster, host: string, port: number) {
+  const template = cluster.nodes('master')[0] ?? cluster.nodes()[0];
+  if (!template) throw new Error('the ioredis Cluster knows no node yet');
+  const keyPrefix = (cluster as { options?: { keyPrefix?: string } }).options?.keyPrefix;
+  return {
+    options: { keyPrefix },
+    duplicate: ((options: object) =>
+      template.duplicate({
+        keyPrefix,
+        readOnly: false,
+        retryStrategy: () => null,
+        ...options,
+        host,
+        port,
+      })) as Redis['duplicate'],
   };
 }
 
@@ -67,18 +100,11 @@ function clusterLinks(cluster: IORedisCluster): ClusterLinks {
   return {
     clusterSlots: () => cluster.call('CLUSTER', 'SLOTS'),
     async connect(host, port, events) {
-      const template = cluster.nodes('master')[0] ?? cluster.nodes()[0];
-      if (!template) throw new Error('the ioredis Cluster knows no node yet');
-      // The node's settings (password, TLS, …) with our own address and rules: no reconnection (a
-      // lost node is looked up again in the slot map), no key prefix on channels.
-      const connection = template.duplicate({
-        host,
-        port,
+      // No key prefix on channels.
+      const connection = nodeConnections(cluster, host, port).duplicate({
         lazyConnect: true,
         enableOfflineQueue: true,
         autoResubscribe: false,
-        retryStrategy: () => null,
-        readOnly: false,
         keyPrefix: undefined,
       });
       connection.on('error', (error: unknown) => debug('ioredis node subscriber error: %o', error));
@@ -223,8 +249,9 @@ const INVALIDATE_CHANNEL = '__redis__:invalidate';
  * nil after a flush). After a reconnect of either, tracking is set up again from scratch.
  */
 async function watchKeys(
-  client: IORedisStandalone,
+  client: Pick<Redis, 'duplicate'>,
   onChanged: (keys: readonly string[] | null) => void,
+  onLost?: () => void,
 ): Promise<RedisKeyWatcher> {
   const prefix = (client as { options?: { keyPrefix?: string } }).options?.keyPrefix ?? '';
   const options = { enableOfflineQueue: true, protocol: 2, autoResubscribe: false } as const;
@@ -232,6 +259,8 @@ async function watchKeys(
   const reader = client.duplicate(options);
   for (const connection of [listener, reader]) {
     connection.on('error', (error: unknown) => debug('ioredis key watcher error: %o', error));
+    // Only connections made without reconnection end by themselves (a cluster node's).
+    if (onLost) connection.on('end', onLost);
   }
   listener.on('messageBuffer', (channel: Buffer, message: unknown) => {
     if (String(channel) !== INVALIDATE_CHANNEL) return;

@@ -14,6 +14,7 @@ import type {
   RedisKeyWatcher,
   RedisSubscriber,
 } from '../adapter.js';
+import { ClusterKeyWatcher } from './cluster-key-watcher.js';
 import { type ClusterLinks, ShardedSubscriber } from './sharded-subscriber.js';
 import {
   checkClientMethods,
@@ -71,6 +72,7 @@ interface NodeRedisWatcherConnection {
   on(event: 'error', listener: (error: unknown) => void): unknown;
   on(event: 'ready', listener: () => void): unknown;
   on(event: 'invalidate', listener: (key: unknown) => void): unknown;
+  on(event: 'end', listener: () => void): unknown;
   sendCommand(args: string[]): Promise<unknown>;
   close?(): Promise<unknown>;
   quit?(): Promise<unknown>;
@@ -235,7 +237,37 @@ function fromNodeRedisCluster(cluster: NodeRedisClient & NodeRedisCluster): Redi
     cluster: true,
     runScript: (script, keys, args, deadline) => run(script, keys, args, deadline),
     createSubscriber: async () => new ShardedSubscriber(clusterLinks(cluster)),
+    createKeyWatcher: async (onChanged) =>
+      new ClusterKeyWatcher(
+        {
+          clusterSlots: () => cluster.sendCommand(undefined, true, ['CLUSTER', 'SLOTS']),
+          watchNode: async (host, port, onNodeChanged, onLost) =>
+            watchKeys(
+              (await nodeConnections(cluster, host, port)) as unknown as Pick<
+                NodeRedisClient,
+                'duplicate'
+              >,
+              onNodeChanged,
+              onLost,
+            ),
+        },
+        onChanged,
+      ),
   };
+}
+
+/**
+ * Makes connections to one cluster node (`duplicate`, as watchKeys wants them): the settings of
+ * the cluster's node clients, with the node's address and no reconnection (a lost node is looked
+ * up again in the slot map).
+ */
+async function nodeConnections(cluster: NodeRedisCluster, host: string, port: number) {
+  const master = cluster.masters[0];
+  if (!master) throw new Error('the node-redis cluster knows no master yet');
+  const template = await cluster.nodeClient(master);
+  // The node clients' settings (password, TLS, …), our own address, no reconnection.
+  const socket = { ...template.options?.socket, host, port, reconnectStrategy: false };
+  return { duplicate: (options: object) => template.duplicate({ ...options, socket }) };
 }
 
 /** How the cluster subscriber reaches the nodes of a node-redis cluster. */
@@ -243,13 +275,7 @@ function clusterLinks(cluster: NodeRedisCluster): ClusterLinks {
   return {
     clusterSlots: () => cluster.sendCommand(undefined, true, ['CLUSTER', 'SLOTS']),
     async connect(host, port, events) {
-      const master = cluster.masters[0];
-      if (!master) throw new Error('the node-redis cluster knows no master yet');
-      const template = await cluster.nodeClient(master);
-      // The node's settings (password, TLS, …) with our own address and no reconnection: a lost
-      // node is looked up again in the slot map.
-      const socket = { ...template.options?.socket, host, port, reconnectStrategy: false };
-      const connection = template.duplicate({ socket });
+      const connection = (await nodeConnections(cluster, host, port)).duplicate({});
       connection.on('error', (error) => {
         debug('node-redis node subscriber error: %o', error);
         events.lost();
@@ -345,12 +371,15 @@ function closeConnection(connection: NodeRedisSubscriberConnection | NodeRedisWa
  * node-redis v4 speaks RESP2 only; there the watcher is refused and loss shows at the next refresh.
  */
 async function watchKeys(
-  client: NodeRedisClient,
+  client: Pick<NodeRedisClient, 'duplicate'>,
   onChanged: (keys: readonly string[] | null) => void,
+  onLost?: () => void,
 ): Promise<RedisKeyWatcher> {
   const duplicate = client.duplicate as unknown as (options: object) => NodeRedisWatcherConnection;
   const connection = duplicate.call(client, { RESP: 3, emitInvalidate: true });
   connection.on('error', (error) => debug('node-redis key watcher error: %o', error));
+  // Only connections made without reconnection end by themselves (a cluster node's).
+  if (onLost) connection.on('end', onLost);
   connection.on('invalidate', (key) => onChanged(key === null ? null : [String(key)]));
   const track = () => connection.sendCommand(['CLIENT', 'TRACKING', 'ON']);
   try {

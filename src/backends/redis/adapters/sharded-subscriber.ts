@@ -17,7 +17,7 @@
  */
 import { debug } from '../../../diagnostics.js';
 import type { RedisSubscriber } from '../adapter.js';
-import { keySlot } from '../key-slot.js';
+import { isRedirect, SlotMap } from './slot-map.js';
 
 /** One subscriber connection to one node, as a client adapter opens it. */
 export interface NodeSubscription {
@@ -43,32 +43,12 @@ export interface ClusterLinks {
   connect(host: string, port: number, events: NodeEvents): Promise<NodeSubscription>;
 }
 
-/** One range of slots and the address of the master that serves it. */
-export interface SlotRange {
-  readonly first: number;
-  readonly last: number;
-  readonly host: string;
-  readonly port: number;
-}
-
-/** Reads CLUSTER SLOTS: `[[first, last, [host, port, id, …], …replicas], …]`. */
-export function parseClusterSlots(raw: unknown): SlotRange[] {
-  if (!Array.isArray(raw)) throw new Error(`unexpected CLUSTER SLOTS reply ${String(raw)}`);
-  return raw.map((range: unknown) => {
-    const [first, last, master] = Array.isArray(range) ? range : [];
-    const [host, port] = Array.isArray(master) ? master : [];
-    const parsed = {
-      first: Number(first),
-      last: Number(last),
-      host: String(host),
-      port: Number(port),
-    };
-    if (![parsed.first, parsed.last, parsed.port].every(Number.isInteger) || !host) {
-      throw new Error(`unexpected CLUSTER SLOTS range ${JSON.stringify(range)}`);
-    }
-    return parsed;
-  });
-}
+/**
+ * How long after a node dropped a channel (its slot left) a slot map that still names that node
+ * is taken for out of date. ioredis does not say which channels were dropped, so all of that
+ * node's are moved; those whose slot stayed go back to it once this has passed.
+ */
+const MOVED_FROM_MS = 2_000;
 
 /** Backoff between repairs while a channel has no master to go to (a failover under way). */
 const REPAIR_DELAYS_MS = [0, 50, 100, 200, 400, 800, 1_000] as const;
@@ -77,18 +57,26 @@ interface ChannelState {
   readonly onMessage: (message: string) => void;
   /** The address of the node it is subscribed on, or undefined while it is not. */
   node: string | undefined;
+  /**
+   * The node that dropped it because its slot left (a migration, a manual failover that made it a
+   * replica), and until when a slot map that still names that node is taken for out of date: a
+   * replica would take the subscription, but the master's SHARDNUMSUB would not count it.
+   */
+  movedFrom?: { readonly address: string; readonly until: number } | undefined;
 }
 
 export class ShardedSubscriber implements RedisSubscriber {
   readonly #channels = new Map<string, ChannelState>();
   readonly #nodes = new Map<string, Promise<NodeSubscription>>();
   readonly #reconnectListeners: (() => void)[] = [];
-  #slots: SlotRange[] | undefined;
+  readonly #slots: SlotMap;
   #repairing: Promise<void> | undefined;
   #repairTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  constructor(private readonly links: ClusterLinks) {}
+  constructor(private readonly links: ClusterLinks) {
+    this.#slots = new SlotMap(() => links.clusterSlots());
+  }
 
   async subscribe(channel: string, onMessage: (message: string) => void): Promise<void> {
     const state: ChannelState = { onMessage, node: undefined };
@@ -125,19 +113,18 @@ export class ShardedSubscriber implements RedisSubscriber {
 
   /** Subscribes `channel` on the master of its slot; with `fresh`, reads the slot map first. */
   async #place(channel: string, state: ChannelState, fresh: boolean): Promise<void> {
-    if (fresh || !this.#slots) this.#slots = parseClusterSlots(await this.links.clusterSlots());
-    const slot = keySlot(channel);
-    const range = this.#slots.find(
-      (candidate) => candidate.first <= slot && slot <= candidate.last,
-    );
-    if (!range) throw new Error(`no master serves slot ${slot} (of channel ${channel})`);
-    const address = `${range.host}:${range.port}`;
-    const node = await this.#node(address, range);
+    const master = await this.#slots.masterOf(channel, fresh);
+    const { address } = master;
+    const moved = state.movedFrom;
+    if (moved && moved.address === address && performance.now() < moved.until) {
+      throw new Error(`the slot map still names ${address}, which dropped ${channel}`);
+    }
+    const node = await this.#node(address, master);
     try {
       await node.ssubscribe(channel);
     } catch (error) {
       // Our slot map was older than the cluster's: read it again once.
-      if (!fresh && error instanceof Error && /^(MOVED|ASK)\b/.test(error.message)) {
+      if (!fresh && isRedirect(error)) {
         return this.#place(channel, state, true);
       }
       throw error;
@@ -147,9 +134,10 @@ export class ShardedSubscriber implements RedisSubscriber {
       return;
     }
     state.node = address;
+    state.movedFrom = undefined;
   }
 
-  #node(address: string, range: SlotRange): Promise<NodeSubscription> {
+  #node(address: string, range: { host: string; port: number }): Promise<NodeSubscription> {
     if (this.#closed) return Promise.reject(new Error('the cluster subscriber is closed'));
     const node = this.#nodes.get(address);
     if (node) return node;
@@ -195,6 +183,7 @@ export class ShardedSubscriber implements RedisSubscriber {
     for (const [name, state] of this.#channels) {
       if (state.node !== address || (channel !== undefined && name !== channel)) continue;
       state.node = undefined;
+      if (!dropped) state.movedFrom = { address, until: performance.now() + MOVED_FROM_MS };
       lost = true;
     }
     debug('cluster subscriber: subscriptions on %s lost (%s)', address, dropped ? 'drop' : 'moved');
@@ -227,7 +216,7 @@ export class ShardedSubscriber implements RedisSubscriber {
       if (this.#closed) return;
       const orphans = [...this.#channels].filter(([, state]) => state.node === undefined);
       try {
-        this.#slots = parseClusterSlots(await this.links.clusterSlots());
+        await this.#slots.refresh();
         await Promise.all(orphans.map(([channel, state]) => this.#place(channel, state, false)));
       } catch (error) {
         debug('cluster subscriber: repair failed, retrying: %o', error);

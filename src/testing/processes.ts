@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { mutexKeys } from '../backends/redis/keys.js';
 import { PREFIX, patternListener } from './context.js';
 import type { ConformanceTarget, SuiteServer, TestApi } from './types.js';
+import { until } from './wait.js';
 import type { WorkerEvent, WorkerTask } from './worker.js';
 
 /** Tests that need separate OS processes: mutual exclusion, crashes, cross-process hand-over, exit. */
@@ -73,7 +74,13 @@ export function registerProcessTests(
         await holder.next('acquired');
         const waiter = start({ kind: 'wait', url: server().url, name, ttlMs, waitMs: 30_000 });
         await waiter.next('ready');
-        await new Promise((resolve) => setTimeout(resolve, 100)); // let the waiter queue
+        // Let the waiter queue (its subscriber comes first: a connection set-up, longer on a
+        // Cluster or through Sentinel).
+        const { queue } = mutexKeys(PREFIX, name);
+        await until(
+          'the waiter queued',
+          async () => Number(await server().command('ZCARD', queue)) >= 1,
+        );
         const before = await scriptRuns(server());
         holder.child.kill('SIGKILL');
         const killedAt = performance.timeOrigin + performance.now();

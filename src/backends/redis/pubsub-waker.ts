@@ -82,7 +82,7 @@ export class PubSubWaker implements Waker {
     if (this.isReadyFor(waitKey)) return Promise.resolve(true);
     let entry = this.#lockChannels.get(waitKey);
     if (!entry) {
-      entry = { subscribed: false, subscribing: undefined, idle: undefined };
+      entry = { subscribed: false, subscribing: undefined, idle: undefined, retries: 0 };
       this.#lockChannels.set(waitKey, entry);
     }
     const subscribing = entry;
@@ -104,13 +104,34 @@ export class PubSubWaker implements Waker {
       );
     } catch (error) {
       debug('subscribe to %s failed: %o', channel, error);
+      this.#retrySubscribe(waitKey, entry);
       return false;
     }
     if (this.#lockChannels.get(waitKey) !== entry) return false;
     entry.subscribed = true;
+    if (entry.retries > 0) {
+      // Its waiters fell back to polling at the holder's expiry: a grant can reach them now.
+      entry.retries = 0;
+      this.#slots.wakeAll(LOOK_AGAIN);
+    }
     // Its waiters may all have gone while the subscription was on its way.
     if (!this.#slots.waitsFor(waitKey)) this.#lockIdle(waitKey);
     return true;
+  }
+
+  /**
+   * Cluster only: a lock channel that could not be subscribed (a node's connection just dropped,
+   * a failover) is tried again while its waiters wait, 100 ms to 1 s apart, instead of leaving
+   * them to poll at the holder's expiry.
+   */
+  #retrySubscribe(waitKey: string, entry: LockChannel): void {
+    if (this.closed || !this.#slots.waitsFor(waitKey)) return;
+    const delay = Math.min(100 * 2 ** entry.retries, 1_000);
+    entry.retries++;
+    setTimeout(() => {
+      if (this.closed || this.#lockChannels.get(waitKey) !== entry || entry.subscribed) return;
+      void this.ready(waitKey);
+    }, delay).unref();
   }
 
   /**
@@ -288,4 +309,6 @@ interface LockChannel {
   subscribing: Promise<boolean> | undefined;
   /** Set while nobody waits for the lock: when it fires, the channel is unsubscribed. */
   idle: NodeJS.Timeout | undefined;
+  /** Failed subscriptions in a row (see #retrySubscribe). */
+  retries: number;
 }

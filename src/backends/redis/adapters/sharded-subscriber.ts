@@ -73,16 +73,22 @@ export class ShardedSubscriber implements RedisSubscriber {
   #repairing: Promise<void> | undefined;
   #repairTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  #onClose: () => void = () => {};
+  readonly #whenClosed = new Promise<never>((_, reject) => {
+    this.#onClose = () => reject(new Error('the cluster subscriber is closed'));
+  });
 
   constructor(private readonly links: ClusterLinks) {
     this.#slots = new SlotMap(() => links.clusterSlots());
+    this.#whenClosed.catch(() => {});
   }
 
   async subscribe(channel: string, onMessage: (message: string) => void): Promise<void> {
     const state: ChannelState = { onMessage, node: undefined };
     this.#channels.set(channel, state);
     try {
-      await this.#place(channel, state, false);
+      // close() ends it at once: a CLUSTER SLOTS on a client closing too may never be answered.
+      await Promise.race([this.#place(channel, state, false), this.#whenClosed]);
     } catch (error) {
       if (this.#channels.get(channel) === state) this.#channels.delete(channel);
       throw error;
@@ -102,6 +108,7 @@ export class ShardedSubscriber implements RedisSubscriber {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#onClose();
     clearTimeout(this.#repairTimer);
     const nodes = [...this.#nodes.values()];
     this.#nodes.clear();

@@ -340,6 +340,27 @@ describe('checker › clean histories', () => {
     a.extend(held, 300, 301, 1_500).check(held.attempt, 1_700, true).lost(held.attempt, 1_784);
     expect(checkRun(logs([a])).violations).toEqual([]);
   });
+
+  it('judges an extend by the reply that came last, also when replies came out of send order', () => {
+    // A manual extend sent at 100 is answered at 350 (after a manual failover, through the new
+    // master), after a refresh sent at 200 failed at 300 on a closed connection: the success
+    // rests on the reply of 350, not on the refresh sent later.
+    const a = new HistoryBuilder('a');
+    const held = a.acquire(0, 0, 1, 1);
+    a.extend(held, 100, 350, EXTENDED, { manual: true });
+    a.events.push({
+      kind: 'command',
+      sentAt: 200,
+      at: 300,
+      script: 'mutex-extend',
+      token: held.token,
+      ttlMs: SETTINGS.ttlMs,
+      ok: false,
+      error: 'Error: Connection is closed.',
+    });
+    a.release(held.attempt, 400);
+    expect(properties(checkRun(logs([a])))).toEqual([]);
+  });
 });
 
 describe('checker › grants for a claim window', () => {

@@ -425,8 +425,16 @@ export function successAfterValidity(attempts: readonly Attempt[]): Violation[] 
     for (const extend of attempt.extends) {
       if (extend.okAt === undefined) continue;
       const okAt = extend.okAt;
-      const step = attempt.steps.findLast(
-        (candidate) => candidate.kind === 'extend' && candidate.replyAt <= okAt,
+      // The extend reply that arrived last before the success (steps are in send order; on a
+      // Cluster replies for one key can come back out of it, over another node's connection).
+      const step = attempt.steps.reduce<(typeof attempt.steps)[number] | undefined>(
+        (latest, candidate) =>
+          candidate.kind === 'extend' &&
+          candidate.replyAt <= okAt &&
+          (latest === undefined || candidate.replyAt >= latest.replyAt)
+            ? candidate
+            : latest,
+        undefined,
       );
       const validUntil = step?.before ?? attempt.initialDeadline;
       if (!step?.extended || okAt >= validUntil) {

@@ -49,6 +49,8 @@ export function recordingAdapter(
   record: (event: HistoryEvent) => void,
 ): RedisAdapter {
   return {
+    // A Cluster client's adapter says so: latchkey then sends the sharded scripts and wake-ups.
+    ...(inner.cluster && { cluster: true }),
     async runScript(
       script: LuaScriptSource,
       keys: readonly string[],

@@ -1,10 +1,12 @@
 /**
- * Runs one fault scenario end to end: starts Redis, the resource server and the worker processes
- * (each through its own TCP proxy when asked), lets them contend, injects the scenario's faults,
- * stops everything, and runs the checker over the logs. Every wait is bounded in time.
+ * Runs one fault scenario end to end: starts Redis (one server, or a Cluster of 3 masters with a
+ * replica each), the resource server and the worker processes (each through its own TCP proxy
+ * when asked), lets them contend, injects the scenario's faults, stops everything, and runs the
+ * checker over the logs. Every wait is bounded in time.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { type ClusterSetup, startCluster } from '../helpers/redis-cluster.js';
 import { type Reconstruction, reconstruct } from './attempts.js';
 import type { CheckOptions, CheckResult, PropertyId, RunLogs, Violation } from './checker.js';
 import { checkRun, DEFAULT_CHECK_OPTIONS } from './checker.js';
@@ -26,6 +28,7 @@ import {
   type ClientKind,
   type ClientProfile,
   DEFAULT_SETTINGS,
+  type Topology,
   type WorkerConfig,
 } from './worker-config.js';
 
@@ -52,6 +55,15 @@ export interface ScenarioSpec {
   /** Client of each worker, cycled: default ioredis, node-redis, ioredis, … */
   readonly clients?: readonly ClientKind[];
   readonly profile?: ClientProfile;
+  /**
+   * `cluster`: the run starts a Cluster of 3 masters with a replica each (test/helpers/
+   * redis-cluster.ts) instead of one server, the workers connect with the clients' cluster modes
+   * through a master as seed, and `inject` gets the Cluster as `context.cluster` (`context.redis`
+   * throws). A Cluster row takes no `redisArgs`, `setup`, `afterStop` or `proxies`: those act on one
+   * server, and the cluster clients connect to the addresses CLUSTER SLOTS reports, not to a proxy.
+   * @default 'single'
+   */
+  readonly topology?: Topology;
   readonly redisArgs?: readonly string[];
   /**
    * At most this long a worker must have held before a fault takes it for the holder (faults ask
@@ -107,7 +119,10 @@ export interface WorkerHandle {
 }
 
 export interface ScenarioContext {
+  /** The one server of a single-node row (throws in a Cluster row). */
   readonly redis: RedisNode;
+  /** The Cluster of a Cluster row; undefined in a single-node row. */
+  readonly cluster: ClusterSetup | undefined;
   readonly random: () => number;
   readonly seed: number;
   readonly workers: readonly WorkerHandle[];
@@ -129,7 +144,7 @@ export interface ScenarioContext {
   readonly acquisitions: number;
   /** Keeps a value for the scenario's `verify`. */
   keep(name: string, value: unknown): void;
-  /** Runs `cleanup` when the run ends (before Redis stops). */
+  /** Runs `cleanup` when the run ends (before Redis stops, and before the workers stop). */
   onCleanup(cleanup: () => void | Promise<void>): void;
 }
 
@@ -137,6 +152,8 @@ export interface ScenarioResult {
   readonly id: string;
   readonly title: string;
   readonly mode: ResourceMode;
+  /** Set for a Cluster row (absent: one server, also in reports from before Cluster rows). */
+  readonly topology?: Topology;
   readonly inModel: boolean;
   readonly fast: boolean;
   readonly seed: number;
@@ -181,15 +198,35 @@ class Run implements ScenarioContext {
   /** Acquisitions the workers announced (`held`): each one a hand-over in a contended run. */
   acquisitions = 0;
 
+  readonly #redis: RedisNode | undefined;
+  readonly cluster: ClusterSetup | undefined;
+
   constructor(
     readonly spec: ScenarioSpec,
-    readonly redis: RedisNode,
+    server: { readonly redis: RedisNode } | { readonly cluster: ClusterSetup },
     readonly resourcePort: number,
     readonly dir: string,
     readonly seed: number,
   ) {
+    this.#redis = 'redis' in server ? server.redis : undefined;
+    this.cluster = 'cluster' in server ? server.cluster : undefined;
     this.random = seededRandom(seed);
     this.#faultWriter = new JsonlWriter(join(dir, 'faults.jsonl'));
+  }
+
+  get redis(): RedisNode {
+    if (!this.#redis) {
+      throw new Error(`${this.spec.id} runs on a Redis Cluster: use context.cluster`);
+    }
+    return this.#redis;
+  }
+
+  /** Where a new worker connects: the server, or a master of the Cluster as its seed. */
+  async #serverPort(): Promise<number> {
+    if (!this.cluster) return this.redis.port;
+    const [seed] = await this.cluster.masters();
+    if (!seed) throw new Error('no master of the Cluster answers');
+    return seed.port;
   }
 
   get settings(): WorkerConfig['settings'] {
@@ -233,11 +270,13 @@ class Run implements ScenarioContext {
     const index = this.#nextWorker++;
     const id = `w${index + 1}`;
     const clients = this.spec.clients ?? ['ioredis', 'node-redis'];
-    const proxy = this.spec.proxies ? await FaultProxy.start(this.redis.port) : undefined;
+    const serverPort = await this.#serverPort();
+    const proxy = this.spec.proxies ? await FaultProxy.start(serverPort) : undefined;
     const options = { ...this.spec.worker, ...extra };
     const config: WorkerConfig = {
       id,
-      redisPort: proxy?.port ?? this.redis.port,
+      redisPort: proxy?.port ?? serverPort,
+      ...(this.cluster ? { topology: 'cluster' as const } : {}),
       resourcePort: this.resourcePort,
       lockName: LOCK_NAME,
       historyPath: join(this.dir, `history-${id}.jsonl`),
@@ -346,6 +385,21 @@ class Run implements ScenarioContext {
   }
 }
 
+/** What a Cluster row cannot ask for: each acts on one server (see ScenarioSpec.topology). */
+function refuseOnCluster(spec: ScenarioSpec): void {
+  const asked = [
+    spec.redisArgs && 'redisArgs',
+    spec.setup && 'setup',
+    spec.afterStop && 'afterStop',
+    spec.proxies && 'proxies',
+  ].filter((name): name is string => typeof name === 'string');
+  if (asked.length > 0) {
+    throw new Error(
+      `${spec.id} runs on a Redis Cluster, which takes no ${asked.join(', ')} (they act on one server)`,
+    );
+  }
+}
+
 export async function runScenario(
   spec: ScenarioSpec,
   options: RunOptions,
@@ -356,16 +410,28 @@ export async function runScenario(
   mkdirSync(dir, { recursive: true });
   const resourceLog = join(dir, 'resource.jsonl');
   let redis: RedisNode | undefined;
+  let cluster: ClusterSetup | undefined;
   let resource: Spawned | undefined;
   let run: Run | undefined;
   let error: string | undefined;
   let endedAt = now();
   try {
-    redis = await RedisNode.start(spec.redisArgs ?? []);
-    await spec.setup?.(redis);
+    if (spec.topology === 'cluster') {
+      refuseOnCluster(spec);
+      cluster = await startCluster();
+    } else {
+      redis = await RedisNode.start(spec.redisArgs ?? []);
+      await spec.setup?.(redis);
+    }
     resource = spawnTs('resource-server.ts', [resourceLog, spec.mode], false);
     const portLine = await waitForLine(resource, /PORT (\d+)/, READY_TIMEOUT_MS);
-    run = new Run(spec, redis, Number(portLine[1]), dir, options.seed);
+    run = new Run(
+      spec,
+      cluster ? { cluster } : { redis: redis as RedisNode },
+      Number(portLine[1]),
+      dir,
+      options.seed,
+    );
     const count = spec.workers ?? 3;
     await Promise.all(Array.from({ length: count }, () => (run as Run).spawnWorker()));
     await pause(spec.warmupMs ?? 1_500);
@@ -388,6 +454,7 @@ export async function runScenario(
     }
     if (resource) await terminate(resource);
     await redis?.stop().catch(() => {});
+    await cluster?.stop().catch(() => {});
   }
 
   const logs: RunLogs = {
@@ -424,6 +491,7 @@ export async function runScenario(
     id: spec.id,
     title: spec.title,
     mode: spec.mode,
+    ...(spec.topology === 'cluster' ? { topology: 'cluster' as const } : {}),
     inModel: spec.inModel,
     fast: spec.fast,
     seed: options.seed,

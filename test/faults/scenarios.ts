@@ -1,9 +1,19 @@
 /**
- * The fault catalogue for single-node Redis (safety.md §6.4, R1–R10) and the random mix (M1).
+ * The fault catalogue for single-node Redis (safety.md §6.4, R1–R10), the random mix (M1), the
+ * rows of issues 8 and 11, the lock kinds, and the Cluster rows (C1–C4, issue 12).
  * ttl 1000 ms, refresh 300 ms, commandTimeoutMs 500 ms unless a scenario says otherwise.
  */
 import { mutexRelease } from '../../src/backends/redis/scripts/index.js';
 import { now } from './clock.js';
+import { masterKills, shardChanges, shardStops } from './cluster-checks.js';
+import {
+  killLockMaster,
+  type MasterKill,
+  manualFailover,
+  migrateLockSlot,
+  type ShardSpan,
+  stopLockMaster,
+} from './cluster-faults.js';
 import {
   blackholeHolder,
   blockInWriteWindow,
@@ -721,11 +731,146 @@ function kindScenarios(rows: KindRows): ScenarioSpec[] {
  */
 const KIND_SCENARIOS: readonly ScenarioSpec[] = KINDS.flatMap(kindScenarios);
 
+/**
+ * What a master's loss can cost on a Cluster (C1): a second holder beside the first, and a
+ * fencing token granted twice. Expected if they occur; none of these rows' other properties is.
+ */
+const ASYNC_REPLICATION =
+  'a Cluster replicates asynchronously: a master killed before its replica got an acquisition leaves the promoted replica without it (and without its step of the fencing counter), so a second holder can get in beside the first, with the same fencing token (outside the model: no failover of an unreplicated write)';
+const MASTER_LOSS = [
+  'lease-overlap',
+  'resource-overlap',
+  'stale-write-accepted',
+  'duplicate-fence',
+  'token-regression',
+] as const;
+
+/** Cluster rows: 3 masters with a replica each, 4 workers (2 ioredis, 2 node-redis). */
+const CLUSTER_ROW = { topology: 'cluster', fast: false, mode: 'fenced', workers: 4 } as const;
+
+/** cluster-node-timeout while the lock's master is stopped (C4): above the stop, so no failover. */
+const STOPPED_NODE_TIMEOUT_MS = 5_000;
+
+/**
+ * Issue 12, item 4: the lock's shard changes under contention. The Cluster's node timeout is
+ * 1000 ms (test/helpers/redis-cluster.ts).
+ */
+export const CLUSTER_SCENARIOS: readonly ScenarioSpec[] = [
+  {
+    ...CLUSTER_ROW,
+    id: 'C1',
+    title:
+      'Cluster: the lock’s master SIGKILLed during contention, its replica promoted, the node restarted (twice)',
+    checks:
+      'whether a second holder overlapped and a fencing token came twice (documented, not failures), how long the lock was unavailable around each kill (longest gap between one holder’s end and the next grant), how many acquisitions the promoted replica never got; validity, signals and operation bounds as in the model. With ttl 1 s below the failover time (cluster-node-timeout 1 s + election), a holder’s validity ends before the promoted replica serves, whatever it lost: C1b is the case where it does not',
+    inModel: false,
+    expected: MASTER_LOSS,
+    expectedBecause: ASYNC_REPLICATION,
+    // The holder is still inside when its master dies: it learns the loss at its validity.
+    worker: LONG_SECTIONS,
+    inject: async (context) => {
+      const kills: MasterKill[] = [];
+      for (let i = 0; i < 2; i++) {
+        if (i > 0) await context.sleep(GAP_MS);
+        kills.push(await killLockMaster(context));
+      }
+      context.keep('kills', kills);
+    },
+    verify: masterKills,
+  },
+  {
+    ...CLUSTER_ROW,
+    id: 'C1b',
+    title:
+      'Cluster: the lock’s master SIGKILLed 1 s after an acquisition its replica never got (replication link cut), ttl 5 s, critical sections 3–6 s (twice)',
+    checks:
+      'the same as C1, with the loss made certain, a ttl longer than the failover and critical sections longer than both, so the holder whose acquisition was lost is still inside and valid when the promoted replica serves',
+    inModel: false,
+    expected: MASTER_LOSS,
+    expectedBecause: ASYNC_REPLICATION,
+    worker: {
+      workMs: [3_000, 6_000],
+      settings: { ttlMs: 5_000, refreshMs: 1_500, waitMs: 8_000 },
+    },
+    inject: async (context) => {
+      const kills: MasterKill[] = [];
+      for (let i = 0; i < 2; i++) {
+        if (i > 0) await context.sleep(GAP_MS);
+        kills.push(
+          await killLockMaster(context, { unreplicated: true, afterAcquisitionMs: 1_000 }),
+        );
+      }
+      context.keep('kills', kills);
+    },
+    verify: masterKills,
+  },
+  {
+    ...CLUSTER_ROW,
+    id: 'C2',
+    title:
+      'Cluster: the lock’s slot migrated to another master and back during contention, short critical sections (6 times)',
+    checks:
+      'no violation at all (MIGRATE moves the lock’s keys with their expiry; the clients follow ASK and MOVED); figures: each migration’s time, the longest gap between hand-overs around it, acquisitions during the migrations and in the run',
+    inModel: true,
+    // Hand-overs every few tens of ms, so that some fall inside a migration (about 100 ms).
+    worker: { workMs: [20, 150], idleMs: [0, 20] },
+    inject: async (context) => {
+      const spans: ShardSpan[] = [];
+      for (let i = 0; i < 6; i++) {
+        if (i > 0) await context.sleep(300);
+        spans.push(...(await migrateLockSlot(context, { back: true })));
+      }
+      context.keep('spans', spans);
+    },
+    verify: (input) => shardChanges(input, 'migration'),
+  },
+  {
+    ...CLUSTER_ROW,
+    id: 'C3',
+    title:
+      'Cluster: CLUSTER FAILOVER of the lock’s master during contention, short critical sections (4 times: over and back)',
+    checks:
+      'no violation at all (a manual failover waits for the replica to catch up before it switches); figures: each failover’s time, the longest gap between hand-overs around it, acquisitions during the failovers and in the run',
+    inModel: true,
+    // Hand-overs every few tens of ms, so that some fall inside a failover.
+    worker: { workMs: [20, 150], idleMs: [0, 20] },
+    inject: async (context) => {
+      const spans: ShardSpan[] = [];
+      for (let i = 0; i < 4; i++) {
+        if (i > 0) await context.sleep(GAP_MS);
+        spans.push(await manualFailover(context));
+      }
+      context.keep('spans', spans);
+    },
+    verify: (input) => shardChanges(input, 'failover'),
+  },
+  {
+    ...CLUSTER_ROW,
+    id: 'C4',
+    title: `Cluster: the lock’s shard cut off: its master SIGSTOPped 2 × ttl right after an acquisition (no failover: cluster-node-timeout ${STOPPED_NODE_TIMEOUT_MS} ms meanwhile), then SIGCONT, critical sections 2.5–4 s (3 times)`,
+    checks:
+      'the clients see a shard that stops answering behind open connections: holders caught by a stop learn the loss by their validity (signal, G4), no two holders overlap (G1), tokens keep growing; figures: the gap around each stop, how the caught holders learned the loss',
+    inModel: true,
+    // Longer than the stop: the holder it catches is inside throughout and must let go by validity.
+    worker: { workMs: [2_500, 4_000] },
+    inject: async (context) => {
+      const spans: ShardSpan[] = [];
+      for (let i = 0; i < 3; i++) {
+        if (i > 0) await context.sleep(GAP_MS);
+        spans.push(await stopLockMaster(context, 2 * TTL_MS, STOPPED_NODE_TIMEOUT_MS));
+      }
+      context.keep('spans', spans);
+    },
+    verify: shardStops,
+  },
+];
+
 export const SCENARIOS: readonly ScenarioSpec[] = [
   ...CATALOGUE,
   ...ISSUE_8_SCENARIOS,
   ...ISSUE_11_SCENARIOS,
   ...KIND_SCENARIOS,
+  ...CLUSTER_SCENARIOS,
 ];
 
 /** A shorter mix for the fast subset. */

@@ -3,16 +3,26 @@ import type { FaultLockKind, WorkerLockSettings } from './events.js';
 
 export type ClientKind = 'ioredis' | 'node-redis';
 
+/** What the workers connect to: one redis-server, or a Redis Cluster through a seed node. */
+export type Topology = 'single' | 'cluster';
+
 /**
  * `bounded`: client options that stop a lock command from being replayed long after latchkey gave
  * up on it (no resend of unanswered commands after a reconnect, offline queue flushed or off, short
- * connect timeout). `defaults`: the client library's defaults, for comparison.
+ * connect timeout; on a Cluster also no resend of a command whose node connection closed, since
+ * it may have run). `defaults`: the client library's defaults, for comparison.
  */
 export type ClientProfile = 'bounded' | 'defaults';
 
 export interface WorkerConfig {
   readonly id: string;
+  /** The server's port; on a Cluster, the seed node's (the client discovers the others). */
   readonly redisPort: number;
+  /**
+   * Absent: one server. `cluster`: connect with the client's cluster mode (ioredis `Cluster`,
+   * node-redis `createCluster`).
+   */
+  readonly topology?: Topology;
   readonly resourcePort: number;
   readonly lockName: string;
   readonly historyPath: string;

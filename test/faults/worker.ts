@@ -7,8 +7,8 @@
  */
 import { subscribe } from 'node:diagnostics_channel';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Redis } from 'ioredis';
-import { createClient } from 'redis';
+import { Cluster, Redis } from 'ioredis';
+import { createClient, createCluster } from 'redis';
 import type { RedisAdapter } from '../../src/backends/redis/adapter.js';
 import { fromIORedis } from '../../src/backends/redis/adapters/ioredis.js';
 import { fromNodeRedis } from '../../src/backends/redis/adapters/node-redis.js';
@@ -95,6 +95,72 @@ async function connectNodeRedis(config: WorkerConfig): Promise<Connection> {
   };
 }
 
+/**
+ * The bounded profile for ioredis's Cluster: each node connection as for one server (less its
+ * retryStrategy: the Cluster gives its node connections none), and a command whose node
+ * connection closed fails instead of being sent again 100 ms later (the default), maybe to the
+ * node that took over: it may have run. MOVED, ASK and TRYAGAIN are still followed: the command
+ * did not run.
+ */
+function boundedIORedisClusterOptions(profile: ClientProfile) {
+  if (profile === 'defaults') return {};
+  const { retryStrategy: _perNode, ...redisOptions } = boundedIORedisOptions(profile);
+  return {
+    redisOptions,
+    retryDelayOnFailover: 0,
+    // Commands sent while the Cluster is not ready fail at once instead of waiting in a queue.
+    enableOfflineQueue: false,
+    clusterRetryStrategy: (attempt: number) => Math.min(attempt * 50, 500),
+  };
+}
+
+async function connectIORedisCluster(config: WorkerConfig): Promise<Connection> {
+  const client = new Cluster([{ host: '127.0.0.1', port: config.redisPort }], {
+    lazyConnect: true,
+    ...boundedIORedisClusterOptions(config.profile),
+  });
+  client.on('error', () => {});
+  await client.connect();
+  return {
+    adapter: fromIORedis(client),
+    close: async () => client.disconnect(),
+  };
+}
+
+async function connectNodeRedisCluster(config: WorkerConfig): Promise<Connection> {
+  const bounded = config.profile === 'bounded';
+  const client = createCluster({
+    rootNodes: [{ socket: { host: '127.0.0.1', port: config.redisPort } }],
+    // Each node client as for one server.
+    ...(bounded
+      ? {
+          defaults: {
+            disableOfflineQueue: true,
+            socket: {
+              connectTimeout: 500,
+              reconnectStrategy: (attempt: number) => Math.min(attempt * 50, 500),
+            },
+          },
+        }
+      : {}),
+  });
+  client.on('error', () => {});
+  await client.connect();
+  return {
+    adapter: fromNodeRedis(client),
+    close: async () => client.destroy(),
+  };
+}
+
+function connect(config: WorkerConfig): Promise<Connection> {
+  if (config.topology === 'cluster') {
+    return config.client === 'ioredis'
+      ? connectIORedisCluster(config)
+      : connectNodeRedisCluster(config);
+  }
+  return config.client === 'ioredis' ? connectIORedis(config) : connectNodeRedis(config);
+}
+
 function errorCode(error: unknown): string {
   if (isLockError(error)) return error.code;
   if (error instanceof Error) return error.name;
@@ -156,7 +222,7 @@ class Worker {
       at: now(),
       worker: config.id,
       pid: process.pid,
-      client: `${config.client}/${config.profile}`,
+      client: `${config.client}${config.topology === 'cluster' ? ' cluster' : ''}/${config.profile}`,
       settings: config.settings,
       lockKind: config.lockKind ?? 'mutex',
       capacity: capacityOf(config),
@@ -166,8 +232,7 @@ class Worker {
     subscribe('latchkey:warning', (message) => {
       this.record({ kind: 'warning', at: now(), message: JSON.stringify(message).slice(0, 300) });
     });
-    const connection =
-      config.client === 'ioredis' ? await connectIORedis(config) : await connectNodeRedis(config);
+    const connection = await connect(config);
     const resource = await ResourceClient.connect(config.resourcePort, config.id, SHARED_RESOURCE);
     const { ttlMs, refreshMs, commandTimeoutMs, waitMs, driftFactor } = config.settings;
     const adapter = recordingAdapter(connection.adapter, (event) => this.record(event));

@@ -43,17 +43,19 @@ export function registerRecoveryTests(api: TestApi, ctx: SuiteContext): void {
         const waiterLocker = await newLocker();
         const name = fresh('client-kill');
         const warm = await waiterLocker.acquire(`${name}:warm`, { waitMs: 1_000 });
-        const contended = await holderLocker.acquire(name);
+        // A long ttl, so that only a wake-up (not the holder's expiry) can end the wait in time,
+        // however long the clients take to come back.
+        const contended = await holderLocker.acquire(name, { ttlMs: 30_000 });
         const warmWaiter = waiterLocker.acquire(`${name}:warm`, { waitMs: 5_000 }); // subscribes
         await sleep(50);
         await warm.release();
         await (await warmWaiter).release();
         await server.command('CLIENT', 'KILL', 'TYPE', 'normal');
         await server.command('CLIENT', 'KILL', 'TYPE', 'pubsub');
-        const waiting = waiterLocker.acquire(name, { ttlMs: 2_000, waitMs: 10_000 });
+        const waiting = waiterLocker.acquire(name, { ttlMs: 2_000, waitMs: 25_000 });
         await sleep(300);
         await contended.release();
-        const next = await settlesWithin(waiting, 8_000, 'acquire after CLIENT KILL');
+        const next = await settlesWithin(waiting, 20_000, 'acquire after CLIENT KILL');
         assert.equal((await next.release()).outcome, 'released');
       },
       SLOW,

@@ -35,16 +35,21 @@ export const connectNodeRedis: ConnectAdapter = async (url) => {
 
 export const ADAPTERS = { ioredis: connectIORedis, 'node-redis': connectNodeRedis } as const;
 
-/** Cluster clients, seeded with the one node in `url` (they discover the rest). */
-export const connectIORedisCluster: ConnectAdapter = async (url) => {
+/** The address and the (decoded) user and password in `url`, for clients that take them apart. */
+function partsOf(url: string) {
   const { hostname, port, username, password } = new URL(url);
-  const client = new Cluster([{ host: hostname, port: Number(port) }], {
-    lazyConnect: true,
-    redisOptions: {
+  return {
+    host: hostname,
+    port: Number(port),
+    auth: {
       ...(username && { username: decodeURIComponent(username) }),
       ...(password && { password: decodeURIComponent(password) }),
     },
-  });
+  };
+}
+
+/** Connects `client` (errors are part of the tests) and wraps it for the suite. */
+async function ioredisConnection(client: Redis | Cluster) {
   client.on('error', () => {});
   await client.connect();
   return {
@@ -53,25 +58,37 @@ export const connectIORedisCluster: ConnectAdapter = async (url) => {
       await client.quit().catch(() => client.disconnect());
     },
   };
-};
+}
 
-export const connectNodeRedisCluster: ConnectAdapter = async (url) => {
-  const { hostname, port, username, password } = new URL(url);
-  const client = createCluster({
-    rootNodes: [{ socket: { host: hostname, port: Number(port) } }],
-    defaults: {
-      ...(username && { username: decodeURIComponent(username) }),
-      ...(password && { password: decodeURIComponent(password) }),
-    },
-  });
+async function nodeRedisConnection(client: {
+  on(event: 'error', listener: () => void): unknown;
+  connect(): Promise<unknown>;
+  close(): Promise<unknown>;
+  destroy(): unknown;
+}) {
   client.on('error', () => {});
   await client.connect();
   return {
-    adapter: fromNodeRedis(client),
+    adapter: fromNodeRedis(client as unknown as NodeRedisClient),
     close: async () => {
       await client.close().catch(() => client.destroy());
     },
   };
+}
+
+/** Cluster clients, seeded with the one node in `url` (they discover the rest). */
+export const connectIORedisCluster: ConnectAdapter = async (url) => {
+  const { host, port, auth } = partsOf(url);
+  return ioredisConnection(
+    new Cluster([{ host, port }], { lazyConnect: true, redisOptions: auth }),
+  );
+};
+
+export const connectNodeRedisCluster: ConnectAdapter = async (url) => {
+  const { host, port, auth } = partsOf(url);
+  return nodeRedisConnection(
+    createCluster({ rootNodes: [{ socket: { host, port } }], defaults: auth }),
+  );
 };
 
 export const CLUSTER_ADAPTERS = {
@@ -84,40 +101,19 @@ export const CLUSTER_ADAPTERS = {
  * data servers (the Sentinels themselves take no password here).
  */
 export const connectIORedisSentinel: ConnectAdapter = async (url) => {
-  const { hostname, port, username, password } = new URL(url);
-  const client = new Redis({
-    sentinels: [{ host: hostname, port: Number(port) }],
-    name: SENTINEL_NAME,
-    lazyConnect: true,
-    ...(username && { username: decodeURIComponent(username) }),
-    ...(password && { password: decodeURIComponent(password) }),
-  });
-  client.on('error', () => {});
-  await client.connect();
-  return {
-    adapter: fromIORedis(client),
-    close: async () => {
-      await client.quit().catch(() => client.disconnect());
-    },
-  };
+  const { host, port, auth } = partsOf(url);
+  return ioredisConnection(
+    new Redis({ sentinels: [{ host, port }], name: SENTINEL_NAME, lazyConnect: true, ...auth }),
+  );
 };
 
 export const connectNodeRedisSentinel: ConnectAdapter = async (url) => {
-  const { hostname, port, username, password } = new URL(url);
-  const client = createSentinel({
-    name: SENTINEL_NAME,
-    sentinelRootNodes: [{ host: hostname, port: Number(port) }],
-    nodeClientOptions: {
-      ...(username && { username: decodeURIComponent(username) }),
-      ...(password && { password: decodeURIComponent(password) }),
-    },
-  });
-  client.on('error', () => {});
-  await client.connect();
-  return {
-    adapter: fromNodeRedis(client as unknown as NodeRedisClient),
-    close: async () => {
-      await client.close().catch(() => client.destroy());
-    },
-  };
+  const { host, port, auth } = partsOf(url);
+  return nodeRedisConnection(
+    createSentinel({
+      name: SENTINEL_NAME,
+      sentinelRootNodes: [{ host, port }],
+      nodeClientOptions: auth,
+    }),
+  );
 };

@@ -15,8 +15,8 @@ import type {
   RedisKeyWatcher,
   RedisSubscriber,
 } from '../adapter.js';
-import { ClusterKeyWatcher } from './cluster-key-watcher.js';
-import { type ClusterLinks, ShardedSubscriber } from './sharded-subscriber.js';
+import { clusterAdapter } from './cluster.js';
+import type { ClusterLinks } from './sharded-subscriber.js';
 import {
   checkClientMethods,
   closeWithin,
@@ -50,26 +50,18 @@ export function fromIORedis(client: IORedisClient): RedisAdapter {
 
 /**
  * A Redis Cluster through ioredis's `Cluster`: scripts go to the master of their keys' slot (all of
- * a lock's keys share one), wake-ups over sharded pub/sub. Neither WAIT (the `replicas` option)
- * nor the key watcher is offered: both need one connection to the lock's node.
+ * a lock's keys share one), wake-ups over sharded pub/sub. The key watcher
+ * watches each key on its slot's master (ClusterKeyWatcher). No WAIT (the `replicas` option): it
+ * must follow the script on one connection, which the cluster client does not offer.
  */
 function fromIORedisCluster(cluster: IORedisCluster): RedisAdapter {
   checkClientMethods(cluster, 'an ioredis Cluster', ['nodes', 'call']);
   const run = scriptSender(cluster);
-  return {
-    cluster: true,
-    runScript: (script, keys, args, deadline) => run(script, keys, args, deadline),
-    createSubscriber: async () => new ShardedSubscriber(clusterLinks(cluster)),
-    createKeyWatcher: async (onChanged) =>
-      new ClusterKeyWatcher(
-        {
-          clusterSlots: () => cluster.call('CLUSTER', 'SLOTS'),
-          watchNode: (host, port, onNodeChanged, onLost) =>
-            watchKeys(nodeConnections(cluster, host, port), onNodeChanged, onLost),
-        },
-        onChanged,
-      ),
-  };
+  return clusterAdapter((script, keys, args, deadline) => run(script, keys, args, deadline), {
+    ...clusterLinks(cluster),
+    watchNode: (host, port, onChanged, onLost) =>
+      watchKeys(nodeConnections(cluster, host, port), onChanged, onLost),
+  });
 }
 
 /**

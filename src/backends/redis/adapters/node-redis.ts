@@ -14,8 +14,8 @@ import type {
   RedisKeyWatcher,
   RedisSubscriber,
 } from '../adapter.js';
-import { ClusterKeyWatcher } from './cluster-key-watcher.js';
-import { type ClusterLinks, ShardedSubscriber } from './sharded-subscriber.js';
+import { clusterAdapter } from './cluster.js';
+import type { ClusterLinks } from './sharded-subscriber.js';
 import {
   checkClientMethods,
   closeWithin,
@@ -228,32 +228,19 @@ interface NodeRedisNodeSubscriber extends NodeRedisSubscriberConnection {
 
 /**
  * A Redis Cluster through node-redis's `createCluster`: scripts go to the master of their keys'
- * slot (all of a lock's keys share one), wake-ups over sharded pub/sub. Neither WAIT (the
- * `replicas` option) nor the key watcher is offered: both need one connection to the lock's node.
+ * slot (all of a lock's keys share one), wake-ups over sharded pub/sub. The key watcher
+ * watches each key on its slot's master (ClusterKeyWatcher). No WAIT (the `replicas` option): it
+ * must follow the script on one connection, which the cluster client does not offer.
  */
 function fromNodeRedisCluster(cluster: NodeRedisClient & NodeRedisCluster): RedisAdapter {
   const run = scriptSender(cluster);
-  return {
-    cluster: true,
-    runScript: (script, keys, args, deadline) => run(script, keys, args, deadline),
-    createSubscriber: async () => new ShardedSubscriber(clusterLinks(cluster)),
-    createKeyWatcher: async (onChanged) =>
-      new ClusterKeyWatcher(
-        {
-          clusterSlots: () => cluster.sendCommand(undefined, true, ['CLUSTER', 'SLOTS']),
-          watchNode: async (host, port, onNodeChanged, onLost) =>
-            watchKeys(
-              (await nodeConnections(cluster, host, port)) as unknown as Pick<
-                NodeRedisClient,
-                'duplicate'
-              >,
-              onNodeChanged,
-              onLost,
-            ),
-        },
-        onChanged,
-      ),
-  };
+  return clusterAdapter((script, keys, args, deadline) => run(script, keys, args, deadline), {
+    ...clusterLinks(cluster),
+    watchNode: async (host, port, onChanged, onLost) => {
+      const node = await nodeConnections(cluster, host, port);
+      return watchKeys(node as unknown as Pick<NodeRedisClient, 'duplicate'>, onChanged, onLost);
+    },
+  });
 }
 
 /**

@@ -125,7 +125,12 @@ export class PubSubWaker implements Waker {
    * them to poll at the holder's expiry.
    */
   #retrySubscribe(waitKey: string, entry: LockChannel): void {
-    if (this.closed || !this.#slots.waitsFor(waitKey)) return;
+    if (this.closed) return;
+    if (!this.#slots.waitsFor(waitKey)) {
+      // Nobody waits for it any more: nothing of it stays behind.
+      if (this.#lockChannels.get(waitKey) === entry) this.#lockChannels.delete(waitKey);
+      return;
+    }
     const delay = Math.min(100 * 2 ** entry.retries, 1_000);
     entry.retries++;
     setTimeout(() => {
@@ -140,7 +145,13 @@ export class PubSubWaker implements Waker {
    */
   #lockIdle(waitKey: string): void {
     const entry = this.#lockChannels.get(waitKey);
-    if (!entry?.subscribed || entry.idle) return;
+    if (!entry) return;
+    if (!entry.subscribed) {
+      // Never subscribed (it failed): a retry under way, if any, drops it (see #retrySubscribe).
+      if (!entry.subscribing) this.#lockChannels.delete(waitKey);
+      return;
+    }
+    if (entry.idle) return;
     entry.idle = setTimeout(() => {
       entry.idle = undefined;
       if (this.#slots.waitsFor(waitKey) || this.#lockChannels.get(waitKey) !== entry) return;

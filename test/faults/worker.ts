@@ -73,19 +73,20 @@ async function connectIORedis(config: WorkerConfig): Promise<Connection> {
   };
 }
 
+/** node-redis options of the bounded profile, for one server's client and each cluster node's. */
+const BOUNDED_NODE_REDIS = {
+  disableOfflineQueue: true,
+  socket: {
+    connectTimeout: 500,
+    reconnectStrategy: (attempt: number) => Math.min(attempt * 50, 500),
+  },
+};
+
 async function connectNodeRedis(config: WorkerConfig): Promise<Connection> {
   const bounded = config.profile === 'bounded';
   const client = createClient({
     url: `redis://127.0.0.1:${config.redisPort}`,
-    ...(bounded
-      ? {
-          disableOfflineQueue: true,
-          socket: {
-            connectTimeout: 500,
-            reconnectStrategy: (attempt: number) => Math.min(attempt * 50, 500),
-          },
-        }
-      : {}),
+    ...(bounded ? BOUNDED_NODE_REDIS : {}),
   });
   client.on('error', () => {});
   await client.connect();
@@ -132,17 +133,7 @@ async function connectNodeRedisCluster(config: WorkerConfig): Promise<Connection
   const client = createCluster({
     rootNodes: [{ socket: { host: '127.0.0.1', port: config.redisPort } }],
     // Each node client as for one server.
-    ...(bounded
-      ? {
-          defaults: {
-            disableOfflineQueue: true,
-            socket: {
-              connectTimeout: 500,
-              reconnectStrategy: (attempt: number) => Math.min(attempt * 50, 500),
-            },
-          },
-        }
-      : {}),
+    ...(bounded ? { defaults: BOUNDED_NODE_REDIS } : {}),
   });
   client.on('error', () => {});
   await client.connect();

@@ -5,10 +5,8 @@
 import type { Socket } from 'node:net';
 import type { ReleaseOutcome } from '../src/index.js';
 
-/** Wall-clock ms with sub-ms resolution, comparable between processes on one machine. */
-export function crossProcessNow(): number {
-  return performance.timeOrigin + performance.now();
-}
+/** Ms with sub-ms resolution, comparable between processes on one machine (CLOCK_MONOTONIC). */
+export { sharedNow as crossProcessNow } from '../src/testing/clock.js';
 
 /** What a worker tells the ledger. Times are {@link crossProcessNow} readings. */
 export type WorkerMessage =

@@ -2,6 +2,8 @@
  * The adapter conformance suite and its worker, for third-party adapters: run the same behavioural
  * tests latchkey runs for ioredis and node-redis.
  */
+
+export { sharedNow } from './clock.js';
 export {
   type ConformanceTarget,
   registerConformanceSuite,
@@ -9,4 +11,4 @@ export {
   type TestApi,
 } from './conformance.js';
 export type { ConnectAdapter, ConnectedAdapter } from './types.js';
-export { runWorker, sharedNow, type WorkerEvent, type WorkerTask } from './worker.js';
+export { runWorker, type WorkerEvent, type WorkerTask } from './worker.js';

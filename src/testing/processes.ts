@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { mutexKeys } from '../backends/redis/keys.js';
+import { sharedNow } from './clock.js';
 import { PREFIX, patternListener } from './context.js';
 import type { ConformanceTarget, SuiteServer, TestApi } from './types.js';
 import { until } from './wait.js';
@@ -83,7 +84,7 @@ export function registerProcessTests(
         );
         const before = await scriptRuns(server());
         holder.child.kill('SIGKILL');
-        const killedAt = performance.timeOrigin + performance.now();
+        const killedAt = sharedNow();
         const acquired = await waiter.next('acquired', ttlMs + 5_000);
         const after = await scriptRuns(server());
         assert.equal(acquired.event, 'acquired');
@@ -260,7 +261,7 @@ export function startWorker(worker: WorkerCommand, task: WorkerTask) {
     }
   });
   const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
-    child.once('exit', (code) => resolve({ code, at: performance.timeOrigin + performance.now() })),
+    child.once('exit', (code) => resolve({ code, at: sharedNow() })),
   );
   return {
     child,

@@ -17,6 +17,7 @@
 import { appendFileSync, closeSync, existsSync, openSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Locker } from '../locker.js';
+import { sharedNow } from './clock.js';
 import type { ConnectAdapter } from './types.js';
 
 export type WorkerTask =
@@ -116,11 +117,6 @@ export type WorkerEvent =
   | { readonly event: 'done'; readonly acquisitions: number; readonly violations: number }
   | { readonly event: 'closed'; readonly at: number }
   | { readonly event: 'error'; readonly message: string; readonly code?: string };
-
-/** Wall time comparable across processes on one machine, at sub-ms resolution. */
-export function sharedNow(): number {
-  return performance.timeOrigin + performance.now();
-}
 
 /** Holds for `ms`, or less if the parent sends SIGUSR2 (so it can release at a moment it picks). */
 async function holdUntilToldOrAfter(ms: number): Promise<void> {

@@ -1,14 +1,15 @@
 /**
- * Child processes of a fault run: TypeScript entry points started with tsx, tracked so that every
+ * Child processes of a fault run: TypeScript entry points started from their bundles, tracked so that every
  * one of them is ended when the run ends (stopped ones are continued first, then SIGTERM, then
  * SIGKILL after a grace period), also when the orchestrator itself fails.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundledEntry } from '../helpers/bundled-entry.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** The package root: tsx must be resolvable from the child's working directory. */
+/** The package root, the children's working directory. */
 export const repoRoot = resolve(here, '..', '..');
 export const faultsDir = here;
 
@@ -44,9 +45,9 @@ export function track(child: ChildProcess): Spawned {
   return { child, pid: child.pid, exited, stderr: () => stderr };
 }
 
-/** Starts `node --import tsx <file> ...args` from the package root, optionally with IPC. */
+/** Starts `<file>` (beside this module) from its bundle, in the package root, optionally with IPC. */
 export function spawnTs(file: string, args: readonly string[], ipc: boolean): Spawned {
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(here, file), ...args], {
+  const child = spawn(process.execPath, [bundledEntry(resolve(here, file)), ...args], {
     cwd: repoRoot,
     stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });

@@ -1,7 +1,7 @@
 /**
  * The shared resource of a fault run, as its own process: workers call it from their critical
  * sections, and it appends every call to an append-only JSONL log. Run as
- * `node --import tsx resource-server.ts <logPath> <fenced|unfenced>`; it prints `PORT <n>` once
+ * `node resource-server.mjs <logPath> <fenced|unfenced>` (its bundle); it prints `PORT <n>` once
  * listening on 127.0.0.1 and exits on SIGTERM.
  *
  * - fenced: refuses `enter` and `write` whose token is below the highest token it has seen, like
@@ -104,4 +104,5 @@ function main(): void {
   });
 }
 
-if (process.argv[1]?.endsWith('resource-server.ts')) main();
+// Run as a program (the .ts source or its bundle), not when a test imports its pieces.
+if (/resource-server\.(ts|mjs)$/.test(process.argv[1] ?? '')) main();

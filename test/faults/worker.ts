@@ -3,12 +3,13 @@
  * exit → release on one lock, and appends everything it sees to its history (JSONL, common
  * timebase). Separate processes so the orchestrator can SIGSTOP and SIGKILL them one by one.
  *
- * Run as `node --import tsx worker.ts '<WorkerConfig JSON>'` with an IPC channel.
+ * Started from its bundle (test/helpers/bundled-entry.ts) with one argument, the WorkerConfig as
+ * JSON, and an IPC channel.
  */
 import { subscribe } from 'node:diagnostics_channel';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Cluster, Redis } from 'ioredis';
-import { createClient, createCluster } from 'redis';
+import { createClient, createCluster, createSentinel } from 'redis';
 import type { RedisAdapter } from '../../src/backends/redis/adapter.js';
 import { fromIORedis } from '../../src/backends/redis/adapters/ioredis.js';
 import { fromNodeRedis } from '../../src/backends/redis/adapters/node-redis.js';
@@ -143,7 +144,59 @@ async function connectNodeRedisCluster(config: WorkerConfig): Promise<Connection
   };
 }
 
+/** The Sentinels of a `sentinel` worker, and the name they monitor. */
+function sentinelsOf(config: WorkerConfig) {
+  const { sentinels, sentinelName } = config;
+  if (!sentinels?.length || !sentinelName) {
+    throw new Error(`worker ${config.id}: topology sentinel needs sentinels and sentinelName`);
+  }
+  return { ports: sentinels, name: sentinelName };
+}
+
+/**
+ * ioredis through Sentinel: the bounded profile on the primary's connection (its retryStrategy
+ * asks the Sentinels again each time), and the Sentinels themselves asked again as often.
+ */
+async function connectIORedisSentinel(config: WorkerConfig): Promise<Connection> {
+  const { ports, name } = sentinelsOf(config);
+  const bounded = boundedIORedisOptions(config.profile);
+  const client = new Redis({
+    sentinels: ports.map((port) => ({ host: '127.0.0.1', port })),
+    name,
+    lazyConnect: true,
+    ...bounded,
+    ...('retryStrategy' in bounded && { sentinelRetryStrategy: bounded.retryStrategy }),
+  });
+  client.on('error', () => {});
+  await client.connect();
+  return {
+    adapter: fromIORedis(client),
+    close: async () => client.disconnect(),
+  };
+}
+
+async function connectNodeRedisSentinel(config: WorkerConfig): Promise<Connection> {
+  const { ports, name } = sentinelsOf(config);
+  const bounded = config.profile === 'bounded';
+  const client = createSentinel({
+    name,
+    sentinelRootNodes: ports.map((port) => ({ host: '127.0.0.1', port })),
+    ...(bounded ? { nodeClientOptions: BOUNDED_NODE_REDIS } : {}),
+  });
+  client.on('error', () => {});
+  await client.connect();
+  return {
+    adapter: fromNodeRedis(client as unknown as Parameters<typeof fromNodeRedis>[0]),
+    close: async () => client.destroy(),
+  };
+}
+
 function connect(config: WorkerConfig): Promise<Connection> {
+  if (config.topology === 'sentinel') {
+    return config.client === 'ioredis'
+      ? connectIORedisSentinel(config)
+      : connectNodeRedisSentinel(config);
+  }
   if (config.topology === 'cluster') {
     return config.client === 'ioredis'
       ? connectIORedisCluster(config)
@@ -213,7 +266,7 @@ class Worker {
       at: now(),
       worker: config.id,
       pid: process.pid,
-      client: `${config.client}${config.topology === 'cluster' ? ' cluster' : ''}/${config.profile}`,
+      client: `${config.client}${config.topology && config.topology !== 'single' ? ` ${config.topology}` : ''}/${config.profile}`,
       settings: config.settings,
       lockKind: config.lockKind ?? 'mutex',
       capacity: capacityOf(config),
@@ -226,9 +279,21 @@ class Worker {
     const connection = await connect(config);
     const resource = await ResourceClient.connect(config.resourcePort, config.id, SHARED_RESOURCE);
     const { ttlMs, refreshMs, commandTimeoutMs, waitMs, driftFactor } = config.settings;
+    const { replicas, replicaTimeoutMs } = config.settings;
+    const replication = {
+      ...(replicas === undefined ? {} : { replicas }),
+      ...(replicaTimeoutMs === undefined ? {} : { replicaTimeoutMs }),
+    };
     const adapter = recordingAdapter(connection.adapter, (event) => this.record(event));
     this.#makeLocker = () =>
-      new Locker(adapter, { ttlMs, refreshMs, commandTimeoutMs, waitMs, driftFactor });
+      new Locker(adapter, {
+        ttlMs,
+        refreshMs,
+        commandTimeoutMs,
+        waitMs,
+        driftFactor,
+        ...replication,
+      });
     this.#locker = this.#makeLocker();
     this.send({ type: 'ready' });
     const endAt = now() + config.maxRunMs;

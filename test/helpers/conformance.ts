@@ -2,8 +2,9 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { registerConformanceSuite } from '../../src/testing/conformance.js';
-import type { ConnectAdapter } from '../../src/testing/types.js';
+import type { ConformanceTarget, ConnectAdapter } from '../../src/testing/types.js';
 import { aclSetClusterUser, aclSetUser } from './acl.js';
+import { bundledEntry } from './bundled-entry.js';
 import { clusterSuiteServer } from './cluster-suite-server.js';
 import { type ClusterSetup, startCluster } from './redis-cluster.js';
 import { type SentinelSetup, startSentinelSetup } from './redis-sentinel.js';
@@ -15,6 +16,12 @@ const TOPOLOGY_SCALE = 0.25;
 /** The user the conformance suites connect as: exactly the README's least-privilege ACL rule. */
 const USER = 'latchkey-conformance';
 const PASSWORD = 'conformance-password';
+
+/** How the suite starts a worker process: `workerFile` (beside this module) from its bundle. */
+function workerCommand(workerFile: string): NonNullable<ConformanceTarget['worker']> {
+  const entry = fileURLToPath(new URL(workerFile, import.meta.url));
+  return { command: process.execPath, args: [bundledEntry(entry)] };
+}
 
 export function runConformance(name: string, connect: ConnectAdapter, workerFile: string): void {
   let server: RedisServer | undefined;
@@ -42,10 +49,7 @@ export function runConformance(name: string, connect: ConnectAdapter, workerFile
         if (!server || !url) throw new Error('redis-server did not start');
         return { url, command: server.command };
       },
-      worker: {
-        command: process.execPath,
-        args: ['--import', 'tsx', fileURLToPath(new URL(workerFile, import.meta.url))],
-      },
+      worker: workerCommand(workerFile),
     },
   );
 }
@@ -95,10 +99,7 @@ export function runClusterConformance(
           url,
         );
       },
-      worker: {
-        command: process.execPath,
-        args: ['--import', 'tsx', fileURLToPath(new URL(workerFile, import.meta.url))],
-      },
+      worker: workerCommand(workerFile),
       // The multi-process tests at a quarter of their size: the full size runs on one server.
       scale: TOPOLOGY_SCALE,
     },
@@ -145,10 +146,7 @@ export function runSentinelConformance(
         if (!primary || !url) throw new Error('the Sentinel set-up did not start');
         return { url, command: primary.command };
       },
-      worker: {
-        command: process.execPath,
-        args: ['--import', 'tsx', fileURLToPath(new URL(workerFile, import.meta.url))],
-      },
+      worker: workerCommand(workerFile),
       // The multi-process tests at a quarter of their size: the full size runs on one server.
       scale: TOPOLOGY_SCALE,
     },

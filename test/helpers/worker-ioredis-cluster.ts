@@ -1,4 +1,4 @@
 import { runWorker } from '../../src/testing/worker.js';
-import { connectIORedisCluster } from './adapters.js';
+import { connectIORedisCluster } from './adapters-ioredis.js';
 
 await runWorker(connectIORedisCluster);

@@ -1,4 +1,4 @@
 import { runWorker } from '../../src/testing/worker.js';
-import { connectIORedisSentinel } from './adapters.js';
+import { connectIORedisSentinel } from './adapters-ioredis.js';
 
 await runWorker(connectIORedisSentinel);

@@ -1,4 +1,4 @@
 import { runWorker } from '../../src/testing/worker.js';
-import { connectIORedis } from './adapters.js';
+import { connectIORedis } from './adapters-ioredis.js';
 
 await runWorker(connectIORedis);

@@ -1,4 +1,4 @@
 import { runWorker } from '../../src/testing/worker.js';
-import { connectNodeRedisCluster } from './adapters.js';
+import { connectNodeRedisCluster } from './adapters-node-redis.js';
 
 await runWorker(connectNodeRedisCluster);

@@ -1,4 +1,4 @@
 import { runWorker } from '../../src/testing/worker.js';
-import { connectNodeRedisSentinel } from './adapters.js';
+import { connectNodeRedisSentinel } from './adapters-node-redis.js';
 
 await runWorker(connectNodeRedisSentinel);

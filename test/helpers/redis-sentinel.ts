@@ -29,6 +29,12 @@ export interface SentinelSetup {
    * was killed, say). Returns the new primary.
    */
   promotedAfter(old: RedisServer): Promise<RedisServer>;
+  /**
+   * Starts a data server that was killed again on its port, as a replica of the primary the
+   * Sentinels name, and waits until its link is up. `servers` names the new process from then on.
+   * The Sentinels still list the address (as a replica since their failover), so they count it.
+   */
+  restart(killed: RedisServer): Promise<RedisServer>;
   stop(): Promise<void>;
 }
 
@@ -87,6 +93,7 @@ export async function startSentinelSetup(options: SentinelOptions = {}): Promise
 }
 
 function setup(servers: RedisServer[], sentinels: RedisServer[]): SentinelSetup {
+  // restart() swaps a server in place, so the index of each data server stays its identity.
   const primaryPort = async (sentinel: RedisServer): Promise<number | undefined> => {
     const address = await sentinel.command('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SENTINEL_NAME);
     return Array.isArray(address) ? Number(address[1]) : undefined;
@@ -127,6 +134,22 @@ function setup(servers: RedisServer[], sentinels: RedisServer[]): SentinelSetup 
         return promoted !== undefined && isRole(await promoted.command('ROLE'), 'master');
       });
       return promoted as RedisServer;
+    },
+    async restart(killed) {
+      const index = servers.indexOf(killed);
+      if (index < 0) throw new Error(`port ${killed.port} is not a data server of this set-up`);
+      const primary = await this.primary();
+      if (primary === killed) throw new Error(`port ${killed.port} is still the primary`);
+      await killed.stop();
+      const started = await startRedis({
+        port: killed.port,
+        args: ['--replicaof', primary.host, String(primary.port)],
+      });
+      servers[index] = started;
+      await until('the restarted server replicates', async () =>
+        /master_link_status:up/.test(String(await started.command('INFO', 'replication'))),
+      );
+      return started;
     },
     async stop() {
       await Promise.all([...sentinels, ...servers].map((server) => server.stop()));

@@ -69,8 +69,8 @@ function yesNo(n: number, what: string): string {
 
 const ms = (value: number) => Math.round(value);
 
-/** Grants within `span` (their client-side success time). */
-function grantsWithin(rebuilt: Reconstruction, spans: readonly ShardSpan[]): number {
+/** Grants within `spans` (their client-side success time). */
+export function grantsWithin(rebuilt: Reconstruction, spans: readonly Gap[]): number {
   return rebuilt.attempts.filter(
     (attempt) =>
       attempt.okAt !== undefined &&
@@ -81,7 +81,7 @@ function grantsWithin(rebuilt: Reconstruction, spans: readonly ShardSpan[]): num
 }
 
 /** Whether two holders overlapped and whether a fencing token came twice (or went back). */
-function exclusionFigures(check: CheckResult): Record<string, string> {
+export function exclusionFigures(check: CheckResult): Record<string, string> {
   const lease = count(check, ['lease-overlap']);
   const resource = count(check, ['resource-overlap']);
   const stale = count(check, ['stale-write-accepted']);

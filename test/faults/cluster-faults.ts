@@ -9,6 +9,7 @@
 import { createConnection } from 'node:net';
 import { type ClusterNode, type ClusterSetup, keySlot } from '../helpers/redis-cluster.js';
 import { now } from './clock.js';
+import { cutReplication, nextAcquisition } from './replication.js';
 import { LOCK_KEY, type ScenarioContext } from './scenario.js';
 
 /** The slot of the lock every worker contends for. */
@@ -99,48 +100,6 @@ export function readOnReplica(port: number, key: string): Promise<string | null>
 }
 
 /**
- * Cuts the replication link between `master` and `replica` and keeps it down: the replica is
- * given a password the master does not have (`masterauth`), so once the master drops the link
- * (`CLIENT KILL TYPE replica`) the replica's every attempt to sync again fails at AUTH, and the
- * master's writes from now on stay on the master. Resolves once the replica reports the link down
- * (bounded by 5 s), with a function that gives the replica its empty password back.
- */
-async function cutReplication(
-  master: ClusterNode,
-  replica: ClusterNode,
-): Promise<() => Promise<void>> {
-  const restore = async () => {
-    await replica.server.command('CONFIG', 'SET', 'masterauth', '').catch(() => {});
-  };
-  const set = await replica.server.command('CONFIG', 'SET', 'masterauth', 'not-the-password');
-  if (set !== 'OK')
-    throw new Error(`CONFIG SET masterauth on port ${replica.port}: ${String(set)}`);
-  try {
-    await master.server.command('CLIENT', 'KILL', 'TYPE', 'replica');
-    const until = now() + 5_000;
-    for (;;) {
-      const info = String(await replica.server.command('INFO', 'replication'));
-      if (/^master_link_status:down/m.test(info)) return restore;
-      if (now() > until) throw new Error(`the replica on port ${replica.port} kept its link up`);
-      await new Promise((done) => setTimeout(done, 10));
-    }
-  } catch (error) {
-    await restore();
-    throw error;
-  }
-}
-
-/** Waits (up to `ms`) for an acquisition announced after this call. */
-async function nextAcquisition(context: ScenarioContext, ms: number): Promise<void> {
-  const before = context.acquisitions;
-  const until = now() + ms;
-  while (context.acquisitions === before) {
-    if (now() > until) throw new Error(`no acquisition within ${ms} ms`);
-    await context.sleep(1);
-  }
-}
-
-/**
  * SIGKILL of the lock's master while a worker holds; the Cluster promotes its replica (after
  * cluster-node-timeout and an election). Reads the fencing counter the replica has right after
  * the kill (what it will serve), then starts the killed node again: it rejoins as a replica of
@@ -157,13 +116,15 @@ export async function killLockMaster(
   await context.waitForHolder();
   const master = await cluster.masterOf(LOCK_SLOT);
   const replica = await cluster.replicaOf(master);
-  const restore = unreplicated ? await cutReplication(master, replica) : async () => {};
+  const restore = unreplicated
+    ? await cutReplication(master.server, [replica.server])
+    : async () => {};
   let at: number;
   let promoted: ClusterNode;
   let fence: string | null;
   try {
     if (unreplicated) {
-      await nextAcquisition(context, 10_000);
+      if (!(await nextAcquisition(context, 10_000))) throw new Error('no acquisition within 10 s');
       await context.sleep(afterAcquisitionMs);
     }
     at = now();
@@ -282,7 +243,7 @@ export async function stopLockMaster(
   context.onCleanup(thaw);
   await setNodeTimeout(cluster, nodeTimeoutMs);
   // A fresh holder: with critical sections longer than the stop, it is inside for all of it.
-  await nextAcquisition(context, 10_000);
+  if (!(await nextAcquisition(context, 10_000))) throw new Error('no acquisition within 10 s');
   await context.sleep(100);
   const at = now();
   try {

@@ -59,6 +59,9 @@ export interface WorkerLockSettings {
   readonly commandTimeoutMs: number;
   readonly waitMs: number;
   readonly driftFactor: number;
+  /** The locker's `replicas` option (absent: 0, no WAIT) and its `replicaTimeoutMs`. */
+  readonly replicas?: number;
+  readonly replicaTimeoutMs?: number;
 }
 
 /** Which script a recorded command ran. */
@@ -192,6 +195,11 @@ export type HistoryEvent =
       readonly ok: boolean;
       readonly reply?: unknown;
       readonly error?: string;
+      /**
+       * With the `replicas` option: the replicas the WAIT behind the script reported (a shortfall:
+       * the library gives an acquisition back, or does not count an extension).
+       */
+      readonly acknowledged?: number;
     }
   /** Event-loop delay over the last window (`monitorEventLoopDelay`), in ms. */
   | {

@@ -48,6 +48,45 @@ export function recordingAdapter(
   inner: RedisAdapter,
   record: (event: HistoryEvent) => void,
 ): RedisAdapter {
+  /**
+   * Runs `send` and records it as one command, sent now and settled when it settles; `outcome`
+   * says what of its result the checker gets.
+   */
+  async function recorded<T>(
+    script: LuaScriptSource,
+    keys: readonly string[],
+    args: readonly string[],
+    send: () => Promise<T>,
+    outcome: (result: T) => { reply: unknown; acknowledged?: number },
+  ): Promise<T> {
+    const sentAt = now();
+    const base = {
+      kind: 'command' as const,
+      sentAt,
+      script: script.name as ScriptName,
+      token: args[0] ?? '',
+      key: keys[0] ?? '',
+      ...(TTL_SCRIPTS.has(script.name) ? { ttlMs: Number(args[1]) } : {}),
+      ...(EXTEND_SCRIPTS.has(script.name) ? { extendScript: extendScript(script.lua) } : {}),
+    };
+    try {
+      const result = await send();
+      const { reply, acknowledged } = outcome(result);
+      record({
+        ...base,
+        at: now(),
+        ok: true,
+        reply,
+        ...(acknowledged === undefined ? {} : { acknowledged }),
+      });
+      return result;
+    } catch (error) {
+      record({ ...base, at: now(), ok: false, error: String(error).slice(0, 200) });
+      throw error;
+    }
+  }
+
+  const runAndWait = inner.runScriptAndWait?.bind(inner);
   return {
     // A Cluster client's adapter says so: latchkey then sends the sharded scripts and wake-ups.
     ...(inner.cluster && { cluster: true }),
@@ -59,25 +98,32 @@ export function recordingAdapter(
     ) {
       // The server check touches no lock: nothing for the checker.
       if (script.name === 'server-info') return await inner.runScript(script, keys, args, deadline);
-      const sentAt = now();
-      const base = {
-        kind: 'command' as const,
-        sentAt,
-        script: script.name as ScriptName,
-        token: args[0] ?? '',
-        key: keys[0] ?? '',
-        ...(TTL_SCRIPTS.has(script.name) ? { ttlMs: Number(args[1]) } : {}),
-        ...(EXTEND_SCRIPTS.has(script.name) ? { extendScript: extendScript(script.lua) } : {}),
-      };
-      try {
-        const reply = await inner.runScript(script, keys, args, deadline);
-        record({ ...base, at: now(), ok: true, reply });
-        return reply;
-      } catch (error) {
-        record({ ...base, at: now(), ok: false, error: String(error).slice(0, 200) });
-        throw error;
-      }
+      return await recorded(
+        script,
+        keys,
+        args,
+        () => inner.runScript(script, keys, args, deadline),
+        (reply) => ({ reply }),
+      );
     },
+    // The replicas option: the script as above, and what its WAIT reported.
+    ...(runAndWait && {
+      runScriptAndWait: (
+        script: LuaScriptSource,
+        keys: readonly string[],
+        args: readonly string[],
+        deadline: CommandDeadline | undefined,
+        replicas: number,
+        timeoutMs: number,
+      ) =>
+        recorded(
+          script,
+          keys,
+          args,
+          () => runAndWait(script, keys, args, deadline, replicas, timeoutMs),
+          ([reply, acknowledged]) => ({ reply, acknowledged }),
+        ),
+    }),
     createSubscriber: () => inner.createSubscriber(),
     // Its reads change nothing on the server, so they are not recorded.
     ...(inner.createKeyWatcher && {

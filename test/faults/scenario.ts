@@ -1,12 +1,13 @@
 /**
- * Runs one fault scenario end to end: starts Redis (one server, or a Cluster of 3 masters with a
- * replica each), the resource server and the worker processes (each through its own TCP proxy
+ * Runs one fault scenario end to end: starts Redis (one server, a Cluster of 3 masters with a
+ * replica each, or a Sentinel set-up of a primary, 2 replicas and 3 Sentinels), the resource server and the worker processes (each through its own TCP proxy
  * when asked), lets them contend, injects the scenario's faults, stops everything, and runs the
  * checker over the logs. Every wait is bounded in time.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ClusterSetup, startCluster } from '../helpers/redis-cluster.js';
+import { type SentinelSetup, startSentinelSetup } from '../helpers/redis-sentinel.js';
 import { type Reconstruction, reconstruct } from './attempts.js';
 import type { CheckOptions, CheckResult, PropertyId, RunLogs, Violation } from './checker.js';
 import { checkRun, DEFAULT_CHECK_OPTIONS } from './checker.js';
@@ -61,6 +62,9 @@ export interface ScenarioSpec {
    * through a master as seed, and `inject` gets the Cluster as `context.cluster` (`context.redis`
    * throws). A Cluster row takes no `redisArgs`, `setup`, `afterStop` or `proxies`: those act on one
    * server, and the cluster clients connect to the addresses CLUSTER SLOTS reports, not to a proxy.
+   * `sentinel`: the run starts a primary with 2 replicas and 3 Sentinels (test/helpers/
+   * redis-sentinel.ts), the workers ask the Sentinels for the primary, and `inject` gets the set-up
+   * as `context.sentinel`; the same options are refused, for the same reasons.
    * @default 'single'
    */
   readonly topology?: Topology;
@@ -119,10 +123,12 @@ export interface WorkerHandle {
 }
 
 export interface ScenarioContext {
-  /** The one server of a single-node row (throws in a Cluster row). */
+  /** The one server of a single-node row (throws in a Cluster or Sentinel row). */
   readonly redis: RedisNode;
-  /** The Cluster of a Cluster row; undefined in a single-node row. */
+  /** The Cluster of a Cluster row; undefined in the other rows. */
   readonly cluster: ClusterSetup | undefined;
+  /** The Sentinel set-up of a Sentinel row; undefined in the other rows. */
+  readonly sentinel: SentinelSetup | undefined;
   readonly random: () => number;
   readonly seed: number;
   readonly workers: readonly WorkerHandle[];
@@ -152,7 +158,7 @@ export interface ScenarioResult {
   readonly id: string;
   readonly title: string;
   readonly mode: ResourceMode;
-  /** Set for a Cluster row (absent: one server, also in reports from before Cluster rows). */
+  /** Set for a Cluster or Sentinel row (absent: one server, also in older reports). */
   readonly topology?: Topology;
   readonly inModel: boolean;
   readonly fast: boolean;
@@ -200,29 +206,35 @@ class Run implements ScenarioContext {
 
   readonly #redis: RedisNode | undefined;
   readonly cluster: ClusterSetup | undefined;
+  readonly sentinel: SentinelSetup | undefined;
 
   constructor(
     readonly spec: ScenarioSpec,
-    server: { readonly redis: RedisNode } | { readonly cluster: ClusterSetup },
+    server: Servers,
     readonly resourcePort: number,
     readonly dir: string,
     readonly seed: number,
   ) {
-    this.#redis = 'redis' in server ? server.redis : undefined;
-    this.cluster = 'cluster' in server ? server.cluster : undefined;
+    this.#redis = server.redis;
+    this.cluster = server.cluster;
+    this.sentinel = server.sentinel;
     this.random = seededRandom(seed);
     this.#faultWriter = new JsonlWriter(join(dir, 'faults.jsonl'));
   }
 
   get redis(): RedisNode {
     if (!this.#redis) {
-      throw new Error(`${this.spec.id} runs on a Redis Cluster: use context.cluster`);
+      throw new Error(
+        `${this.spec.id} runs on ${this.cluster ? 'a Redis Cluster: use context.cluster' : 'Sentinel: use context.sentinel'}`,
+      );
     }
     return this.#redis;
   }
 
-  /** Where a new worker connects: the server, or a master of the Cluster as its seed. */
+  /** Where a new worker connects: the server, a master of the Cluster as its seed, a Sentinel. */
   async #serverPort(): Promise<number> {
+    const [sentinel] = this.sentinel?.sentinels ?? [];
+    if (sentinel) return sentinel.port;
     if (!this.cluster) return this.redis.port;
     const [seed] = await this.cluster.masters();
     if (!seed) throw new Error('no master of the Cluster answers');
@@ -277,6 +289,13 @@ class Run implements ScenarioContext {
       id,
       redisPort: proxy?.port ?? serverPort,
       ...(this.cluster ? { topology: 'cluster' as const } : {}),
+      ...(this.sentinel
+        ? {
+            topology: 'sentinel' as const,
+            sentinels: this.sentinel.sentinels.map((sentinel) => sentinel.port),
+            sentinelName: this.sentinel.name,
+          }
+        : {}),
       resourcePort: this.resourcePort,
       lockName: LOCK_NAME,
       historyPath: join(this.dir, `history-${id}.jsonl`),
@@ -385,8 +404,18 @@ class Run implements ScenarioContext {
   }
 }
 
-/** What a Cluster row cannot ask for: each acts on one server (see ScenarioSpec.topology). */
-function refuseOnCluster(spec: ScenarioSpec): void {
+/** The Redis of a run: one server, a Cluster, or a Sentinel set-up. */
+interface Servers {
+  readonly redis?: RedisNode;
+  readonly cluster?: ClusterSetup;
+  readonly sentinel?: SentinelSetup;
+}
+
+/**
+ * What a Cluster or Sentinel row cannot ask for: each acts on one server (see
+ * ScenarioSpec.topology).
+ */
+function refuseOnSeveralServers(spec: ScenarioSpec): void {
   const asked = [
     spec.redisArgs && 'redisArgs',
     spec.setup && 'setup',
@@ -395,7 +424,7 @@ function refuseOnCluster(spec: ScenarioSpec): void {
   ].filter((name): name is string => typeof name === 'string');
   if (asked.length > 0) {
     throw new Error(
-      `${spec.id} runs on a Redis Cluster, which takes no ${asked.join(', ')} (they act on one server)`,
+      `${spec.id} runs on ${spec.topology === 'cluster' ? 'a Redis Cluster' : 'Sentinel'}, which takes no ${asked.join(', ')} (they act on one server)`,
     );
   }
 }
@@ -411,14 +440,18 @@ export async function runScenario(
   const resourceLog = join(dir, 'resource.jsonl');
   let redis: RedisNode | undefined;
   let cluster: ClusterSetup | undefined;
+  let sentinel: SentinelSetup | undefined;
   let resource: Spawned | undefined;
   let run: Run | undefined;
   let error: string | undefined;
   let endedAt = now();
   try {
     if (spec.topology === 'cluster') {
-      refuseOnCluster(spec);
+      refuseOnSeveralServers(spec);
       cluster = await startCluster();
+    } else if (spec.topology === 'sentinel') {
+      refuseOnSeveralServers(spec);
+      sentinel = await startSentinelSetup();
     } else {
       redis = await RedisNode.start(spec.redisArgs ?? []);
       await spec.setup?.(redis);
@@ -427,7 +460,7 @@ export async function runScenario(
     const portLine = await waitForLine(resource, /PORT (\d+)/, READY_TIMEOUT_MS);
     run = new Run(
       spec,
-      cluster ? { cluster } : { redis: redis as RedisNode },
+      { ...(redis && { redis }), ...(cluster && { cluster }), ...(sentinel && { sentinel }) },
       Number(portLine[1]),
       dir,
       options.seed,
@@ -455,6 +488,7 @@ export async function runScenario(
     if (resource) await terminate(resource);
     await redis?.stop().catch(() => {});
     await cluster?.stop().catch(() => {});
+    await sentinel?.stop().catch(() => {});
   }
 
   const logs: RunLogs = {
@@ -491,7 +525,7 @@ export async function runScenario(
     id: spec.id,
     title: spec.title,
     mode: spec.mode,
-    ...(spec.topology === 'cluster' ? { topology: 'cluster' as const } : {}),
+    ...(spec.topology && spec.topology !== 'single' ? { topology: spec.topology } : {}),
     inModel: spec.inModel,
     fast: spec.fast,
     seed: options.seed,

@@ -3,8 +3,11 @@ import type { FaultLockKind, WorkerLockSettings } from './events.js';
 
 export type ClientKind = 'ioredis' | 'node-redis';
 
-/** What the workers connect to: one redis-server, or a Redis Cluster through a seed node. */
-export type Topology = 'single' | 'cluster';
+/**
+ * What the workers connect to: one redis-server, a Redis Cluster through a seed node, or the
+ * primary of a Sentinel set-up through its Sentinels.
+ */
+export type Topology = 'single' | 'cluster' | 'sentinel';
 
 /**
  * `bounded`: client options that stop a lock command from being replayed long after latchkey gave
@@ -16,13 +19,25 @@ export type ClientProfile = 'bounded' | 'defaults';
 
 export interface WorkerConfig {
   readonly id: string;
-  /** The server's port; on a Cluster, the seed node's (the client discovers the others). */
+  /**
+   * The server's port; on a Cluster, the seed node's (the client discovers the others); through
+   * Sentinel, the first Sentinel's.
+   */
   readonly redisPort: number;
   /**
    * Absent: one server. `cluster`: connect with the client's cluster mode (ioredis `Cluster`,
-   * node-redis `createCluster`).
+   * node-redis `createCluster`). `sentinel`: ask `sentinels` for the primary of `sentinelName`
+   * (ioredis `sentinels`, node-redis `createSentinel`).
    */
   readonly topology?: Topology;
+  /** With topology `sentinel`: every Sentinel's port, and the name they monitor. */
+  readonly sentinels?: readonly number[];
+  readonly sentinelName?: string;
+  /**
+   * ioredis through Sentinel: `failoverDetector`, so the client leaves a primary as soon as the
+   * Sentinels announce another (+switch-master), not when its connection closes.
+   */
+  readonly failoverDetector?: boolean;
   readonly resourcePort: number;
   readonly lockName: string;
   readonly historyPath: string;

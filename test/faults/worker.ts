@@ -164,6 +164,7 @@ async function connectIORedisSentinel(config: WorkerConfig): Promise<Connection>
     sentinels: ports.map((port) => ({ host: '127.0.0.1', port })),
     name,
     lazyConnect: true,
+    ...(config.failoverDetector && { failoverDetector: true }),
     ...bounded,
     ...('retryStrategy' in bounded && { sentinelRetryStrategy: bounded.retryStrategy }),
   });

@@ -148,7 +148,8 @@ export function renderMarkdown(report: Report): string {
       `${Math.round(meta.durationMs / 1000)} s) on Node ${meta.node}, ${meta.redis}, ${meta.cpus} CPUs. ` +
       'Single-node Redis (safety.md §6.4 R1–R10, M1, the issue 8 rows I8-*, the issue 11 rows I11-* (a waiter stopped or cut off) and the lock kinds K-*) ' +
       'and Redis Cluster (the issue 12 rows C*, on 3 masters with a replica each, cluster-node-timeout 1000 ms: the lock’s master killed and its replica promoted, ' +
-      'its slot migrated, a manual failover, its shard stopped); Sentinel, Redlock and etcd are not covered yet.',
+      'its slot migrated, a manual failover, its shard stopped) and Redis Sentinel (the issue 12 rows S*, a primary with 2 replicas and 3 Sentinels, down-after 1000 ms: the primary killed and a replica promoted, ' +
+      'a planned SENTINEL FAILOVER, each also with the `replicas` option); Redlock and etcd are not covered yet.',
     ...(meta.rowsFrom
       ? ['', ...mergeNotes(meta.rowsFrom, new Set()), 'The other rows are from the run above.']
       : []),
@@ -159,7 +160,7 @@ export function renderMarkdown(report: Report): string {
       `${totals.unexpectedViolations} unexpected and ${totals.expectedViolations} expected violations.**`,
     '',
     'Settings: ttl 1000 ms, refresh 300 ms, commandTimeoutMs 500 ms, waitMs 3000 ms, ' +
-      'driftFactor 0.01 (drift 12 ms). Workers alternate ioredis and node-redis (on a Cluster their cluster clients, ioredis `Cluster` and node-redis `createCluster`), with options that ' +
+      'driftFactor 0.01 (drift 12 ms). Workers alternate ioredis and node-redis (on a Cluster their cluster clients, ioredis `Cluster` and node-redis `createCluster`; through Sentinel ioredis only, with `sentinels`), with options that ' +
       'never replay a lock command after a reconnect unless a scenario says "defaults". Times are ms.',
     '',
     '## Goals',

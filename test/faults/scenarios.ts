@@ -1,6 +1,7 @@
 /**
  * The fault catalogue for single-node Redis (safety.md §6.4, R1–R10), the random mix (M1), the
- * rows of issues 8 and 11, the lock kinds, and the Cluster rows (C1–C4, issue 12).
+ * rows of issues 8 and 11, the lock kinds, the Cluster rows (C1–C4) and the Sentinel rows (S1, S2,
+ * issue 12).
  * ttl 1000 ms, refresh 300 ms, commandTimeoutMs 500 ms unless a scenario says otherwise.
  */
 import { mutexRelease } from '../../src/backends/redis/scripts/index.js';
@@ -52,6 +53,13 @@ import {
 } from './issue8-checks.js';
 import { nemesis } from './nemesis.js';
 import type { ScenarioContext, ScenarioSpec, WorkerOptions } from './scenario.js';
+import { plannedFailovers, primaryKills } from './sentinel-checks.js';
+import {
+  killPrimary,
+  type PlannedFailover,
+  type PrimaryKill,
+  plannedFailover,
+} from './sentinel-faults.js';
 
 const TTL_MS = 1_000;
 /** Gap between repeated faults, so the system is back to normal before the next one. */
@@ -865,12 +873,158 @@ export const CLUSTER_SCENARIOS: readonly ScenarioSpec[] = [
   },
 ];
 
+/**
+ * What a failover can cost through Sentinel: the promoted replica lacks what the primary did since
+ * the replica's last sync, so a second holder can get in beside the first, with a fencing token
+ * already handed out (or below one).
+ */
+const SENTINEL_ASYNC_REPLICATION =
+  'Sentinel promotes a replica that may lack the primary’s latest writes (asynchronous replication, and no catch-up before the promotion): a lock and its fencing counter’s steps that never reached it are gone, so a second holder can get in beside the first, with a fencing token handed out before (outside the model: no failover of an unreplicated write)';
+
+/** Sentinel rows: a primary, 2 replicas, 3 Sentinels (down-after 1 s); 4 ioredis workers. */
+const SENTINEL_ROW = {
+  topology: 'sentinel',
+  fast: false,
+  mode: 'fenced',
+  workers: 4,
+  clients: ['ioredis'],
+} as const;
+
+/**
+ * S1b, S1w: a ttl longer than a failover (about 2.3 s) and critical sections longer than both, so
+ * the holder whose acquisition the promoted replica lacks is still inside and valid when it serves.
+ */
+const LONG_LEASES = {
+  workMs: [3_000, 6_000],
+  settings: { ttlMs: 5_000, refreshMs: 1_500, waitMs: 8_000 },
+} as const;
+/** The `replicas` option as S1w and S2w use it: one replica, WAIT 200 ms. */
+const ONE_REPLICA = { replicas: 1, replicaTimeoutMs: 200 } as const;
+
+/** Two kills of the primary, the killed server restarted as a replica after each. */
+function twoPrimaryKills(options: Parameters<typeof killPrimary>[1] = {}) {
+  return async (context: ScenarioContext) => {
+    const kills: PrimaryKill[] = [];
+    for (let i = 0; i < 2; i++) {
+      if (i > 0) await context.sleep(GAP_MS);
+      kills.push(await killPrimary(context, options));
+    }
+    context.keep('kills', kills);
+  };
+}
+
+/** Three planned failovers, each right after an acquisition. */
+async function threePlannedFailovers(context: ScenarioContext): Promise<void> {
+  const failovers: PlannedFailover[] = [];
+  for (let i = 0; i < 3; i++) {
+    if (i > 0) await context.sleep(GAP_MS);
+    failovers.push(await plannedFailover(context));
+  }
+  context.keep('failovers', failovers);
+}
+
+/** The kill of S1b and S1w: the replicas' links cut, the kill 1 s after the next acquisition. */
+const UNREPLICATED_KILL = {
+  unreplicated: true,
+  afterAcquisitionMs: 1_000,
+  acquisitionWaitMs: 8_000,
+} as const;
+
+/**
+ * Issue 12, item 4: the Sentinel set-up's primary replaced under contention
+ * (test/helpers/redis-sentinel.ts). node-redis's createSentinel is left out: see the rows' text.
+ */
+export const SENTINEL_SCENARIOS: readonly ScenarioSpec[] = [
+  {
+    ...SENTINEL_ROW,
+    id: 'S1',
+    title:
+      'Sentinel: the primary SIGKILLed during contention, a replica promoted, the killed server restarted as a replica (twice); ioredis workers (node-redis createSentinel left out)',
+    checks:
+      'as C1: whether a second holder overlapped and a fencing token came twice (documented, not failures), how long the lock was unavailable around each kill, the time to the promotion, acquisitions the promoted replica never got. With ttl 1 s below the failover time (down-after 1 s + election), a holder’s validity ends before the promoted replica serves: S1b is the case where it does not',
+    inModel: false,
+    expected: MASTER_LOSS,
+    expectedBecause: SENTINEL_ASYNC_REPLICATION,
+    worker: LONG_SECTIONS,
+    inject: twoPrimaryKills(),
+    verify: primaryKills,
+  },
+  {
+    ...SENTINEL_ROW,
+    id: 'S1b',
+    title:
+      'Sentinel: the primary SIGKILLed 1 s after an acquisition no replica got (links cut), ttl 5 s, critical sections 3–6 s, restarted as a replica (twice); ioredis workers',
+    checks:
+      'the same as S1, with the loss made certain and a ttl longer than the failover, so the holder whose acquisition was lost is still inside and valid when the promoted replica serves',
+    inModel: false,
+    expected: MASTER_LOSS,
+    expectedBecause: SENTINEL_ASYNC_REPLICATION,
+    worker: LONG_LEASES,
+    inject: twoPrimaryKills(UNREPLICATED_KILL),
+    verify: primaryKills,
+  },
+  {
+    ...SENTINEL_ROW,
+    id: 'S1w',
+    title:
+      'Sentinel with replicas: 1 (WAIT 200 ms after each acquire and extend): S1b’s fault, the replicas’ links cut, the primary SIGKILLed 1 s after the next acquisition or 8 s after the cut (twice); ioredis workers',
+    checks:
+      'no violation at all: while the links are cut every WAIT falls short, so acquisitions are given back and extensions do not count, and the promoted replica lacks nothing a holder relies on; figures: what the WAITs reported, acquires and extends refused, acquires or extends in flight at each kill (the window the option cannot close), the time to the promotion and the first grant after it',
+    inModel: true,
+    worker: { ...LONG_LEASES, settings: { ...LONG_LEASES.settings, ...ONE_REPLICA } },
+    inject: twoPrimaryKills(UNREPLICATED_KILL),
+    verify: primaryKills,
+  },
+  {
+    ...SENTINEL_ROW,
+    id: 'S2',
+    title:
+      'Sentinel: SENTINEL FAILOVER (planned) right after an acquisition, during contention (3 times); ioredis workers',
+    checks:
+      'whether a second holder overlapped and a fencing token came twice (documented, not failures); figures: when the replica took writes, when every Sentinel named it and when the old primary turned replica, counted from the command; the acquisitions the old primary granted after the promotion (thrown away when it turned replica); the longest gap between holders around each failover',
+    inModel: false,
+    expected: MASTER_LOSS,
+    expectedBecause: `${SENTINEL_ASYNC_REPLICATION}. A planned failover does not wait for the replica either, and the old primary goes on taking its clients’ writes until the Sentinels turn it into a replica, some seconds after the promotion; those writes are thrown away then`,
+    inject: threePlannedFailovers,
+    verify: plannedFailovers,
+  },
+  {
+    ...SENTINEL_ROW,
+    id: 'S2d',
+    title:
+      'Sentinel, ioredis with failoverDetector: SENTINEL FAILOVER right after an acquisition, during contention (3 times)',
+    checks:
+      'as S2, with clients that leave the old primary when the Sentinels announce the new one (+switch-master) instead of when the old primary is turned replica and drops them',
+    inModel: false,
+    expected: MASTER_LOSS,
+    expectedBecause: `${SENTINEL_ASYNC_REPLICATION}. The clients still write to the old primary from the promotion until the Sentinels announce it`,
+    worker: { failoverDetector: true },
+    inject: threePlannedFailovers,
+    verify: plannedFailovers,
+  },
+  {
+    ...SENTINEL_ROW,
+    id: 'S2w',
+    title:
+      'Sentinel with replicas: 1 (WAIT 200 ms): SENTINEL FAILOVER right after an acquisition, during contention (3 times); ioredis workers',
+    checks:
+      'as S2, with what the WAITs reported: once the replicas follow the new primary the old one has none, so its acquisitions are given back; until the Sentinels move the other replica, its acknowledgement still counts on the old primary',
+    inModel: false,
+    expected: MASTER_LOSS,
+    expectedBecause: `${SENTINEL_ASYNC_REPLICATION}. With replicas: 1, a WAIT on the old primary can still be acknowledged by the replica that is not promoted, until the Sentinels point it at the new primary`,
+    worker: { settings: ONE_REPLICA },
+    inject: threePlannedFailovers,
+    verify: plannedFailovers,
+  },
+];
+
 export const SCENARIOS: readonly ScenarioSpec[] = [
   ...CATALOGUE,
   ...ISSUE_8_SCENARIOS,
   ...ISSUE_11_SCENARIOS,
   ...KIND_SCENARIOS,
   ...CLUSTER_SCENARIOS,
+  ...SENTINEL_SCENARIOS,
 ];
 
 /** A shorter mix for the fast subset. */

@@ -199,7 +199,7 @@ export function registerMutexAcquireTests(api: TestApi, ctx: SuiteContext): void
       const name = fresh('grant');
       const holder = await a.acquire(name, { ttlMs: 5_000 });
       const waiting = b.acquire(name, { ttlMs: 5_000, waitMs: 10_000 });
-      await sleep(50);
+      await queued(a, name, 1);
       await holder.release();
       const next = await settlesWithin(waiting, 3_000, 'grant');
       assert.ok(next.fencingToken > holder.fencingToken);
@@ -240,7 +240,7 @@ export function registerMutexAcquireTests(api: TestApi, ctx: SuiteContext): void
       const name = fresh('grant-ttl');
       const holder = await locker.acquire(name);
       const waiting = locker.acquire(name, { ttlMs: 8_000 });
-      await sleep(50);
+      await queued(locker, name, 1);
       await server.command('CONFIG', 'RESETSTAT');
       await holder.release();
       const lock = await settlesWithin(waiting, 2_000, 'granted waiter');
@@ -308,7 +308,7 @@ export function registerMutexAcquireTests(api: TestApi, ctx: SuiteContext): void
         channel: `latchkey:wake:gone:${keys.lock}`,
       });
       const waiting = locker.acquire(name, { ttlMs: 10_000, waitMs: 20_000 });
-      await sleep(50);
+      await queued(locker, name, 2); // the forged entry and ours
       await holder.release();
       const next = await settlesWithin(waiting, withinMs, 'acquire after a dead waiter');
       assert.ok(next.fencingToken > holder.fencingToken);
@@ -371,7 +371,7 @@ export function registerMutexAcquireTests(api: TestApi, ctx: SuiteContext): void
         const waiters = Array.from({ length: 20 }, () =>
           locker.acquire(name, { ttlMs: 10_000, waitMs: 20_000 }),
         );
-        await sleep(200); // all queued
+        await queued(locker, name, 20);
         await server.command('CONFIG', 'RESETSTAT');
         await sleep(1_500);
         const stats = String(await server.command('INFO', 'commandstats'));

@@ -171,17 +171,21 @@ export function fromNodeRedis(client: NodeRedisClient): RedisAdapter {
       const connection = client.duplicate();
       connection.on('error', (error) => debug('node-redis subscriber error: %o', error));
       await connection.connect();
+      const channels = new Set<string>();
       return {
         async subscribe(channel, onMessage) {
           await connection.subscribe(channel, (message) => onMessage(String(message)));
+          channels.add(channel);
         },
         async unsubscribe(channel) {
+          channels.delete(channel);
           await connection.unsubscribe(channel);
         },
         onReconnect(listener) {
           // node-redis re-subscribes on reconnect; 'ready' follows every (re)connection, and the
           // first one has already passed because connect() resolved above.
           connection.on('ready', listener);
+          if (isSentinel(client)) afterPubSubErrors(connection, channels, listener);
         },
         close: () => closeConnection(connection),
       };
@@ -193,6 +197,50 @@ export function fromNodeRedis(client: NodeRedisClient): RedisAdapter {
         watchKeys(client, onChanged),
     }),
   };
+}
+
+/** Probes in a row after errors that keep coming (see afterPubSubErrors). */
+const MAX_PROBE_ROUNDS = 10;
+
+/**
+ * A createSentinel client's 'ready' follows a change of primary only: its pub/sub connection
+ * reconnects to the same primary (a dropped socket, CLIENT KILL) in silence, but for an 'error'.
+ * So after each error we subscribe a probe channel: node-redis queues the SUBSCRIBE until the
+ * connection is back and has re-subscribed our channels (it does that before sending anything
+ * queued), so its reply means that messages reach us again and waiters should look now. The probe
+ * is named after one of our channels, to stay inside what a least-privilege user may subscribe.
+ */
+function afterPubSubErrors(
+  connection: NodeRedisSubscriberConnection,
+  channels: ReadonlySet<string>,
+  onBack: () => void,
+): void {
+  let probing = false;
+  let erredWhileProbing = false;
+  const probe = async (): Promise<void> => {
+    const [some] = channels;
+    if (some === undefined) return; // nothing subscribed, nothing to miss
+    const channel = `${some}:probe`;
+    await connection.subscribe(channel, () => {});
+    await connection.unsubscribe(channel);
+  };
+  const probeUntilQuiet = async (): Promise<void> => {
+    probing = true;
+    try {
+      // Bounded: a connection that keeps failing gets its waiters polling, not an endless probe.
+      for (let round = 0; round === 0 || (erredWhileProbing && round < MAX_PROBE_ROUNDS); round++) {
+        erredWhileProbing = false;
+        await probe().catch((error: unknown) => debug('node-redis subscriber probe: %o', error));
+      }
+      onBack();
+    } finally {
+      probing = false;
+    }
+  };
+  connection.on('error', () => {
+    if (probing) erredWhileProbing = true;
+    else void probeUntilQuiet();
+  });
 }
 
 /** A node-redis `createSentinel` client (v5 and later). */

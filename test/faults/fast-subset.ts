@@ -1,9 +1,11 @@
 /**
- * The fast subset of the fault suite, as a vitest project for the main test command:
- * `vitest run --config vitest.faults.config.ts`. Each fast scenario runs for real (Redis, resource
- * server and worker processes); the test asserts only the properties that do not depend on how
- * fast this machine is. Timing figures (signal latency, takeover, operation bounds) are printed
- * and written to .tmp/faults/fast-report.md, not asserted: other jobs share these 2 cores.
+ * The fast subset of the fault suite, for the main test command:
+ * `vitest run --config vitest.faults.config.ts`, in two files (fast-1, fast-2) that take every
+ * other scenario and run side by side: a scenario mostly waits (warm-up, faults, settling), so two
+ * at a time halve the wall time. Each fast scenario runs for real (Redis, resource server and
+ * worker processes); the test asserts only the properties that do not depend on how fast this
+ * machine is, which is also what lets two run at once. Timing figures (signal latency, takeover,
+ * operation bounds) are printed and written to .tmp/faults/fast-<part>/report.md, not asserted.
  */
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -34,48 +36,53 @@ const ASSERTED: readonly PropertyId[] = [
   'unexplained-error',
 ];
 
-const seed = process.env.FAULTS_SEED ? Number(process.env.FAULTS_SEED) >>> 0 : newSeed();
-const specs = [...SCENARIOS.filter((spec) => spec.fast), FAST_MIX];
-const results: ScenarioResult[] = [];
-
-describe(`fault suite › fast subset (seed ${seed}, replay with FAULTS_SEED=${seed})`, () => {
-  for (const spec of specs) {
-    it(`${spec.id} › ${spec.title} (${spec.mode})`, async () => {
-      const result = await runScenario(spec, {
-        seed,
-        logsRoot: join(repoRoot, '.tmp', 'faults'),
-        keepLogs: false,
-      });
-      results.push(result);
-      const timing = result.unexpected.filter(
-        (violation) => !ASSERTED.includes(violation.property),
-      );
-      for (const violation of timing) console.warn(`${spec.id} timing: ${violation.detail}`);
-      expect(result.error).toBeUndefined();
-      if (spec.refused) expect(result.check.operations.acquired).toBe(0);
-      else expect(result.check.operations.acquired).toBeGreaterThan(0);
-      expect(result.faultsInjected).toBeGreaterThan(0);
-      expect(
-        result.unexpected.filter((violation) => ASSERTED.includes(violation.property)),
-      ).toEqual([]);
-    });
-  }
-});
-
-afterAll(() => {
-  const report = buildReport(
-    {
-      generatedAt: new Date().toISOString(),
-      command: 'vitest run --config vitest.faults.config.ts',
-      seed,
-      subset: 'fast',
-      node: process.versions.node,
-      redis: 'redis-server',
-      durationMs: results.reduce((total, result) => total + result.durationMs, 0),
-    },
-    results,
+/** Registers part `part` (1-based) of `parts`: every `parts`-th fast scenario from its own. */
+export function registerFastPart(part: number, parts: number): void {
+  const seed = process.env.FAULTS_SEED ? Number(process.env.FAULTS_SEED) >>> 0 : newSeed();
+  const specs = [...SCENARIOS.filter((spec) => spec.fast), FAST_MIX].filter(
+    (_, index) => index % parts === part - 1,
   );
-  const dir = join(repoRoot, '.tmp', 'faults');
-  writeReport(dir, report);
-  console.log(`fast fault report: ${dir}/report.md`);
-});
+  const results: ScenarioResult[] = [];
+
+  describe(`fault suite › fast subset, part ${part} of ${parts} (seed ${seed}, replay with FAULTS_SEED=${seed})`, () => {
+    for (const spec of specs) {
+      it(`${spec.id} › ${spec.title} (${spec.mode})`, async () => {
+        const result = await runScenario(spec, {
+          seed,
+          logsRoot: join(repoRoot, '.tmp', 'faults'),
+          keepLogs: false,
+        });
+        results.push(result);
+        const timing = result.unexpected.filter(
+          (violation) => !ASSERTED.includes(violation.property),
+        );
+        for (const violation of timing) console.warn(`${spec.id} timing: ${violation.detail}`);
+        expect(result.error).toBeUndefined();
+        if (spec.refused) expect(result.check.operations.acquired).toBe(0);
+        else expect(result.check.operations.acquired).toBeGreaterThan(0);
+        expect(result.faultsInjected).toBeGreaterThan(0);
+        expect(
+          result.unexpected.filter((violation) => ASSERTED.includes(violation.property)),
+        ).toEqual([]);
+      });
+    }
+  });
+
+  afterAll(() => {
+    const report = buildReport(
+      {
+        generatedAt: new Date().toISOString(),
+        command: 'vitest run --config vitest.faults.config.ts',
+        seed,
+        subset: 'fast',
+        node: process.versions.node,
+        redis: 'redis-server',
+        durationMs: results.reduce((total, result) => total + result.durationMs, 0),
+      },
+      results,
+    );
+    const dir = join(repoRoot, '.tmp', 'faults', `fast-${part}`);
+    writeReport(dir, report);
+    console.log(`fast fault report: ${dir}/report.md`);
+  });
+}

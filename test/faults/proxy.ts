@@ -136,6 +136,15 @@ export class FaultProxy {
     if (mode.kind !== 'blackhole') for (const link of this.#links) link.flush();
   }
 
+  /** The local ports of its open connections to the server: how the server sees them. */
+  upstreamPorts(): number[] {
+    const ports: number[] = [];
+    for (const link of this.#links) {
+      if (link.upstream?.localPort !== undefined) ports.push(link.upstream.localPort);
+    }
+    return ports;
+  }
+
   /** Ends every open connection with an RST. New connections are accepted as usual. */
   reset(): void {
     for (const link of this.#links) link.reset();

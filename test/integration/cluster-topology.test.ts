@@ -4,11 +4,19 @@
  * slot moves to another master, its master fails over). Each waiter waits on a holder with a long
  * ttl, so only a push (not the holder's expiry) can give it the lock in time.
  */
+import { Cluster } from 'ioredis';
+import { createCluster } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromIORedis } from '../../src/backends/redis/adapters/ioredis.js';
+import {
+  fromNodeRedis,
+  type NodeRedisClient,
+} from '../../src/backends/redis/adapters/node-redis.js';
 import { keySlot } from '../../src/backends/redis/key-slot.js';
 import { mutexKeys } from '../../src/backends/redis/keys.js';
 import { Locker } from '../../src/locker.js';
 import type { ConnectedAdapter } from '../../src/testing/types.js';
+import { FaultProxy } from '../faults/proxy.js';
 import { CLUSTER_ADAPTERS } from '../helpers/adapters.js';
 import { type ClusterNode, type ClusterSetup, startCluster } from '../helpers/redis-cluster.js';
 
@@ -176,3 +184,103 @@ for (const [adapterName, connect] of Object.entries(CLUSTER_ADAPTERS)) {
     }, 60_000);
   });
 }
+
+/**
+ * Behind NAT (containers, a proxy) the addresses a Cluster announces cannot be reached, and the
+ * client is given a map to where they can (ioredis natMap, node-redis nodeAddressMap). Here each
+ * node has a TCP proxy in front and the map points at the proxies: latchkey's own connections to
+ * the nodes (the sharded subscriber, the key watcher) must go through them too, as the client's do.
+ */
+describe('Redis Cluster behind an address map', () => {
+  const proxies = new Map<number, FaultProxy>(); // by the node's own port
+  const opened: { locker: Locker; close: () => Promise<unknown> }[] = [];
+  beforeAll(async () => {
+    for (const node of cluster.nodes) proxies.set(node.port, await FaultProxy.start(node.port));
+  });
+  afterAll(async () => {
+    for (const { locker, close } of opened.splice(0)) {
+      await locker.close();
+      await close();
+    }
+    for (const proxy of proxies.values()) await proxy.close();
+  });
+  /** "host:port" as the Cluster announces it → its proxy. */
+  const throughProxy = (address: string) => {
+    const proxy = proxies.get(Number(address.slice(address.lastIndexOf(':') + 1)));
+    return proxy ? { host: '127.0.0.1', port: proxy.port } : null;
+  };
+  const seedProxyPort = async () => {
+    const [seed] = await cluster.masters();
+    const proxy = seed && proxies.get(seed.port);
+    if (!proxy) throw new Error('no proxy for a master');
+    return proxy.port;
+  };
+  const connectors = {
+    ioredis: async () => {
+      const client = new Cluster([{ host: '127.0.0.1', port: await seedProxyPort() }], {
+        natMap: (key: string) => throughProxy(key),
+        lazyConnect: true,
+      });
+      client.on('error', () => {});
+      await client.connect();
+      return { adapter: fromIORedis(client), close: () => client.quit() };
+    },
+    'node-redis': async () => {
+      const client = createCluster({
+        rootNodes: [{ socket: { host: '127.0.0.1', port: await seedProxyPort() } }],
+        nodeAddressMap: (address: string) => throughProxy(address) ?? undefined,
+      });
+      client.on('error', () => {});
+      await client.connect();
+      return {
+        adapter: fromNodeRedis(client as unknown as NodeRedisClient),
+        close: () => client.close(),
+      };
+    },
+  };
+
+  for (const [adapterName, connect] of Object.entries(connectors)) {
+    it(`${adapterName}: hand-overs by push and key watches reach the nodes through the map`, async () => {
+      const lockers = [];
+      for (let i = 0; i < 2; i++) {
+        const { adapter, close } = await connect();
+        const locker = new Locker(adapter);
+        opened.push({ locker, close });
+        lockers.push(locker);
+      }
+      const [holders, waiters] = lockers as [Locker, Locker];
+      const [master] = await cluster.masters();
+      const proxy = master && proxies.get(master.port);
+      if (!master || !proxy) throw new Error('no master');
+      const name = await nameOn(master, `nat-${adapterName}`);
+      const held = await holders.acquire(name, { ttlMs: HOLD_TTL_MS });
+      const waiting = waiters.acquire(name, { ttlMs: HOLD_TTL_MS, waitMs: HOLD_TTL_MS });
+      await sleep(300); // the waiter is subscribed and in line; the holder's key is watched
+
+      // Every sharded subscriber and key-watching (tracking) connection on the lock's master
+      // comes from the proxy, none straight from the client's process.
+      const clients = String(await master.server.command('CLIENT', 'LIST'))
+        .split('\n')
+        .filter((line) => /\bssub=[1-9]/.test(line) || /\bflags=\S*t/.test(line));
+      expect(clients.length).toBeGreaterThanOrEqual(2);
+      const fromProxy = new Set(proxy.upstreamPorts());
+      for (const line of clients) {
+        const port = Number(/\baddr=[^ ]*:(\d+)/.exec(line)?.[1]);
+        expect(fromProxy.has(port), line).toBe(true);
+      }
+
+      const releasedAt = performance.now();
+      await held.release();
+      const next = await waiting;
+      expect(performance.now() - releasedAt).toBeLessThan(PUSHED_WITHIN_MS);
+      const key = mutexKeys('latchkey:', name).lock;
+      const lost = new Promise((resolve) =>
+        next.signal.addEventListener('abort', resolve, { once: true }),
+      );
+      await master.server.command('DEL', key);
+      const deletedAt = performance.now();
+      await lost;
+      expect(performance.now() - deletedAt).toBeLessThan(1_000);
+    }, 60_000);
+  }
+});

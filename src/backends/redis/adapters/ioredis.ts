@@ -28,6 +28,7 @@ import {
   SUBSCRIBER_CLOSE_TIMEOUT_MS,
   throwIfExpired,
 } from './shared.js';
+import { type AddressMap, mapAddress } from './slot-map.js';
 
 /** The part of an ioredis client (a `Redis`, or a `Cluster`) latchkey uses. */
 export type IORedisClient = IORedisStandalone | IORedisCluster;
@@ -66,13 +67,15 @@ function fromIORedisCluster(cluster: IORedisCluster): RedisAdapter {
 
 /**
  * Makes connections to one cluster node (`duplicate`, as watchKeys wants them): the settings of
- * the cluster's node connections (password, TLS, …), the cluster's key prefix, and no reconnection
- * (a lost node is looked up again in the slot map).
+ * the cluster's node connections (password, TLS, …), the cluster's key prefix, the address its
+ * `natMap` gives the node, and no reconnection (a lost node is looked up again in the slot map).
  */
 function nodeConnections(cluster: IORedisCluster, host: string, port: number) {
   const template = cluster.nodes('master')[0] ?? cluster.nodes()[0];
   if (!template) throw new Error('the ioredis Cluster knows no node yet');
-  const keyPrefix = (cluster as { options?: { keyPrefix?: string } }).options?.keyPrefix;
+  const { keyPrefix, natMap } =
+    (cluster as { options?: { keyPrefix?: string; natMap?: AddressMap } }).options ?? {};
+  const address = mapAddress(natMap, host, port);
   return {
     options: { keyPrefix },
     duplicate: ((options: object) =>
@@ -81,8 +84,8 @@ function nodeConnections(cluster: IORedisCluster, host: string, port: number) {
         readOnly: false,
         retryStrategy: () => null,
         ...options,
-        host,
-        port,
+        host: address.host,
+        port: address.port,
       })) as Redis['duplicate'],
   };
 }

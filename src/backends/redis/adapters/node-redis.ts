@@ -27,6 +27,7 @@ import {
   SUBSCRIBER_CLOSE_TIMEOUT_MS,
   throwIfExpired,
 } from './shared.js';
+import { type AddressMap, mapAddress } from './slot-map.js';
 
 interface ScriptOptions {
   keys: string[];
@@ -251,6 +252,7 @@ function isSentinel(client: NodeRedisClient): boolean {
 /** The part of a node-redis `createCluster` client latchkey uses besides the scripts. */
 interface NodeRedisCluster {
   readonly masters: readonly unknown[];
+  readonly _options?: { readonly nodeAddressMap?: AddressMap };
   nodeClient(node: unknown): NodeRedisNodeClient | Promise<NodeRedisNodeClient>;
   sendCommand(firstKey: undefined, isReadonly: boolean, args: string[]): Promise<unknown>;
 }
@@ -300,8 +302,10 @@ async function nodeConnections(cluster: NodeRedisCluster, host: string, port: nu
   const master = cluster.masters[0];
   if (!master) throw new Error('the node-redis cluster knows no master yet');
   const template = await cluster.nodeClient(master);
-  // The node clients' settings (password, TLS, …), our own address, no reconnection.
-  const socket = { ...template.options?.socket, host, port, reconnectStrategy: false };
+  // The node clients' settings (password, TLS, …), our own address (through the cluster's
+  // nodeAddressMap, which v5 and later keep in `_options`), no reconnection.
+  const address = mapAddress(cluster._options?.nodeAddressMap, host, port);
+  const socket = { ...template.options?.socket, ...address, reconnectStrategy: false };
   return { duplicate: (options: object) => template.duplicate({ ...options, socket }) };
 }
 

@@ -66,3 +66,26 @@ export class SlotMap {
     return (this.#ranges ?? []).some((range) => `${range.host}:${range.port}` === address);
   }
 }
+
+/** A node's address to connect to. */
+export interface NodeAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Where a client is told to reach the node a Cluster announces as "host:port", as both clients
+ * take it (ioredis `natMap`, node-redis `nodeAddressMap`): an object by address, or a function.
+ * Behind NAT (containers, a proxy) the announced addresses cannot be reached, so our own node
+ * connections must be mapped like the client's.
+ */
+export type AddressMap =
+  | { readonly [address: string]: NodeAddress | undefined }
+  | ((address: string) => NodeAddress | null | undefined);
+
+/** The address to connect to for the node the Cluster announces at `host`:`port`. */
+export function mapAddress(map: AddressMap | undefined, host: string, port: number): NodeAddress {
+  const announced = `${host}:${port}`;
+  const mapped = typeof map === 'function' ? map(announced) : map?.[announced];
+  return mapped ? { host: mapped.host, port: Number(mapped.port) } : { host, port };
+}

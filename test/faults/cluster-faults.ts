@@ -264,3 +264,32 @@ export async function stopLockMaster(
   }
   return { from: at, to: until, what };
 }
+
+/**
+ * C5: every client cut off from the lock's master (its proxy blackholes all traffic, connections
+ * stay open) for `ms` right after an acquisition, then healed; what was held back is delivered
+ * then, as TCP would after a partition. The Cluster itself sees nothing (its bus does not pass the
+ * proxies), so there is no failover: the shard is only unreachable for the clients.
+ */
+export async function cutLockShard(context: ScenarioContext, ms: number): Promise<ShardSpan> {
+  const cluster = clusterOf(context);
+  const master = await cluster.masterOf(LOCK_SLOT);
+  const proxy = context.clusterProxy(master);
+  const heal = () => proxy.setMode({ kind: 'pass' });
+  context.onCleanup(heal);
+  // A fresh holder: with critical sections longer than the cut, it is inside for all of it.
+  if (!(await nextAcquisition(context, 10_000))) throw new Error('no acquisition within 10 s');
+  await context.sleep(100);
+  const at = now();
+  try {
+    proxy.setMode({ kind: 'blackhole' });
+    await context.sleep(ms);
+  } finally {
+    heal();
+  }
+  const until = now();
+  const what = `every client cut off from the lock master (port ${master.port}) for ${ms} ms`;
+  context.record({ kind: 'network', at, until, what });
+  context.injected(what);
+  return { from: at, to: until, what };
+}

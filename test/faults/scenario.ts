@@ -6,7 +6,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ClusterSetup, startCluster } from '../helpers/redis-cluster.js';
+import { type ClusterNode, type ClusterSetup, startCluster } from '../helpers/redis-cluster.js';
 import { type SentinelSetup, startSentinelSetup } from '../helpers/redis-sentinel.js';
 import { type Reconstruction, reconstruct } from './attempts.js';
 import type { CheckOptions, CheckResult, PropertyId, RunLogs, Violation } from './checker.js';
@@ -60,11 +60,12 @@ export interface ScenarioSpec {
    * `cluster`: the run starts a Cluster of 3 masters with a replica each (test/helpers/
    * redis-cluster.ts) instead of one server, the workers connect with the clients' cluster modes
    * through a master as seed, and `inject` gets the Cluster as `context.cluster` (`context.redis`
-   * throws). A Cluster row takes no `redisArgs`, `setup`, `afterStop` or `proxies`: those act on one
-   * server, and the cluster clients connect to the addresses CLUSTER SLOTS reports, not to a proxy.
+   * throws). A Cluster row takes no `redisArgs`, `setup` or `afterStop`: those act on one server.
+   * Its `proxies` are one per node, shared by every worker, which reach the nodes through them by
+   * their clients' address maps (`context.clusterProxy(node)`).
    * `sentinel`: the run starts a primary with 2 replicas and 3 Sentinels (test/helpers/
    * redis-sentinel.ts), the workers ask the Sentinels for the primary, and `inject` gets the set-up
-   * as `context.sentinel`; the same options are refused, for the same reasons.
+   * as `context.sentinel`; the same options are refused, and `proxies` too.
    * @default 'single'
    */
   readonly topology?: Topology;
@@ -74,7 +75,7 @@ export interface ScenarioSpec {
    * for 0–30 ms); for runs whose critical sections are shorter than that.
    */
   readonly holderMinHeldMs?: number;
-  /** Put each worker behind its own FaultProxy. */
+  /** Put each worker behind its own FaultProxy (on a Cluster: each node, see `topology`). */
   readonly proxies?: boolean;
   readonly worker?: WorkerOptions;
   readonly warmupMs?: number;
@@ -129,6 +130,8 @@ export interface ScenarioContext {
   readonly cluster: ClusterSetup | undefined;
   /** The Sentinel set-up of a Sentinel row; undefined in the other rows. */
   readonly sentinel: SentinelSetup | undefined;
+  /** The proxy every worker reaches `node` through, in a Cluster row with `proxies`. */
+  clusterProxy(node: ClusterNode): FaultProxy;
   readonly random: () => number;
   readonly seed: number;
   readonly workers: readonly WorkerHandle[];
@@ -207,6 +210,8 @@ class Run implements ScenarioContext {
   readonly #redis: RedisNode | undefined;
   readonly cluster: ClusterSetup | undefined;
   readonly sentinel: SentinelSetup | undefined;
+  /** A Cluster row's proxies, by the port of the node each stands before. */
+  readonly #nodeProxies: ReadonlyMap<number, FaultProxy>;
 
   constructor(
     readonly spec: ScenarioSpec,
@@ -218,6 +223,7 @@ class Run implements ScenarioContext {
     this.#redis = server.redis;
     this.cluster = server.cluster;
     this.sentinel = server.sentinel;
+    this.#nodeProxies = server.nodeProxies ?? new Map();
     this.random = seededRandom(seed);
     this.#faultWriter = new JsonlWriter(join(dir, 'faults.jsonl'));
   }
@@ -229,6 +235,12 @@ class Run implements ScenarioContext {
       );
     }
     return this.#redis;
+  }
+
+  clusterProxy(node: ClusterNode): FaultProxy {
+    const proxy = this.#nodeProxies.get(node.port);
+    if (!proxy) throw new Error(`${this.spec.id} has no proxy before node ${node.port}`);
+    return proxy;
   }
 
   /** Where a new worker connects: the server, a master of the Cluster as its seed, a Sentinel. */
@@ -283,12 +295,18 @@ class Run implements ScenarioContext {
     const id = `w${index + 1}`;
     const clients = this.spec.clients ?? ['ioredis', 'node-redis'];
     const serverPort = await this.#serverPort();
-    const proxy = this.spec.proxies ? await FaultProxy.start(serverPort) : undefined;
+    const proxy =
+      this.spec.proxies && !this.cluster ? await FaultProxy.start(serverPort) : undefined;
     const options = { ...this.spec.worker, ...extra };
+    // "host:port" as CLUSTER SLOTS announces each node → the port of the proxy before it.
+    const nodeAddresses = Object.fromEntries(
+      [...this.#nodeProxies].map(([port, nodeProxy]) => [`127.0.0.1:${port}`, nodeProxy.port]),
+    );
     const config: WorkerConfig = {
       id,
-      redisPort: proxy?.port ?? serverPort,
+      redisPort: proxy?.port ?? this.#nodeProxies.get(serverPort)?.port ?? serverPort,
       ...(this.cluster ? { topology: 'cluster' as const } : {}),
+      ...(this.#nodeProxies.size > 0 ? { nodeAddresses } : {}),
       ...(this.sentinel
         ? {
             topology: 'sentinel' as const,
@@ -409,6 +427,7 @@ interface Servers {
   readonly redis?: RedisNode;
   readonly cluster?: ClusterSetup;
   readonly sentinel?: SentinelSetup;
+  readonly nodeProxies?: ReadonlyMap<number, FaultProxy>;
 }
 
 /**
@@ -420,7 +439,7 @@ function refuseOnSeveralServers(spec: ScenarioSpec): void {
     spec.redisArgs && 'redisArgs',
     spec.setup && 'setup',
     spec.afterStop && 'afterStop',
-    spec.proxies && 'proxies',
+    spec.topology !== 'cluster' && spec.proxies && 'proxies',
   ].filter((name): name is string => typeof name === 'string');
   if (asked.length > 0) {
     throw new Error(
@@ -440,6 +459,7 @@ export async function runScenario(
   const resourceLog = join(dir, 'resource.jsonl');
   let redis: RedisNode | undefined;
   let cluster: ClusterSetup | undefined;
+  const nodeProxies = new Map<number, FaultProxy>();
   let sentinel: SentinelSetup | undefined;
   let resource: Spawned | undefined;
   let run: Run | undefined;
@@ -449,6 +469,10 @@ export async function runScenario(
     if (spec.topology === 'cluster') {
       refuseOnSeveralServers(spec);
       cluster = await startCluster();
+      if (spec.proxies) {
+        for (const node of cluster.nodes)
+          nodeProxies.set(node.port, await FaultProxy.start(node.port));
+      }
     } else if (spec.topology === 'sentinel') {
       refuseOnSeveralServers(spec);
       sentinel = await startSentinelSetup();
@@ -460,7 +484,11 @@ export async function runScenario(
     const portLine = await waitForLine(resource, /PORT (\d+)/, READY_TIMEOUT_MS);
     run = new Run(
       spec,
-      { ...(redis && { redis }), ...(cluster && { cluster }), ...(sentinel && { sentinel }) },
+      {
+        ...(redis && { redis }),
+        ...(cluster && { cluster, nodeProxies }),
+        ...(sentinel && { sentinel }),
+      },
       Number(portLine[1]),
       dir,
       options.seed,
@@ -477,6 +505,7 @@ export async function runScenario(
     redis?.thaw();
     await run?.cleanUp();
     await run?.stopWorkers().catch(() => {});
+    await Promise.all([...nodeProxies.values()].map((proxy) => proxy.close().catch(() => {})));
     if (spec.afterStop && run && redis && error === undefined) {
       const kept = run.kept;
       await spec

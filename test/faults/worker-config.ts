@@ -30,6 +30,12 @@ export interface WorkerConfig {
    * (ioredis `sentinels`, node-redis `createSentinel`).
    */
   readonly topology?: Topology;
+  /**
+   * With topology `cluster`: where to reach each node, "host:port" as the Cluster announces it →
+   * a port on 127.0.0.1 (a proxy), given to the client as its address map (ioredis natMap,
+   * node-redis nodeAddressMap). Absent: the announced addresses.
+   */
+  readonly nodeAddresses?: Readonly<Record<string, number>>;
   /** With topology `sentinel`: every Sentinel's port, and the name they monitor. */
   readonly sentinels?: readonly number[];
   readonly sentinelName?: string;

@@ -116,10 +116,17 @@ function boundedIORedisClusterOptions(profile: ClientProfile) {
   };
 }
 
+/** A Cluster node's address as the worker reaches it (see WorkerConfig.nodeAddresses). */
+function nodeAddress(config: WorkerConfig, announced: string) {
+  const port = config.nodeAddresses?.[announced];
+  return port === undefined ? undefined : { host: '127.0.0.1', port };
+}
+
 async function connectIORedisCluster(config: WorkerConfig): Promise<Connection> {
   const client = new Cluster([{ host: '127.0.0.1', port: config.redisPort }], {
     lazyConnect: true,
     ...boundedIORedisClusterOptions(config.profile),
+    ...(config.nodeAddresses && { natMap: (key: string) => nodeAddress(config, key) ?? null }),
   });
   client.on('error', () => {});
   await client.connect();
@@ -135,6 +142,9 @@ async function connectNodeRedisCluster(config: WorkerConfig): Promise<Connection
     rootNodes: [{ socket: { host: '127.0.0.1', port: config.redisPort } }],
     // Each node client as for one server.
     ...(bounded ? { defaults: BOUNDED_NODE_REDIS } : {}),
+    ...(config.nodeAddresses && {
+      nodeAddressMap: (address: string) => nodeAddress(config, address),
+    }),
   });
   client.on('error', () => {});
   await client.connect();

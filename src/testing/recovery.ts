@@ -82,6 +82,23 @@ export function registerRecoveryTests(api: TestApi, ctx: SuiteContext): void {
     );
   });
 
+  /**
+   * Opens `waiter`'s subscriber connection by a wait that ends in a grant, for tests whose waits
+   * are shorter than a subscriber's set-up (70–300 ms for a node-redis Sentinel client, more under
+   * load), which a first wait pays before it queues. It stays open for 2 s after the wait.
+   */
+  async function openSubscriber(waiter: Locker, holders: Locker): Promise<void> {
+    const name = fresh('warm-up');
+    const held = await holders.acquire(name, { ttlMs: 10_000 });
+    const waiting = waiter.acquire(name, { ttlMs: 10_000, waitMs: 10_000 });
+    await until(
+      'the warm-up waiter queued',
+      async () => (await holders.inspect(name)).waiters === 1,
+    );
+    await held.release();
+    await (await waiting).release();
+  }
+
   describe('abandoned tokens', () => {
     /** Polls `inspect` until the lock is free; false if it is still held after `ms`. */
     const freeWithin = async (locker: Locker, name: string, ms: number) => {
@@ -139,6 +156,7 @@ export function registerRecoveryTests(api: TestApi, ctx: SuiteContext): void {
         const name = fresh('busy-withdraw');
         await locker.inspect(name);
         await others.inspect(name);
+        await openSubscriber(locker, holders); // its 400 ms wait must be spent in line
         const holder = await holders.acquire(name, { ttlMs: 30_000 });
         // It ends with LockTimeoutError, or LockBackendError if its last look met BUSY.
         const departing = assert.rejects(locker.acquire(name, { ttlMs: 20_000, waitMs: 400 }));
@@ -201,14 +219,13 @@ export function registerRecoveryTests(api: TestApi, ctx: SuiteContext): void {
     it(
       'Locker › abandoned › a grant that reaches a token still being cleaned up is handed on at once',
       async () => {
-        // The departing waiter's first attempt that joins the queue (its locker's first attempt
-        // only tries, as its subscriber is not open yet) is slow on the wire: it reaches Redis
-        // 400 ms after it was sent (after the 200 ms command timeout and the first clean-up) and
-        // its reply comes back only after 6 s, so the clean-up waits for it to settle.
+        // The departing waiter's first attempt that joins the queue is slow on the wire: it
+        // reaches Redis 400 ms after it was sent (after the 200 ms command timeout and the first
+        // clean-up) and its reply comes back only after 6 s, so the clean-up waits for it.
         const connection = await target.connect(server.url);
         connections.push(connection);
         const inner = connection.adapter;
-        let slowAttempts = 1;
+        let slowAttempts = 0; // armed after the warm-up
         const locker = new Locker(
           {
             ...(inner.cluster && { cluster: true }),
@@ -232,12 +249,13 @@ export function registerRecoveryTests(api: TestApi, ctx: SuiteContext): void {
         const name = fresh('grant-to-abandoned');
         await locker.inspect(name);
         await others.inspect(name);
+        await openSubscriber(locker, holders); // its 300 ms wait must reach the queue
+        slowAttempts = 1;
         const holder = await holders.acquire(name, { ttlMs: 30_000 });
         await assert.rejects(locker.acquire(name, { ttlMs: 20_000, waitMs: 300 }));
         await sleep(300); // the slow attempt has queued its token by now
         const next = others.acquire(name, { ttlMs: 20_000, waitMs: 15_000 });
-        await sleep(200);
-        assert.equal((await holders.inspect(name)).waiters, 2);
+        await until('both waiters queued', async () => (await holders.inspect(name)).waiters === 2);
         const started = Date.now();
         await holder.release(); // grants the abandoned token; its locker hands the lock on
         const lock = await settlesWithin(next, 8_000, 'the next waiter acquiring');

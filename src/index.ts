@@ -56,7 +56,15 @@ export type {
   SemaphoreHolder,
   SemaphoreState,
 } from './kinds/semaphore.js';
-export { type LockedFunction, Locker, type LockState } from './locker.js';
+export {
+  type ForceReleaseOptions,
+  type ForceReleaseResult,
+  type LockedFunction,
+  Locker,
+  type LockState,
+  OBSERVE_POLL_MS,
+  type ObserveLockOptions,
+} from './locker.js';
 export {
   type AcquireOptions,
   DEFAULTS,

@@ -9,7 +9,7 @@ import { acquire } from './core/acquire-loop.js';
 import type { LockStore } from './core/backend.js';
 import { HeldLock, type HeldLockContext, type Lock } from './core/held-lock.js';
 import { type HeldFunction, runHolding } from './core/run-holding.js';
-import { observed, publish } from './diagnostics.js';
+import { debug, observed, publish } from './diagnostics.js';
 import { InvalidArgumentError, LockerClosedError } from './errors.js';
 import type { KindContext, MakeHandle } from './kinds/context.js';
 import { Election } from './kinds/election.js';
@@ -47,6 +47,44 @@ export interface LockState {
 }
 
 export type LockedFunction<T> = HeldFunction<T>;
+
+/** What `forceRelease` did. */
+export interface ForceReleaseResult {
+  /**
+   * `'released'`: the holder's hold ended (and the lock went to the next waiter, if one was
+   * live); `'free'`: nobody held the lock (or the token asked for had already left it);
+   * `'taken'`: the lock is held by another token than the one asked for, and was left alone.
+   */
+  readonly outcome: 'released' | 'free' | 'taken';
+  /** The token whose hold ended (`'released'`), or that holds the lock now (`'taken'`). */
+  readonly token: string | undefined;
+  /** True when a release handed the lock to a waiter, who got the next fencing token. */
+  readonly handedOver: boolean;
+}
+
+/** Options of `forceRelease`. */
+export interface ForceReleaseOptions {
+  /**
+   * Release only if this token holds the lock (as `inspect` read it): an operator's takeover
+   * then never ends a hold that began after they looked.
+   * @default the token holding the lock when `forceRelease` reads it
+   */
+  readonly token?: string;
+}
+
+/** Options of `observe`. */
+export interface ObserveLockOptions {
+  /** Ends the observation; the iterator then returns. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * How often `observe` reads the lock when nothing was pushed: the queue of waiters is not pushed,
+ * and without a key watcher (see RedisAdapter.createKeyWatcher) neither is the holder.
+ */
+export const OBSERVE_POLL_MS = 1_000;
+/** After a holder's expiry, `observe` reads again this much later (Redis expires keys lazily). */
+const EXPIRY_MARGIN_MS = 5;
 
 export class Locker {
   readonly #options: ResolvedLockerOptions;
@@ -203,6 +241,116 @@ export class Locker {
   }
 
   /**
+   * The state of lock `name` now, then each change, as an async iterable: a new holder or fencing
+   * token, a release or expiry, a change in the number of waiters (`remainingMs` alone changing is
+   * not a change). The holder's changes are pushed by Redis where the adapter has a key watcher
+   * (client-side caching, as for loss by push); the lock is also read at the holder's expiry and
+   * every {@link OBSERVE_POLL_MS} ms, at most one read at a time. A failed read is retried at the
+   * next of those moments, not thrown. Ends when `signal` aborts or the locker closes.
+   *
+   * @example
+   * for await (const state of locker.observe('nightly-report', { signal })) {
+   *   console.log(state.locked ? `held, fencing token ${state.lastFencingToken}` : 'free');
+   * }
+   */
+  observe(name: string, options?: ObserveLockOptions): AsyncGenerator<LockState, void, undefined> {
+    this.#assertOpen();
+    checkName(name);
+    if (options !== undefined && (typeof options !== 'object' || options === null)) {
+      throw new InvalidArgumentError('options', 'must be an object');
+    }
+    return this.#observe(name, checkSignal(options?.signal));
+  }
+
+  async *#observe(
+    name: string,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<LockState, void, undefined> {
+    const closed = this.#closeController.signal;
+    const ended = () => signal?.aborted === true || closed.aborted;
+    let changed = true;
+    let wake: (() => void) | undefined;
+    const poke = () => {
+      changed = true;
+      wake?.();
+    };
+    const stop = this.#session.watchMutex(name, poke);
+    const onEnd = () => wake?.();
+    signal?.addEventListener('abort', onEnd);
+    closed.addEventListener('abort', onEnd);
+    let last: LockState | undefined;
+    try {
+      while (!ended()) {
+        if (changed) {
+          changed = false;
+          try {
+            const current = await this.inspect(name);
+            if (!last || !sameState(last, current)) {
+              last = current;
+              yield current;
+              continue;
+            }
+            last = current;
+          } catch (error) {
+            if (ended()) return;
+            debug('observing lock %s: read failed: %o', name, error);
+          }
+        }
+        const expiresInMs = last?.locked ? last.remainingMs + EXPIRY_MARGIN_MS : Infinity;
+        let timer: NodeJS.Timeout | undefined;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          if (changed || ended()) return resolve();
+          timer = setTimeout(poke, Math.min(expiresInMs, OBSERVE_POLL_MS));
+        });
+        clearTimeout(timer);
+        wake = undefined;
+      }
+    } finally {
+      signal?.removeEventListener('abort', onEnd);
+      closed.removeEventListener('abort', onEnd);
+      stop();
+    }
+  }
+
+  /**
+   * Ends the current hold of lock `name`, whoever holds it: an operator's takeover of a lock whose
+   * holder is stuck. It is the holder's own release, run for the holder's token (compare and
+   * delete in one script): the lock goes to the next live waiter, who gets the next fencing token,
+   * or is left free; fencing tokens keep growing either way. The old holder learns of the loss at
+   * its next refresh (at once, where its signal is watched by push), but work it does without
+   * checking its signal or passing its fencing token on is not stopped.
+   *
+   * @example
+   * const { token } = await locker.inspect('nightly-report');
+   * await locker.forceRelease('nightly-report', { token }); // only that hold, if it still holds
+   */
+  async forceRelease(name: string, options?: ForceReleaseOptions): Promise<ForceReleaseResult> {
+    this.#assertOpen();
+    checkName(name);
+    if (options !== undefined && (typeof options !== 'object' || options === null)) {
+      throw new InvalidArgumentError('options', 'must be an object');
+    }
+    const wanted = options?.token;
+    if (wanted !== undefined && (typeof wanted !== 'string' || wanted === '')) {
+      throw new InvalidArgumentError('token', 'must be a non-empty string');
+    }
+    const token = wanted ?? (await this.inspect(name)).token;
+    if (token === undefined) return { outcome: 'free', token: undefined, handedOver: false };
+    const reply = await this.#session.forceReleaseMutex(name, token);
+    switch (reply) {
+      case 'handed-over':
+        return { outcome: 'released', token, handedOver: true };
+      case 'released':
+        return { outcome: 'released', token, handedOver: false };
+      case 'missing':
+        return { outcome: 'free', token: undefined, handedOver: false };
+      case 'other-token':
+        return { outcome: 'taken', token: (await this.inspect(name)).token, handedOver: false };
+    }
+  }
+
+  /**
    * Closes the locker: pending acquires reject with `LockerClosedError`; locks still held are
    * reported lost first (their signals abort with `LockLostError`, reason `'closed'`, so running
    * `withLock` calls reject with it) and then released; and the subscriber connection is closed. The client you passed in stays open.
@@ -295,6 +443,16 @@ export class Locker {
   #assertOpen(): void {
     if (this.#closing) throw new LockerClosedError();
   }
+}
+
+/** The same lock state for `observe`, whatever time is left. */
+function sameState(a: LockState, b: LockState): boolean {
+  return (
+    a.locked === b.locked &&
+    a.token === b.token &&
+    a.lastFencingToken === b.lastFencingToken &&
+    a.waiters === b.waiters
+  );
 }
 
 function newHeldLock(

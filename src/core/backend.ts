@@ -208,6 +208,16 @@ export interface LockBackend extends BackendSession {
   /** A read-write lock's store for a caller that wants to read or to write. */
   readWrite(name: string, mode: LockMode): ReadWriteStore;
   inspectMutex(name: string): Promise<MutexSnapshot>;
+  /**
+   * Calls `onChange` each time the mutex's holder may have changed (the backend pushes it), until
+   * the returned function is called. Without push from the backend it never calls.
+   */
+  watchMutex(name: string, onChange: () => void): () => void;
+  /**
+   * Releases the mutex for `token`, whoever holds it, as its holder's release would (handing it
+   * to the next waiter); nothing changes if `token` no longer holds it.
+   */
+  forceReleaseMutex(name: string, token: string): Promise<ReleaseReply>;
   inspectSemaphore(name: string): Promise<SemaphoreSnapshot>;
   inspectReadWrite(name: string): Promise<ReadWriteSnapshot>;
   inspectReentrant(name: string): Promise<ReentrantSnapshot>;

@@ -9,6 +9,7 @@ import type {
   LockMode,
   ReadWriteSnapshot,
   ReentrantSnapshot,
+  ReleaseReply,
   SemaphoreSnapshot,
 } from '../../core/backend.js';
 import { CleanUps } from '../../core/clean-ups.js';
@@ -34,7 +35,7 @@ import { PubSubWaker } from './pubsub-waker.js';
 import { RedisReadWriteStore, readWriteSnapshot } from './read-write-store.js';
 import { ReentrantStore } from './reentrant-store.js';
 import { ScriptRunner } from './script-runner.js';
-import { type InspectReply, mutexInspect } from './scripts/index.js';
+import { type InspectReply, mutexInspect, mutexRelease } from './scripts/index.js';
 import { reentrantInspect } from './scripts/reentrant.js';
 import { semaphoreInspect } from './scripts/semaphore.js';
 import { SemaphoreStore } from './semaphore-store.js';
@@ -101,6 +102,15 @@ export class RedisSession implements LockBackend {
 
   inspectMutex(name: string): Promise<InspectReply> {
     return this.runner.run(mutexInspect, this.#mutexKeys.get(name), undefined as never);
+  }
+
+  watchMutex(name: string, onChange: () => void): () => void {
+    return this.lossWatcher.observe(this.#mutexKeys.get(name).lock, onChange);
+  }
+
+  forceReleaseMutex(name: string, token: string): Promise<ReleaseReply> {
+    // No tombstone: the holder's own release, if it comes, then says its lock was gone.
+    return this.runner.run(mutexRelease, this.#mutexKeys.get(name), { token, withdraw: false });
   }
 
   semaphore(name: string, limit: number, permits: number): SemaphoreStore {

@@ -27,11 +27,13 @@ export const WATCHER_IDLE_MS = 2_000;
 export class LossWatcher {
   /** Watched keys: each held lock's token and what to call when the key no longer holds it. */
   readonly #watched = new Map<string, Map<string, OnLost>>();
+  /** Observed keys: what to call after each read of the key that a reported change caused. */
+  readonly #observed = new Map<string, Set<() => void>>();
   #watcher: Promise<RedisKeyWatcher | undefined> | undefined;
   #closed = false;
   readonly #idle = new IdleClose(
     WATCHER_IDLE_MS,
-    () => this.#watched.size > 0 || this.#closed,
+    () => this.#inUse() || this.#closed,
     () => this.#closeIdle(),
   );
 
@@ -58,9 +60,37 @@ export class LossWatcher {
     };
   }
 
+  /**
+   * Calls `onChange` each time Redis reports a change of `key` (or a reconnect, after which changes
+   * may have been missed), once the key has been read again so that its next change is reported
+   * too; also once after the first read. Returns the way to stop. Does nothing without a watcher.
+   */
+  observe(key: string, onChange: () => void): () => void {
+    if (this.#closed || !this.adapter.createKeyWatcher) return () => {};
+    let observers = this.#observed.get(key);
+    if (!observers) {
+      observers = new Set();
+      this.#observed.set(key, observers);
+    }
+    // A function of its own, so the same callback observing twice stops twice.
+    const listener = () => onChange();
+    observers.add(listener);
+    void this.#check(key);
+    return () => {
+      const current = this.#observed.get(key);
+      if (!current?.delete(listener)) return;
+      if (current.size === 0) this.#observed.delete(key);
+      this.#closeWhenIdle();
+    };
+  }
+
+  #inUse(): boolean {
+    return this.#watched.size > 0 || this.#observed.size > 0;
+  }
+
   /** Closes the watcher once no lock has been watched for WATCHER_IDLE_MS. */
   #closeWhenIdle(): void {
-    if (this.#watched.size > 0 || !this.#watcher) return;
+    if (this.#inUse() || !this.#watcher) return;
     this.#idle.idle();
   }
 
@@ -130,32 +160,34 @@ export class LossWatcher {
   }
 
   #changed(keys: readonly string[] | null): void {
-    for (const key of keys ?? [...this.#watched.keys()]) {
-      if (this.#watched.has(key)) void this.#check(key);
+    for (const key of keys ?? new Set([...this.#watched.keys(), ...this.#observed.keys()])) {
+      if (this.#watched.has(key) || this.#observed.has(key)) void this.#check(key);
     }
   }
 
-  /** Reads `key` and reports every holder whose token it no longer holds. */
+  /** Reads `key`, reports every holder whose token it no longer holds, and tells observers. */
   async #check(key: string): Promise<void> {
     const watcher = await this.#open();
-    if (!watcher || !this.#watched.has(key)) return;
+    if (!watcher || !(this.#watched.has(key) || this.#observed.has(key))) return;
     let value: string | null;
     try {
       value = await withTimeout(watcher.read(key), this.timeoutMs);
     } catch (error) {
-      // Not known either way: the next refresh tells.
+      // Not known either way: the next refresh tells (observers look again on their own).
       debug('reading watched key %s failed: %o', key, error);
       return;
     }
     for (const [token, onLost] of this.#watched.get(key) ?? []) {
       if (value !== token) onLost(value === null ? 'expired' : 'taken');
     }
+    for (const onChange of this.#observed.get(key) ?? []) onChange();
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     this.#idle.stop();
     this.#watched.clear();
+    this.#observed.clear();
     const watcher = await this.#watcher;
     await watcher
       ?.close()

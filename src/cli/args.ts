@@ -60,7 +60,9 @@ export function parse<Options extends NonNullable<ParseArgsConfig['options']>>(
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: true });
   } catch (error) {
-    throw new UsageError(`latchkey ${command}: ${(error as Error).message}`);
+    // parseArgs explains over several lines; errors here are one line each.
+    const message = (error as Error).message.replace(/\s*\n\s*/g, ' ');
+    throw new UsageError(`latchkey ${command}: ${message}`);
   }
 }
 

@@ -296,7 +296,9 @@ export class Locker {
             debug('observing lock %s: read failed: %o', name, error);
           }
         }
-        const expiresInMs = last?.locked ? last.remainingMs + EXPIRY_MARGIN_MS : Infinity;
+        // A key without an expiry (foreign data) reads as 0 ms left: poll for it, do not spin.
+        const expiresInMs =
+          last?.locked && last.remainingMs > 0 ? last.remainingMs + EXPIRY_MARGIN_MS : Infinity;
         let timer: NodeJS.Timeout | undefined;
         await new Promise<void>((resolve) => {
           wake = resolve;

@@ -240,7 +240,7 @@ describe('latchkey command', () => {
     expect(stdout).toMatch(/^token=\d+$/m);
   });
 
-  it('lock › holds the lock while the command runs: another lock times out with 124, a waiting one gets it next with a larger fencing token', async () => {
+  it('lock › holds the lock while the command runs: another lock times out with 124, a signal ends a wait with 128 + n, a waiting one gets the lock next with a larger fencing token', async () => {
     const name = fresh('held');
     const holder = start(['lock', name, '--', ...UNTIL_TERM]);
     const [, first] = await holder.waitFor(/ready (\d+)/);
@@ -256,6 +256,15 @@ describe('latchkey command', () => {
       `"${name}" is held by someone else; gave up after waiting 300 ms`,
     );
 
+    // A signal while waiting ends the wait: 128 + n, and the command never runs.
+    const given = start(['lock', name, '--wait', 'inf', '--', 'echo', 'ran']);
+    await until(
+      () => inspectJson(name),
+      (s) => s.waiters === 1,
+    );
+    given.signal('SIGTERM');
+    expect(await given.exited).toBe(128 + constants.signals.SIGTERM);
+    expect(given.stdout).toBe('');
     const waiter = start([
       'lock',
       name,

@@ -410,7 +410,7 @@ describe('latchkey command', () => {
     expect(free).toMatchObject({ code: 0, stdout: `"${name}" was not held\n` });
   });
 
-  it('package › npm pack, installed with ioredis in a fresh project: npx latchkey lock, inspect, watch, release --force', async () => {
+  it('package › npm pack, installed with ioredis in a fresh project: npx latchkey lock, inspect, watch, release --force; installed alone it asks for a client', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'latchkey-cli-pack-'));
     try {
       const packed = execFileSync(
@@ -482,6 +482,22 @@ describe('latchkey command', () => {
       watcher.signal('SIGINT');
       // npm itself dies of the SIGINT once the bin has exited.
       expect([0, 128 + constants.signals.SIGINT]).toContain(await watcher.exited);
+
+      // Installed without a client: the command names both it could use.
+      const bare = join(dir, 'bare');
+      execFileSync('mkdir', [bare]);
+      writeFileSync(join(bare, 'package.json'), '{ "name": "no-client", "private": true }\n');
+      execFileSync(
+        'npm',
+        ['install', '--offline', '--no-audit', '--no-fund', '--silent', tarball],
+        {
+          cwd: bare,
+          stdio: 'ignore',
+        },
+      );
+      const clientless = await run(['inspect', name], { ...npx, cwd: bare });
+      expect(clientless.code).toBe(69);
+      expect(clientless.stderr).toContain('install ioredis or redis (node-redis)');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -124,6 +124,12 @@ async function acquire(locker: Locker, request: LockCommand): Promise<Lock | num
 /** Runs the command under `lock`, then releases it; resolves with the exit code. */
 async function runHolding(lock: Lock, request: LockCommand): Promise<number> {
   const [program, ...programArgs] = request.command;
+  // Reading the signal also has the lock's key watched, so a deletion is seen at once.
+  const lost = lock.signal;
+  if (lost.aborted) {
+    process.stderr.write(`latchkey lock: lost the lock "${lock.name}" before the command ran\n`);
+    return EXIT.LOST;
+  }
   const child = spawn(program, programArgs, {
     stdio: 'inherit',
     env: {
@@ -134,8 +140,6 @@ async function runHolding(lock: Lock, request: LockCommand): Promise<number> {
   });
   const forward = (signal: Forwarded) => child.kill(signal);
   for (const signal of FORWARDED) process.on(signal, forward);
-  // Reading the signal also has the lock's key watched, so a deletion is seen at once.
-  const lost = lock.signal;
   let killTimer: NodeJS.Timeout | undefined;
   const onLost = () => {
     const why = isLockLostError(lost.reason) ? lost.reason.reason : describe(lost.reason);
@@ -149,7 +153,7 @@ async function runHolding(lock: Lock, request: LockCommand): Promise<number> {
   let code: number;
   try {
     code = await new Promise<number>((resolve) => {
-      child.once('error', (error: NodeJS.ErrnoException) => {
+      child.on('error', (error: NodeJS.ErrnoException) => {
         // Only a failure to start ends the wait: a failed kill of a running child emits this too.
         if (child.pid !== undefined) return;
         process.stderr.write(`latchkey lock: cannot run ${program}: ${describe(error)}\n`);

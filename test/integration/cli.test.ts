@@ -33,7 +33,7 @@ function newestSource(dir: string): number {
 }
 
 beforeAll(async () => {
-  if (!existsSync(bin) || statSync(bin).mtimeMs < newestSource(join(root, 'src/cli'))) {
+  if (!existsSync(bin) || statSync(bin).mtimeMs < newestSource(join(root, 'src'))) {
     execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'ignore' });
   }
   server = await startRedis();
@@ -214,6 +214,18 @@ describe('latchkey command', () => {
     const state = await inspectJson(name);
     expect(state.lastFencingToken).toBe(Number(token));
     expect(state.locked).toBe(false); // released when the command exited
+  });
+
+  it('lock › --prefix puts the lock under the prefix the application uses', async () => {
+    const name = fresh('prefix');
+    const holder = start(['lock', name, '--prefix', 'app:', '--', ...UNTIL_TERM]);
+    await holder.waitFor(/ready/);
+    expect(await server.command('EXISTS', `app:{${name}}`)).toBe(1);
+    const other = await run(['inspect', name, '--prefix', 'app:', '--json']);
+    expect(JSON.parse(other.stdout)).toMatchObject({ locked: true });
+    expect((await inspectJson(name)).locked).toBe(false); // the default prefix is another lock
+    holder.signal('SIGTERM');
+    expect(await holder.exited).toBe(9);
   });
 
   it('lock › a command killed by signal n exits 128 + n; a missing command exits 127', async () => {

@@ -25,7 +25,7 @@ export const CHANNELS = {
 /** The `code` of a `latchkey:warning` event. */
 export const WARNING_CODES = {
   /**
-   * `maxmemory-policy` is `allkeys-*`: lock keys (and the fencing counter) can be evicted. The
+   * `maxmemory-policy` is `allkeys-*`: lock keys (and the last fencing token) can be evicted. The
    * counter starts again from the server clock, so tokens stay in order; a lock key's eviction is
    * the risk, as for EVICTABLE_LOCK.
    */

@@ -106,7 +106,7 @@ describe.each(Object.entries(ADAPTERS))('replicas option › %s', (_, connect) =
     const before = await waitCalls();
     await holder.release();
     const next = await waiting;
-    expect(next.fencingToken).toBe(holder.fencingToken + 1);
+    expect(next.fencingToken).toBeGreaterThan(holder.fencingToken);
     // The waiter's taking attempt was followed by a WAIT.
     expect(await waitCalls()).toBeGreaterThan(before);
     for (const replica of replicas) {

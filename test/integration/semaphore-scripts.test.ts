@@ -20,6 +20,8 @@ import { LockKeyConflictError } from '../../src/errors.js';
 import type { RedisServer } from '../helpers/redis-server.js';
 import { sleep, token, until, useScriptServer } from '../helpers/script-harness.js';
 
+/** A last fencing token above the server clock in µs (4 × 10^15 µs is in 2096). */
+const BIG_FENCE = 4 * 10 ** 15;
 const PREFIX = 'latchkey:';
 const harness = useScriptServer();
 const { listen } = harness;
@@ -91,7 +93,7 @@ describe('semaphore scripts', () => {
     expect(parsed.map(([, , , claimMs]) => claimMs)).toEqual(['500', '500']);
     expect(notices(messages)).toEqual([`${token(4)} next 500`]);
     const fences = parsed.map(([, fence]) => Number(fence));
-    expect(fences[1]).toBe((fences[0] ?? 0) + 1);
+    expect(fences[1]).toBeGreaterThan(fences[0] ?? 0);
     const state = await runner.run(semaphoreInspect, keys, undefined as never);
     expect(state.holders.map((h) => h.token).sort()).toEqual([token(2), token(3)].sort());
     expect(state.holders.find((h) => h.token === token(3))?.permits).toBe(2);
@@ -278,26 +280,28 @@ describe('semaphore scripts', () => {
     expect(await attempt(keys, token(3), { limit: 1 })).toMatchObject({ kind: 'held' });
     await until('the live waiter was told', () => messages.length === 1);
     expect(messages).toHaveLength(1);
-    expect(messages[0]).toMatch(new RegExp(`^${token(2)} ${firstFence + 1} 3 500 \\d+$`));
+    expect(messages[0]).toMatch(new RegExp(`^${token(2)} \\d+ 3 500 \\d+$`));
+    expect(Number(messages[0]?.split(' ')[1])).toBeGreaterThan(firstFence);
   });
 
   it('semaphore scripts › fencing tokens above 10^14 are exact in the grant message and the record', async () => {
     const keys = fresh('big-fence');
     const channel = 'latchkey:wake:big-fence';
     const messages = await listen(channel);
-    await server.command('SET', keys.fence, String(10 ** 15));
+    // Above the server clock in µs (2096), so each next token is exactly one more.
+    await server.command('SET', keys.fence, String(BIG_FENCE));
     expect(await attempt(keys, token(1), { limit: 1 })).toEqual({
       kind: 'acquired',
-      fencingToken: 10 ** 15 + 1,
+      fencingToken: BIG_FENCE + 1,
     });
     await attempt(keys, token(2), { limit: 1, channel });
     expect(await release(keys, token(1))).toBe('handed-over');
     await until('the waiter was told', () => messages.length === 1);
     expect(messages).toHaveLength(1);
-    expect(messages[0]).toMatch(new RegExp(`^${token(2)} ${10 ** 15 + 2} 1 500 \\d+$`));
+    expect(messages[0]).toMatch(new RegExp(`^${token(2)} ${BIG_FENCE + 2} 1 500 \\d+$`));
     const state = await runner.run(semaphoreInspect, keys, undefined as never);
-    expect(state.lastFencingToken).toBe(10 ** 15 + 2);
-    expect(state.holders.map((h) => h.fencingToken)).toEqual([10 ** 15 + 2]);
+    expect(state.lastFencingToken).toBe(BIG_FENCE + 2);
+    expect(state.holders.map((h) => h.fencingToken)).toEqual([BIG_FENCE + 2]);
   });
 
   it('semaphore scripts › a holders key of another type is a key conflict naming it', async () => {

@@ -97,18 +97,19 @@ describe('Sentinel failover right after an acquire', () => {
     };
   }
 
-  it('without the replicas option: a second holder within the first lease, with the same fencing token', async () => {
+  it('without the replicas option: a second holder within the first lease, with a larger fencing token', async () => {
     const acquiredBefore = performance.now();
     const { firstHold, secondHold, killedAt, secondAt, firstToldAt } = await failoverAfterAcquire(
       {},
     );
     if (firstHold instanceof Error) throw firstHold;
     const first = firstHold as Lock;
-    // The first lease (60 s) had most of its time left when the second client got the lock, and
-    // fencing cannot tell them apart: the promoted replica lacks the counter's last step too.
+    // The first lease (60 s) had most of its time left when the second client got the lock. The
+    // promoted replica lacks the first holder's token too, but tokens come from the server clock:
+    // the second, drawn seconds later, is above it, so a fencing store refuses the first.
     expect(secondAt - acquiredBefore).toBeLessThan(30_000);
     expect(secondHold.isHeld).toBe(true);
-    expect(secondHold.fencingToken).toBe(first.fencingToken);
+    expect(secondHold.fencingToken).toBeGreaterThan(first.fencingToken);
     // The first holder is told by push: its key watch, whose set-up the kill interrupted, comes up
     // on the new primary and reads the key again (missing, or the second's token). Its first
     // refresh would only come 20 s after the acquire.

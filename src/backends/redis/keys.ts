@@ -11,7 +11,7 @@ export interface LockKeys {
 export interface MutexKeys extends LockKeys {
   /** The lock itself: the holder's token (or a just-granted waiter's), with a PX expiry. */
   readonly lock: string;
-  /** Fencing counter, no expiry: survives the lock key so tokens keep growing. */
+  /** The last fencing token, kept a minute after each acquisition (scripts/lua/include/fence.lua). */
   readonly fence: string;
   /** Waiting tokens in arrival order (zset). */
   readonly queue: string;
@@ -42,7 +42,7 @@ export interface SemaphoreKeys extends LockKeys {
   readonly permits: string;
   /** The limit the name is in use with, while anyone holds or waits (string). */
   readonly limit: string;
-  /** Fencing counter, no expiry. */
+  /** The last fencing token (see MutexKeys.fence). */
   readonly fence: string;
   /** Waiting tokens in arrival order (zset). */
   readonly queue: string;
@@ -79,7 +79,7 @@ export interface ReentrantKeys extends LockKeys {
   readonly lock: string;
   /** The holding owner -> "1 <fencing token>" (hash). */
   readonly permits: string;
-  /** Fencing counter, no expiry. */
+  /** The last fencing token (see MutexKeys.fence). */
   readonly fence: string;
   /** Waiting acquisition tokens in arrival order (zset). */
   readonly queue: string;

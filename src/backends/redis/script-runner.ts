@@ -221,7 +221,7 @@ export function judgeServer(info: ServerInfo, clusterClient: boolean): void {
       WARNING_CODES.evictableFence,
       `maxmemory-policy is ${policy} (${limit}): Redis may evict lock keys, after which a second ` +
         'holder can get a lock before the first notices the loss at its next refresh (an evicted ' +
-        'fencing counter starts again from the server clock, so tokens stay in order). Use ' +
+        'last fencing token does not matter: tokens come from the server clock, so they stay in order). Use ' +
         'noeviction for the locks.',
     );
   } else if (policy.startsWith('volatile-')) {

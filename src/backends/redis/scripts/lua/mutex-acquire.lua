@@ -15,7 +15,7 @@
 -- by no more than that.
 --
 -- KEYS[1] lock key     string: the holder's token (or a granted waiter's); always has a PX expiry
--- KEYS[2] fence key    integer counter, one up per acquisition; restarts each minute
+-- KEYS[2] fence key    the last fencing token (include/fence.lua)
 --                      (include/fence.lua)
 -- KEYS[3] queue key    zset: waiter token -> arrival time in server microseconds (FIFO order);
 --                      expires ARGV[9] ms after the latest join or refresh
@@ -40,7 +40,7 @@
 --
 -- Replies:
 --   {1, fence}  acquired (or found granted to us); fence is this acquisition's fencing token. If
---               the counter was lost (evicted, FLUSHALL) before a grant was picked up, the grant
+--               the last token was lost (evicted, FLUSHALL) before a grant was picked up, the grant
 --               draws a new one from the server clock (include/fence.lua), above every earlier one
 --   {0, pttl}   held by someone else for pttl more ms (ARGV[3] = "0": the caller does not queue)
 --   {0, pttl, requeued, now}

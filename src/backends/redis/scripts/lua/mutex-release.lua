@@ -27,7 +27,7 @@
 -- finds after its own first run.
 --
 -- KEYS[1] lock key       string: holder token (or a granted waiter's)
--- KEYS[2] fence key      integer counter: a grant draws the waiter's fencing token from it
+-- KEYS[2] fence key      the last fencing token: a grant draws the waiter's above it
 -- KEYS[3] queue key      zset: waiter token -> arrival time in server microseconds
 -- KEYS[4] waiters key    hash: waiter token -> "<live-until server ms> <ttl ms> <attempt> <wake channel>"
 -- KEYS[5] tombstone key  string "<lock key>:released:<ARGV[1]>": this release already released

@@ -10,7 +10,7 @@
 --
 -- KEYS[1] lock key     zset: the holding owner -> expiry in server ms (one member at most)
 -- KEYS[2] permits key  hash: the holding owner -> "1 <fencing token>"
--- KEYS[3] fence key    integer counter, one up per new holder; restarts each minute
+-- KEYS[3] fence key    the last fencing token (include/fence.lua)
 --                      (include/fence.lua)
 -- KEYS[4] queue key    zset: waiting acquisition token -> arrival in server microseconds
 -- KEYS[5] waiters key  hash: waiting token -> "<live-until ms> <ttl ms> <attempt> 1 <channel>"

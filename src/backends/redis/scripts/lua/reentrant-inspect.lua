@@ -5,7 +5,7 @@
 --
 -- KEYS[1] lock key     zset: the holding owner -> expiry in server ms
 -- KEYS[2] permits key  hash: the holding owner -> "1 <fencing token>"
--- KEYS[3] fence key    integer counter: the last fencing token issued
+-- KEYS[3] fence key    the last fencing token issued
 -- KEYS[4] queue key    zset: waiting acquisition tokens
 -- KEYS[5] entries key  hash: acquisition token -> owner, for the holding owner's acquisitions
 -- No ARGV.

@@ -7,7 +7,7 @@
 --
 -- KEYS[1] lock key       zset: the holding owner -> expiry in server ms
 -- KEYS[2] permits key    hash: the holding owner -> "1 <fencing token>"
--- KEYS[3] fence key      integer counter: a grant draws the new holder's fencing token from it
+-- KEYS[3] fence key      the last fencing token: a grant draws the new holder's above it
 -- KEYS[4] queue key      zset: waiting acquisition token -> arrival in server microseconds
 -- KEYS[5] waiters key    hash: waiting token -> "<live-until ms> <ttl ms> <attempt> 1 <channel>"
 -- KEYS[6] entries key    hash: acquisition token -> owner, for the holding owner's acquisitions

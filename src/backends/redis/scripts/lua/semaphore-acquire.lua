@@ -14,7 +14,7 @@
 -- KEYS[2] permits key  hash: holder token -> "<permits> <fencing token>"
 -- KEYS[3] limit key    string: the limit the name is in use with; lives as long as a holder or
 --                      a queue entry may
--- KEYS[4] fence key    integer counter, one up per holder; restarts each minute (include/fence.lua)
+-- KEYS[4] fence key    the last fencing token (include/fence.lua)
 -- KEYS[5] queue key    zset: waiter token -> arrival time in server microseconds (FIFO order)
 -- KEYS[6] waiters key  hash: waiter token -> "<live-until ms> <ttl ms> <attempt> <permits> <channel>"
 -- ARGV[1] token        this acquisition's random token

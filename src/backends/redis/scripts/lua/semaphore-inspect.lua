@@ -5,7 +5,7 @@
 -- KEYS[1] lock key     zset: holder token -> expiry in server ms
 -- KEYS[2] permits key  hash: holder token -> "<permits> <fencing token>"
 -- KEYS[3] limit key    string: the limit the name is in use with
--- KEYS[4] fence key    integer counter: the last fencing token issued
+-- KEYS[4] fence key    the last fencing token issued
 -- KEYS[5] queue key    zset: waiting tokens
 -- No ARGV.
 --

@@ -10,7 +10,7 @@
 -- KEYS[1] lock key       zset: holder token -> expiry in server ms
 -- KEYS[2] permits key    hash: holder token -> "<permits> <fencing token>"
 -- KEYS[3] limit key      string: the limit the name is in use with
--- KEYS[4] fence key      integer counter: a grant draws the waiter's fencing token from it
+-- KEYS[4] fence key      the last fencing token: a grant draws the waiter's above it
 -- KEYS[5] queue key      zset: waiter token -> arrival time in server microseconds
 -- KEYS[6] waiters key    hash: waiter token -> "<live-until ms> <ttl ms> <attempt> <permits> <channel>"
 -- KEYS[7] tombstone key  string "<lock key>:released:<ARGV[1]>": this release already released

@@ -1,25 +1,32 @@
--- include/fence: the next fencing token of a lock name, from a counter that expires.
+-- include/fence: the next fencing token of a lock name.
 --
--- The counter counts up by one per acquisition and lives FENCE_KEEP_MS from the moment it starts;
--- it starts from the server's clock in microseconds (TIME) whenever it is missing: a new name,
--- one whose counter ran out, or a counter lost to eviction, FLUSHALL or a restart without
--- persistence. An acquisition takes more than a microsecond of the server's time, so the counter
--- never runs ahead of the clock, and a counter started again starts above every token drawn
--- before it. So tokens grow per name across every restart of the counter, and no key of a name
--- outlives its use by more than FENCE_KEEP_MS, with one command per acquisition (no expiry to
--- push on each use). This relies on the server's clock: it must not go back by more than about
--- FENCE_KEEP_MS less the acquisitions since the counter started, in microseconds (a restart
--- draws from the clock). Tokens stay below 2^53 until the year 2255.
+-- A token is the Redis server's clock in microseconds (TIME), or one more than the name's last
+-- token when that is not below the clock (several acquisitions in one microsecond, a clock that
+-- went back). The last token is kept FENCE_KEEP_MS after each acquisition, so no key of a name
+-- outlives its use by more than that. Tokens grow per name:
+-- - while the last token is kept, whatever the clock does;
+-- - across its loss (the name idle for FENCE_KEEP_MS, FLUSHALL, eviction, a restart without
+--   persistence) while the clock does not go back by more than the time since the last token;
+-- - across a failover to a replica that lacks the latest tokens (asynchronous replication), while
+--   the new primary's clock is not behind the old one's by more than the time from the lost token
+--   to the next acquisition (seconds: the failover itself), which NTP-synchronised servers meet.
+-- A counter counting up by one would hand out a lost token again after such a failover.
+-- Tokens stay below 2^53 until the year 2255. Steady state: TIME and one SET … GET.
 
 local FENCE_KEEP_MS = 60000
 
 local function nextFence(fenceKey)
-  local fence = redis.call('INCR', fenceKey)
-  if fence == 1 then
-    local now = redis.call('TIME')
-    fence = tonumber(now[1]) * 1000000 + tonumber(now[2])
-    -- %d: `..` would format the fence with %.14g, wrong from 10^14 on.
+  local now = redis.call('TIME')
+  local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
+  -- %d: `..` would format the number with %.14g, wrong from 10^14 on.
+  -- A key of another type fails the SET (WRONGTYPE) and the script with it; text that is not a
+  -- number counts as no last token.
+  local last = redis.call('SET', fenceKey, string.format('%d', clock), 'PX', FENCE_KEEP_MS, 'GET')
+  last = last and tonumber(last)
+  if last and last >= clock then
+    local fence = last + 1
     redis.call('SET', fenceKey, string.format('%d', fence), 'PX', FENCE_KEEP_MS)
+    return fence
   end
-  return fence
+  return clock
 end

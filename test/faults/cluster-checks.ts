@@ -98,23 +98,45 @@ export function exclusionFigures(check: CheckResult): Record<string, string> {
 }
 
 /**
+ * How many acquisitions granted by `before` drew a fencing token in (`above`, `upTo`]: the tokens
+ * are clock readings, so their differences count time, not acquisitions.
+ */
+export function acquisitionsBetween(
+  rebuilt: Reconstruction,
+  above: number,
+  upTo: number,
+  before: number,
+): number {
+  return rebuilt.attempts.filter(
+    (attempt) =>
+      attempt.okAt !== undefined &&
+      attempt.okAt <= before &&
+      attempt.fence !== undefined &&
+      attempt.fence > above &&
+      attempt.fence <= upTo,
+  ).length;
+}
+
+/**
  * C1: for each kill of the lock's master, how long the lock was unavailable around it (longest gap
  * between one holder's end and the next grant), how long the Cluster took to promote the replica,
- * and how many acquisitions the promoted replica never got (the highest fencing token granted
- * before the kill less the counter the replica had: one step per acquisition).
+ * and how many acquisitions the promoted replica never got (those granted before the kill with a
+ * fencing token above the last one the replica had).
  */
 export function masterKills({ rebuilt, check, kept }: VerifyInput): ScenarioVerdict {
   const kills = (kept.get('kills') as MasterKill[] | undefined) ?? [];
   const gaps = gapsBetweenHolders(rebuilt);
   const unavailable = kills.map((kill) => longestGapAround(gaps, kill));
   const lost = kills.map((kill) => {
-    const before = rebuilt.attempts
-      .filter((attempt) => attempt.okAt !== undefined && attempt.okAt <= kill.from)
-      .map((attempt) => attempt.fence ?? Number.NEGATIVE_INFINITY);
-    const granted = Math.max(...before);
-    if (!Number.isFinite(granted)) return '–';
-    if (kill.replicaFence === null) return 'counter missing on the replica';
-    return String(Math.max(0, granted - kill.replicaFence));
+    if (
+      !rebuilt.attempts.some((attempt) => attempt.okAt !== undefined && attempt.okAt <= kill.from)
+    ) {
+      return '–';
+    }
+    if (kill.replicaFence === null) return 'last token missing on the replica';
+    return String(
+      acquisitionsBetween(rebuilt, kill.replicaFence, Number.POSITIVE_INFINITY, kill.from),
+    );
   });
   return {
     violations: [],

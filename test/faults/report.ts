@@ -125,7 +125,7 @@ function goals(report: Report): string[] {
     '| Goal | What must hold | Measured |',
     '|---|---|---|',
     `| G1 | in-model faults: 0 overlapping holders | lease overlaps ${sumOver(inModel, (r) => r.check.violations.filter((v) => v.property === 'lease-overlap').length)}, resource overlaps ${sumOver(inModel, (r) => r.check.resource.overlaps)} over ${inModel.length} in-model runs |`,
-    `| G2 | fenced: 0 accepted stale writes | ${sumOver(fenced, staleWrites)} accepted${staleNote}, ${sumOver(fenced, (r) => r.check.resource.rejected)} refused by the fence, over ${fenced.length} fenced runs, FLUSHALL and restarts without persistence included (the fencing counter starts again from the server clock) |`,
+    `| G2 | fenced: 0 accepted stale writes | ${sumOver(fenced, staleWrites)} accepted${staleNote}, ${sumOver(fenced, (r) => r.check.resource.rejected)} refused by the fence, over ${fenced.length} fenced runs, FLUSHALL and restarts without persistence included (fencing tokens come from the server clock) |`,
     `| G3 | no success after validity | acquire ${totalOf(results, 'acquire-after-validity', 'all')}, extend ${totalOf(results, 'extend-after-validity', 'all')}, isHeld ${totalOf(results, 'held-after-validity', 'all')}, unexplained ${totalOf(results, 'unexplained-success', 'all')} |`,
     `| G4 | loss signalled ≤ refreshMs + 100 ms | late ${totalOf(results, 'late-signal', 'all')}, missing ${totalOf(results, 'missing-signal', 'all')} |`,
     `| G5 | next holder ≤ ttl + 200 ms after SIGKILL | slow ${totalOf(results, 'slow-takeover', 'all')}; takeovers ${

@@ -745,7 +745,7 @@ const KIND_SCENARIOS: readonly ScenarioSpec[] = KINDS.flatMap(kindScenarios);
  * fencing token granted twice. Expected if they occur; none of these rows' other properties is.
  */
 const ASYNC_REPLICATION =
-  'a Cluster replicates asynchronously: a master killed before its replica got an acquisition leaves the promoted replica without it (and without its step of the fencing counter), so a second holder can get in beside the first, with the same fencing token (outside the model: no failover of an unreplicated write)';
+  'a Cluster replicates asynchronously: a master killed before its replica got an acquisition leaves the promoted replica without it (and without its fencing token), so a second holder can get in beside the first (outside the model: no failover of an unreplicated write); its fencing token comes from the promoted master’s clock, above the lost one unless that clock is behind by more than the failover took, so the fence still orders them';
 const MASTER_LOSS = [
   'lease-overlap',
   'resource-overlap',
@@ -900,7 +900,7 @@ export const CLUSTER_SCENARIOS: readonly ScenarioSpec[] = [
  * already handed out (or below one).
  */
 const SENTINEL_ASYNC_REPLICATION =
-  'Sentinel promotes a replica that may lack the primary’s latest writes (asynchronous replication, and no catch-up before the promotion): a lock and its fencing counter’s steps that never reached it are gone, so a second holder can get in beside the first, with a fencing token handed out before (outside the model: no failover of an unreplicated write)';
+  'Sentinel promotes a replica that may lack the primary’s latest writes (asynchronous replication, and no catch-up before the promotion): a lock and the fencing tokens that never reached it are gone, so a second holder can get in beside the first (outside the model: no failover of an unreplicated write); its fencing token comes from the new primary’s clock, above the lost ones unless that clock is behind by more than the failover took, so the fence still orders them';
 
 /** Sentinel rows: a primary, 2 replicas, 3 Sentinels (down-after 1 s); 4 ioredis workers. */
 const SENTINEL_ROW = {

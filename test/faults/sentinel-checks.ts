@@ -6,6 +6,7 @@
  */
 import type { RunLogs } from './checker.js';
 import {
+  acquisitionsBetween,
   exclusionFigures,
   gapsBetweenHolders,
   longestGapAround,
@@ -21,9 +22,6 @@ type CommandEvent = Extract<HistoryEvent, { kind: 'command' }>;
 const REPLICATION_CODE = 'ERR_LOCK_REPLICATION';
 
 const ms = (value: number) => Math.round(value);
-
-/** A jump of the fencing counter larger than this is a restart from the clock, not acquisitions. */
-const COUNTER_RESTART = 1_000_000;
 
 function commands(logs: RunLogs): CommandEvent[] {
   return logs.histories.flatMap((history) =>
@@ -123,23 +121,32 @@ export function primaryKills(input: VerifyInput): ScenarioVerdict {
   };
 }
 
-/**
- * Fencing counter steps between two readings (`?` when either is missing, or the counter started
- * again from the server's clock in between: its steps are then not acquisitions).
- */
-function steps(from: number | null, to: number | null): string {
-  if (from === null || to === null) return '?';
-  const taken = to - from;
-  return taken < 0 || taken > COUNTER_RESTART ? '?' : String(taken);
+/** How long (ms of server clock) between two fencing tokens read on the servers; `?` if missing. */
+function tokenSpanMs(from: number | null, to: number | null): string {
+  return from === null || to === null ? '?' : String(ms(Math.max(0, to - from) / 1_000));
 }
 
 /**
  * S2: per planned failover, how long each step took from SENTINEL FAILOVER (the replica taking
- * writes, every Sentinel naming it, the old primary turned replica), the fencing steps the
- * promoted replica lacked and those the old primary took after the promotion (acquisitions, given
- * back or not, thrown away at its demotion), the longest gap between holders around it, and whether holders overlapped.
+ * writes, every Sentinel naming it, the old primary turned replica), the acquisitions the promoted
+ * replica lacked, how long after the promotion the old primary went on granting (by the server
+ * clock its tokens are read from; those grants are thrown away at its demotion), the longest gap
+ * between holders around it, and whether holders overlapped.
  */
 export function plannedFailovers({ logs, rebuilt, check, kept }: VerifyInput): ScenarioVerdict {
+  // Before the promotion only the old primary granted: its tokens above the promoted replica's
+  // last one are the acquisitions the replica lacked.
+  const lacked = (failover: PlannedFailover) =>
+    failover.promotedFence === null || failover.oldPrimaryFence === null
+      ? '?'
+      : String(
+          acquisitionsBetween(
+            rebuilt,
+            failover.promotedFence,
+            failover.oldPrimaryFence,
+            failover.promotedAt,
+          ),
+        );
   const failovers = (kept.get('failovers') as PlannedFailover[] | undefined) ?? [];
   const gaps = gapsBetweenHolders(rebuilt);
   const after = (pick: (failover: PlannedFailover) => number) =>
@@ -153,13 +160,12 @@ export function plannedFailovers({ logs, rebuilt, check, kept }: VerifyInput): S
       'replica takes writes ms': after((failover) => failover.promotedAt),
       'every Sentinel names it ms': after((failover) => failover.switchedAt),
       'old primary turned replica ms': after((failover) => failover.to),
-      'fencing steps the promoted replica lacked at the promotion':
+      'acquisitions the promoted replica lacked': failovers.map(lacked).join(', ') || '–',
+      'old primary granted for ms after the promotion (thrown away)':
         failovers
-          .map((failover) => steps(failover.promotedFence, failover.oldPrimaryFence))
-          .join(', ') || '–',
-      'fencing steps the old primary took after the promotion (thrown away)':
-        failovers
-          .map((failover) => steps(failover.oldPrimaryFence, failover.oldPrimaryFenceAtDemotion))
+          .map((failover) =>
+            tokenSpanMs(failover.oldPrimaryFence, failover.oldPrimaryFenceAtDemotion),
+          )
           .join(', ') || '–',
       'longest gap between holders around each failover ms': around.map(ms).join(', ') || '–',
       ...replicationFigures(logs, []),

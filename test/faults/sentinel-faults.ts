@@ -43,7 +43,7 @@ export interface PlannedFailover extends ShardSpan {
   /** When the chosen replica took writes, and when every Sentinel named it. */
   readonly promotedAt: number;
   readonly switchedAt: number;
-  /** The fencing counter on the chosen replica when it took writes, and on the old primary then. */
+  /** The last fencing token on the chosen replica when it took writes, and on the old primary then. */
   readonly promotedFence: number | null;
   readonly oldPrimaryFence: number | null;
   /** The same on the old primary just before it turned replica: what the demotion threw away. */

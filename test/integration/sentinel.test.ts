@@ -85,7 +85,7 @@ describe.each(Object.keys(CONNECT))('Sentinel › %s', (adapter) => {
 
   it('locks and hands over by push through the primary the Sentinels name', async () => {
     const [first, second] = await handOverByPush(connected.locker, 'sentinel:before');
-    expect(second).toBe(first + 1);
+    expect(second).toBeGreaterThan(first);
     expect(
       await (await setup.primary()).command(
         'EXISTS',
@@ -113,7 +113,7 @@ describe.each(Object.keys(CONNECT))('Sentinel › %s', (adapter) => {
     expect(after.fencingToken).toBeGreaterThan(held.fencingToken);
     await after.release();
     const [first, second] = await handOverByPush(locker, 'sentinel:after');
-    expect(second).toBe(first + 1);
+    expect(second).toBeGreaterThan(first);
     expect(await promoted.command('EXISTS', mutexKeys('latchkey:', 'sentinel:after').lock)).toBe(0);
   }, 60_000);
 });

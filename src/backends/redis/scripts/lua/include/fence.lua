@@ -19,10 +19,14 @@ local function nextFence(fenceKey)
   local now = redis.call('TIME')
   local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
   -- %d: `..` would format the number with %.14g, wrong from 10^14 on.
-  -- A key of another type fails the SET (WRONGTYPE) and the script with it; text that is not a
-  -- number counts as no last token.
-  local last = redis.call('SET', fenceKey, string.format('%d', clock), 'PX', FENCE_KEEP_MS, 'GET')
-  last = last and tonumber(last)
+  -- A key of another type fails the SET (WRONGTYPE) and the script with it.
+  local previous = redis.call('SET', fenceKey, string.format('%d', clock), 'PX', FENCE_KEEP_MS, 'GET')
+  local last = previous and tonumber(previous)
+  if previous and not last then
+    -- Text latchkey did not write: put it back and fail as INCR would (a key conflict).
+    redis.call('SET', fenceKey, previous)
+    error({ err = 'ERR value is not an integer: the fence key holds data latchkey did not write' })
+  end
   if last and last >= clock then
     local fence = last + 1
     redis.call('SET', fenceKey, string.format('%d', fence), 'PX', FENCE_KEEP_MS)

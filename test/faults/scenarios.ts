@@ -1011,6 +1011,20 @@ export const SENTINEL_SCENARIOS: readonly ScenarioSpec[] = [
   },
   {
     ...SENTINEL_ROW,
+    id: 'S2m',
+    title:
+      'Sentinel: SENTINEL FAILOVER right after an acquisition, during contention (3 times); 2 ioredis and 2 node-redis (createSentinel) workers',
+    checks:
+      'as S2, with clients that follow the new primary at different times: node-redis’s createSentinel when the Sentinels announce it, ioredis (without failoverDetector) when the old primary turns replica',
+    clients: ['ioredis', 'node-redis'],
+    inModel: false,
+    expected: MASTER_LOSS,
+    expectedBecause: `${SENTINEL_ASYNC_REPLICATION}. Here the two clients also sit on two primaries at once between the announcement and the old primary’s demotion, and each group hands the lock around on its own`,
+    inject: threePlannedFailovers,
+    verify: plannedFailovers,
+  },
+  {
+    ...SENTINEL_ROW,
     id: 'S2d',
     title:
       'Sentinel, ioredis with failoverDetector: SENTINEL FAILOVER right after an acquisition, during contention (3 times)',

@@ -132,6 +132,34 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Pr
   }
 }
 
+/**
+ * Starts `latchkey lock NAME` with a command that prints its fencing token ("token=N"), and
+ * resolves once it waits in line.
+ */
+async function startQueuedWaiter(
+  name: string,
+  options?: Parameters<typeof start>[1],
+): Promise<Running> {
+  const waiter = start(
+    [
+      'lock',
+      name,
+      '--wait',
+      String(BOUND_MS),
+      '--',
+      'sh',
+      '-c',
+      'echo "token=$LATCHKEY_FENCING_TOKEN"',
+    ],
+    options,
+  );
+  await until(
+    () => inspectJson(name),
+    (state) => state.waiters === 1,
+  );
+  return waiter;
+}
+
 async function inspectJson(name: string) {
   const { code, stdout } = await run(['inspect', name, '--json']);
   expect(code).toBe(0);
@@ -277,20 +305,7 @@ describe('latchkey command', () => {
     given.signal('SIGTERM');
     expect(await given.exited).toBe(128 + constants.signals.SIGTERM);
     expect(given.stdout).toBe('');
-    const waiter = start([
-      'lock',
-      name,
-      '--wait',
-      String(BOUND_MS),
-      '--',
-      'sh',
-      '-c',
-      'echo "token=$LATCHKEY_FENCING_TOKEN"',
-    ]);
-    await until(
-      () => inspectJson(name),
-      (s) => s.waiters === 1,
-    );
+    const waiter = await startQueuedWaiter(name);
     const text = await run(['inspect', name]);
     expect(text.stdout).toMatch(/^state: +held$/m);
     expect(text.stdout).toMatch(/^waiters: +1$/m);
@@ -398,20 +413,7 @@ describe('latchkey command', () => {
     expect(other.stderr).toContain('not released');
     expect((await inspectJson(name)).locked).toBe(true);
 
-    const waiter = start([
-      'lock',
-      name,
-      '--wait',
-      String(BOUND_MS),
-      '--',
-      'sh',
-      '-c',
-      'echo "token=$LATCHKEY_FENCING_TOKEN"',
-    ]);
-    await until(
-      () => inspectJson(name),
-      (s) => s.waiters === 1,
-    );
+    const waiter = await startQueuedWaiter(name);
     const released = await run(['release', '--force', name]);
     expect(released.code).toBe(0);
     expect(released.stdout).toContain('handed to the next waiter');
@@ -471,23 +473,7 @@ describe('latchkey command', () => {
         lastFencingToken: Number(first),
       });
 
-      const waiter = start(
-        [
-          'lock',
-          name,
-          '--wait',
-          String(BOUND_MS),
-          '--',
-          'sh',
-          '-c',
-          'echo "token=$LATCHKEY_FENCING_TOKEN"',
-        ],
-        npx,
-      );
-      await until(
-        () => inspectJson(name),
-        (s) => s.waiters === 1,
-      );
+      const waiter = await startQueuedWaiter(name, npx);
       expect((await run(['release', '--force', name], npx)).code).toBe(0);
       expect(await waiter.exited).toBe(0);
       expect(Number(waiter.stdout.match(/token=(\d+)/)?.[1])).toBeGreaterThan(Number(first));

@@ -8,8 +8,9 @@ import { RedisSession } from './backends/redis/backend.js';
 import { acquire } from './core/acquire-loop.js';
 import type { LockStore } from './core/backend.js';
 import { HeldLock, type HeldLockContext, type Lock } from './core/held-lock.js';
+import { observeChanges } from './core/observe-changes.js';
 import { type HeldFunction, runHolding } from './core/run-holding.js';
-import { debug, observed, publish } from './diagnostics.js';
+import { observed, publish } from './diagnostics.js';
 import { InvalidArgumentError, LockerClosedError } from './errors.js';
 import type { KindContext, MakeHandle } from './kinds/context.js';
 import { Election } from './kinds/election.js';
@@ -262,57 +263,25 @@ export class Locker {
     return this.#observe(name, checkSignal(options?.signal));
   }
 
-  async *#observe(
+  #observe(
     name: string,
     signal: AbortSignal | undefined,
   ): AsyncGenerator<LockState, void, undefined> {
-    const closed = this.#closeController.signal;
-    const ended = () => signal?.aborted === true || closed.aborted;
-    let changed = true;
-    let wake: (() => void) | undefined;
-    const poke = () => {
-      changed = true;
-      wake?.();
-    };
-    const stop = this.#session.watchMutex(name, poke);
-    const onEnd = () => wake?.();
-    signal?.addEventListener('abort', onEnd);
-    closed.addEventListener('abort', onEnd);
-    let last: LockState | undefined;
-    try {
-      while (!ended()) {
-        if (changed) {
-          changed = false;
-          try {
-            const current = await this.inspect(name);
-            if (!last || !sameState(last, current)) {
-              last = current;
-              yield current;
-              continue;
-            }
-            last = current;
-          } catch (error) {
-            if (ended()) return;
-            debug('observing lock %s: read failed: %o', name, error);
-          }
-        }
-        // A key without an expiry (foreign data) reads as 0 ms left: poll for it, do not spin.
-        const expiresInMs =
-          last?.locked && last.remainingMs > 0 ? last.remainingMs + EXPIRY_MARGIN_MS : Infinity;
-        let timer: NodeJS.Timeout | undefined;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          if (changed || ended()) return resolve();
-          timer = setTimeout(poke, Math.min(expiresInMs, OBSERVE_POLL_MS));
-        });
-        clearTimeout(timer);
-        wake = undefined;
-      }
-    } finally {
-      signal?.removeEventListener('abort', onEnd);
-      closed.removeEventListener('abort', onEnd);
-      stop();
-    }
+    return observeChanges(
+      {
+        label: `lock ${name}`,
+        watch: (onChange) => this.#session.watchMutex(name, onChange),
+        read: () => this.inspect(name),
+        same: sameState,
+        lookAgainMs: (last) =>
+          // A key without an expiry (foreign data) reads as 0 ms left: poll for it, do not spin.
+          last?.locked && last.remainingMs > 0
+            ? Math.min(last.remainingMs + EXPIRY_MARGIN_MS, OBSERVE_POLL_MS)
+            : OBSERVE_POLL_MS,
+      },
+      signal,
+      this.#closeController.signal,
+    );
   }
 
   /**

@@ -14,7 +14,7 @@ import {
   type Lock,
   type ReleaseResult,
 } from '../core/held-lock.js';
-import { debug } from '../diagnostics.js';
+import { observeChanges } from '../core/observe-changes.js';
 import { InvalidArgumentError } from '../errors.js';
 import { type AcquireOptions, checkName, checkSignal, resolveLockOptions } from '../options.js';
 import type { KindContext } from './context.js';
@@ -156,63 +156,21 @@ export class Election {
     return this.#observe(checkSignal(options?.signal));
   }
 
-  async *#observe(
-    signal: AbortSignal | undefined,
-  ): AsyncGenerator<Leader | undefined, void, undefined> {
-    const { closed } = this.#context;
-    const ended = () => signal?.aborted === true || closed.aborted;
-    if (ended()) return;
-    let changed = true;
-    let wake: (() => void) | undefined;
-    const poke = () => {
-      changed = true;
-      wake?.();
-    };
-    const stop = await this.#context.backend.watchElection(this.name, poke);
-    const onEnd = () => wake?.();
-    signal?.addEventListener('abort', onEnd);
-    closed.addEventListener('abort', onEnd);
-    let last: Leader | undefined | null = null;
-    let retryMs: number | undefined;
-    try {
-      while (!ended()) {
-        if (changed) {
-          changed = false;
-          retryMs = undefined;
-          let current: Leader | undefined;
-          try {
-            current = toLeader(await this.#context.backend.inspectElection(this.name));
-          } catch (error) {
-            debug('observing election %s: read failed: %o', this.name, error);
-            retryMs = OBSERVE_RETRY_MS;
-          }
-          if (retryMs === undefined && (last === null || !sameLeader(last, current))) {
-            last = current;
-            yield current;
-            continue;
-          }
-        }
+  #observe(signal: AbortSignal | undefined): AsyncGenerator<Leader | undefined, void, undefined> {
+    const { backend, closed } = this.#context;
+    return observeChanges<Leader | undefined>(
+      {
+        label: `election ${this.name}`,
+        watch: (onChange) => backend.watchElection(this.name, onChange),
+        read: async () => toLeader(await backend.inspectElection(this.name)),
+        same: sameLeader,
         // Until a change is announced, the leader's lease may have ended, or the end.
-        const lookAgainMs = retryMs ?? (last ? last.remainingMs + LEASE_END_MARGIN_MS : undefined);
-        let timer: NodeJS.Timeout | undefined;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          if (changed || ended()) resolve();
-          else if (lookAgainMs !== undefined) {
-            timer = setTimeout(() => {
-              changed = true;
-              resolve();
-            }, lookAgainMs);
-          }
-        });
-        clearTimeout(timer);
-        wake = undefined;
-      }
-    } finally {
-      signal?.removeEventListener('abort', onEnd);
-      closed.removeEventListener('abort', onEnd);
-      await stop().catch((error: unknown) => debug('observer stop failed: %o', error));
-    }
+        lookAgainMs: (last, readFailed) =>
+          readFailed ? OBSERVE_RETRY_MS : last ? last.remainingMs + LEASE_END_MARGIN_MS : undefined,
+      },
+      signal,
+      closed,
+    );
   }
 }
 

@@ -27,8 +27,10 @@ import {
   type LockerOptions,
   type ResolvedLockerOptions,
   type ResolvedLockOptions,
+  resolveForceReleaseToken,
   resolveLockerOptions,
   resolveLockOptions,
+  resolveObserveSignal,
   type SemaphoreOptions,
 } from './options.js';
 import { monotonicNow } from './time.js';
@@ -257,10 +259,7 @@ export class Locker {
   observe(name: string, options?: ObserveLockOptions): AsyncGenerator<LockState, void, undefined> {
     this.#assertOpen();
     checkName(name);
-    if (options !== undefined && (typeof options !== 'object' || options === null)) {
-      throw new InvalidArgumentError('options', 'must be an object');
-    }
-    return this.#observe(name, checkSignal(options?.signal));
+    return this.#observe(name, resolveObserveSignal(options));
   }
 
   #observe(
@@ -299,14 +298,7 @@ export class Locker {
   async forceRelease(name: string, options?: ForceReleaseOptions): Promise<ForceReleaseResult> {
     this.#assertOpen();
     checkName(name);
-    if (options !== undefined && (typeof options !== 'object' || options === null)) {
-      throw new InvalidArgumentError('options', 'must be an object');
-    }
-    const wanted = options?.token;
-    if (wanted !== undefined && (typeof wanted !== 'string' || wanted === '')) {
-      throw new InvalidArgumentError('token', 'must be a non-empty string');
-    }
-    const token = wanted ?? (await this.inspect(name)).token;
+    const token = resolveForceReleaseToken(options) ?? (await this.inspect(name)).token;
     if (token === undefined) return { outcome: 'free', token: undefined, handedOver: false };
     const reply = await this.#session.forceReleaseMutex(name, token);
     switch (reply) {

@@ -406,6 +406,24 @@ export function checkFunction(fn: unknown): void {
   if (typeof fn !== 'function') throw new InvalidArgumentError('fn', 'must be a function');
 }
 
+/** Checks the options of an `observe` (a lock's or an election's): `{ signal? }`. */
+export function resolveObserveSignal(input: unknown): AbortSignal | undefined {
+  const options = requireOptionsObject('options', input) as { signal?: unknown };
+  rejectUnknown('options', options, ['signal']);
+  return checkSignal(options.signal);
+}
+
+/** Checks the options of `forceRelease`: `{ token? }`, a non-empty string when given. */
+export function resolveForceReleaseToken(input: unknown): string | undefined {
+  const options = requireOptionsObject('options', input) as { token?: unknown };
+  rejectUnknown('options', options, ['token']);
+  const { token } = options;
+  if (token !== undefined && (typeof token !== 'string' || token === '')) {
+    throw new InvalidArgumentError('token', `must be a non-empty string (got ${describe(token)})`);
+  }
+  return token;
+}
+
 /** Checks `owner` of a reentrant acquire: undefined, or a string with the rules of a name. */
 export function resolveOwner(input: unknown): string | undefined {
   const { owner } = requireOptionsObject('options', input) as ReentrantOptions;

@@ -16,7 +16,13 @@ import {
 } from '../core/held-lock.js';
 import { observeChanges } from '../core/observe-changes.js';
 import { InvalidArgumentError } from '../errors.js';
-import { type AcquireOptions, checkName, checkSignal, resolveLockOptions } from '../options.js';
+import {
+  type AcquireOptions,
+  checkName,
+  checkSignal,
+  resolveLockOptions,
+  resolveObserveSignal,
+} from '../options.js';
 import type { KindContext } from './context.js';
 
 /** Longest value a leader may proclaim, in bytes of UTF-8. */
@@ -150,10 +156,7 @@ export class Election {
    */
   observe(options?: ObserveOptions): AsyncGenerator<Leader | undefined, void, undefined> {
     this.#context.assertOpen();
-    if (options !== undefined && (typeof options !== 'object' || options === null)) {
-      throw new InvalidArgumentError('options', 'must be an object');
-    }
-    return this.#observe(checkSignal(options?.signal));
+    return this.#observe(resolveObserveSignal(options));
   }
 
   #observe(signal: AbortSignal | undefined): AsyncGenerator<Leader | undefined, void, undefined> {

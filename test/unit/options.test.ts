@@ -12,8 +12,10 @@ import {
   MAX_NAME_BYTES,
   MAX_PREFIX_BYTES,
   MIN_TTL_MS,
+  resolveForceReleaseToken,
   resolveLockerOptions,
   resolveLockOptions,
+  resolveObserveSignal,
 } from '../../src/options.js';
 import { fixedDelay } from '../../src/retry.js';
 
@@ -417,5 +419,39 @@ describe('checkSignal', () => {
       thrown = error;
     }
     expect(thrown).toBe('bye');
+  });
+});
+
+describe('observe and forceRelease options', () => {
+  it.each([
+    ['null', null, 'options'],
+    ['an array', [], 'options'],
+    ['a string', 'signal', 'options'],
+    ['an unknown option', { signl: new AbortController().signal }, 'options.signl'],
+    ['a signal that is not an AbortSignal', { signal: {} }, 'signal'],
+  ])('observe rejects %s', (_label, options, argument) => {
+    invalidArgument(() => resolveObserveSignal(options), argument);
+  });
+
+  it('observe accepts nothing, an empty object and a signal', () => {
+    const { signal } = new AbortController();
+    expect(resolveObserveSignal(undefined)).toBeUndefined();
+    expect(resolveObserveSignal({})).toBeUndefined();
+    expect(resolveObserveSignal({ signal })).toBe(signal);
+  });
+
+  it.each([
+    ['null', null, 'options'],
+    ['an array', ['token'], 'options'],
+    ['an unknown option', { tokn: 'abc' }, 'options.tokn'],
+    ['an empty token', { token: '' }, 'token'],
+    ['a token that is not a string', { token: 42 }, 'token'],
+  ])('forceRelease rejects %s', (_label, options, argument) => {
+    invalidArgument(() => resolveForceReleaseToken(options), argument);
+  });
+
+  it('forceRelease accepts nothing and a token', () => {
+    expect(resolveForceReleaseToken(undefined)).toBeUndefined();
+    expect(resolveForceReleaseToken({ token: 'abc' })).toBe('abc');
   });
 });

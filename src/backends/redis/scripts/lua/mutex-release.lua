@@ -110,7 +110,7 @@ for _ = 1, maxSkip do
       and tonumber(liveUntil) > nowMs
       and redis.call('PUBSUB', 'NUMSUB', channel)[2] > 0
     then
-      local fence = nextFence(fenceKey)
+      local fence = nextFence(fenceKey, nowMicros)
       local claimMs = math.min(tonumber(ttl), CLAIM_MS)
       redis.call('SET', lockKey, waiter, 'PX', claimMs)
       leaveTombstone()

@@ -11,13 +11,16 @@
 --   the new primary's clock is not behind the old one's by more than the time from the lost token
 --   to the next acquisition (seconds: the failover itself), which NTP-synchronised servers meet.
 -- A counter counting up by one would hand out a lost token again after such a failover.
--- Tokens stay below 2^53 until the year 2255. Steady state: TIME and one SET … GET.
+-- Tokens stay below 2^53 until the year 2255. Steady state: TIME and one SET … GET; a script
+-- that has read TIME already passes its reading as `clock` (µs) and saves the second one.
 
 local FENCE_KEEP_MS = 60000
 
-local function nextFence(fenceKey)
-  local now = redis.call('TIME')
-  local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local function nextFence(fenceKey, clock)
+  if not clock then
+    local now = redis.call('TIME')
+    clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
+  end
   -- %d: `..` would format the number with %.14g, wrong from 10^14 on.
   -- A key of another type fails the SET (WRONGTYPE) and the script with it.
   local previous = redis.call('SET', fenceKey, string.format('%d', clock), 'PX', FENCE_KEEP_MS, 'GET')

@@ -20,6 +20,7 @@ export const LOCK_ERROR_CODES = {
   outOfMemory: 'ERR_LOCK_OOM',
 } as const;
 
+/** The `code` of a latchkey error: match on it rather than on the class or the message. */
 export type LockErrorCode = (typeof LOCK_ERROR_CODES)[keyof typeof LOCK_ERROR_CODES];
 
 /** Base class of every latchkey error. */
@@ -192,14 +193,17 @@ export class LockLimitMismatchError extends LockError {
   }
 }
 
+/** True for any latchkey error: a {@link LockError} or one of its subclasses. */
 export function isLockError(value: unknown): value is LockError {
   return value instanceof LockError;
 }
 
+/** True for a {@link LockLostError}: a held lock was lost. */
 export function isLockLostError(value: unknown): value is LockLostError {
   return value instanceof LockLostError;
 }
 
+/** True for a {@link LockTimeoutError}: the wait (or its attempts) ran out without the lock. */
 export function isLockTimeoutError(value: unknown): value is LockTimeoutError {
   return value instanceof LockTimeoutError;
 }

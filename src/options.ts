@@ -134,6 +134,10 @@ export interface LockerOptions extends LockOptions {
   replicaTimeoutMs?: number;
 }
 
+/**
+ * The default of every option, frozen: what `new Locker(adapter)` uses when given no options. The
+ * option types ({@link LockerOptions}, {@link AcquireOptions}) say what each one means.
+ */
 export const DEFAULTS = Object.freeze({
   prefix: 'latchkey:',
   ttlMs: 10_000,

@@ -10,6 +10,11 @@ import { InvalidArgumentError } from './errors.js';
 
 const brand: unique symbol = Symbol('latchkey.retry');
 
+/**
+ * A schedule of attempts for `acquire`'s `retry` option. Branded: only the factories here
+ * ({@link noRetry}, {@link fixedDelay}, {@link linearBackoff}, {@link exponentialBackoff},
+ * {@link maxAttempts}) make one, so their options are always checked.
+ */
 export interface RetryStrategy {
   readonly [brand]: true;
   /** What the strategy is, for messages and debugging: `'none'`, `'linear'`, … */

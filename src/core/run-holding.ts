@@ -6,11 +6,12 @@ import { debug } from '../diagnostics.js';
 import { LockLostError } from '../errors.js';
 import type { Lock, ReleaseResult } from './held-lock.js';
 
-/** What `runHolding` needs of a hold: a lock, or several held together. */
+/** What a `withLock`-style call holds while its function runs: a lock, or several held together. */
 export interface Holding {
   /** Named in a LockLostError the release reveals. */
   readonly name: string;
   readonly signal: AbortSignal;
+  /** Gives the hold back; the call does it when the function has finished. */
   release(): Promise<ReleaseResult>;
 }
 

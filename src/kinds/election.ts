@@ -53,6 +53,7 @@ export interface Leadership extends Lock {
   resign(): Promise<ReleaseResult>;
 }
 
+/** Options of {@link Election.observe}. */
 export interface ObserveOptions {
   /** Ends the observation: the iteration finishes. */
   signal?: AbortSignal | undefined;
@@ -100,6 +101,10 @@ class HeldLeadership extends HeldLock implements Leadership {
   }
 }
 
+/**
+ * Leader election on one name, as etcd's Campaign / Observe / Resign: `campaign` waits in line to
+ * lead, `leader` and `observe` show who leads. Made by `locker.election(name)`, without a Redis call.
+ */
 export class Election {
   readonly name: string;
   readonly #context: KindContext;

@@ -51,6 +51,7 @@ export interface MultiHold extends AsyncDisposable {
   release(): Promise<MultiReleaseResult>;
 }
 
+/** What {@link MultiHold.release} found: the worst outcome of all the names, and each name's. */
 export interface MultiReleaseResult extends ReleaseResult {
   readonly outcomes: ReadonlyMap<string, ReleaseOutcome>;
 }
@@ -118,6 +119,10 @@ async function releaseAll(locks: readonly Lock[]): Promise<MultiReleaseResult> {
   return { outcome: worst, released: worst === 'released', outcomes };
 }
 
+/**
+ * Several names held together, all or none, each a mutex of that name. Made by
+ * `locker.multi(names)`, without a Redis call.
+ */
 export class MultiLock {
   /** The names, in the order they are taken. */
   readonly names: readonly string[];

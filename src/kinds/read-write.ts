@@ -92,6 +92,10 @@ class HeldReadWrite extends HeldLock implements WriteHold {
   }
 }
 
+/**
+ * Many readers of one name at once, or one writer alone, served in arrival order. Made by
+ * `locker.readWrite(name)`, without a Redis call.
+ */
 export class ReadWriteLock {
   readonly name: string;
   readonly #context: KindContext;

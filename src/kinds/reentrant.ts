@@ -135,6 +135,11 @@ class HeldReentrant extends HeldLock implements ReentrantHold {
   }
 }
 
+/**
+ * A lock its owner takes again without waiting: nested calls inside its `withLock`, or acquisitions
+ * with the same `owner`, in any process. Every acquisition is released once. Made by
+ * `locker.reentrant(name)`, without a Redis call.
+ */
 export class ReentrantLock {
   readonly name: string;
   readonly #context: KindContext;

@@ -64,6 +64,10 @@ class HeldPermit extends HeldLock implements Permit {
   }
 }
 
+/**
+ * Up to `limit` permits of one name held at once, waiters served in arrival order. Made by
+ * `locker.semaphore(name, { limit })`, without a Redis call.
+ */
 export class Semaphore {
   readonly name: string;
   readonly limit: number;

@@ -1,20 +1,4 @@
-/**
- * The behavioural suite every Redis adapter must pass. latchkey runs it for ioredis and node-redis;
- * a third-party adapter registers it with its own `connect` and test runner:
- *
- * @example
- * import { describe, it, beforeAll, afterAll } from 'vitest';
- * import { registerConformanceSuite } from 'latchkey/testing';
- * registerConformanceSuite({ describe, it, beforeAll, afterAll }, {
- *   name: 'my-client',
- *   connect: async (url) => ({ adapter: fromMyClient(url), close: async () => {} }),
- *   server: () => myServerHandle, // { url, command(...args) } of a redis-server you started
- *   worker: { command: process.execPath, args: ['--import', 'tsx', 'test/my-worker.ts'] },
- * });
- *
- * It needs a real, otherwise idle Redis server (it runs FLUSHALL, SCRIPT FLUSH and CLIENT KILL on it).
- * Assertions use `node:assert`, so any runner whose `it` fails on a thrown error works.
- */
+/** The conformance suite's entry: one file per concern, registered in this order. */
 
 import { registerBadInputTests } from './bad-input.js';
 import { createSuiteContext } from './context.js';
@@ -32,8 +16,27 @@ import { registerReentrantTests } from './reentrant.js';
 import { registerSemaphoreTests } from './semaphore.js';
 import type { ConformanceTarget, TestApi } from './types.js';
 
-export type { ConformanceTarget, SuiteServer, TestApi } from './types.js';
+export type { ConformanceTarget, SuiteServer, TestApi, TestBody } from './types.js';
 
+/**
+ * Registers the behavioural suite every Redis adapter must pass. latchkey runs it for ioredis and
+ * node-redis; a third-party adapter registers it with its own `connect` and test runner.
+ *
+ * It needs a real, otherwise idle Redis server (it runs FLUSHALL, SCRIPT FLUSH and CLIENT KILL on
+ * it). Assertions use `node:assert`, so any runner whose `it` fails on a thrown error works.
+ *
+ * @example
+ * ```ts
+ * import { describe, it, beforeAll, afterAll } from 'vitest';
+ * import { registerConformanceSuite } from 'latchkey/testing';
+ * registerConformanceSuite({ describe, it, beforeAll, afterAll }, {
+ *   name: 'my-client',
+ *   connect: async (url) => ({ adapter: fromMyClient(url), close: async () => {} }),
+ *   server: () => myServerHandle, // { url, command(...args) } of a redis-server you started
+ *   worker: { command: process.execPath, args: ['--import', 'tsx', 'test/my-worker.ts'] },
+ * });
+ * ```
+ */
 export function registerConformanceSuite(api: TestApi, target: ConformanceTarget): void {
   const ctx = createSuiteContext(target);
   api.describe(`Locker (${target.name})`, () => {

@@ -9,6 +9,7 @@ export {
   registerConformanceSuite,
   type SuiteServer,
   type TestApi,
+  type TestBody,
 } from './conformance.js';
 export type { ConnectAdapter, ConnectedAdapter } from './types.js';
 export { runWorker, type WorkerEvent, type WorkerTask } from './worker.js';

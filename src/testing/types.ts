@@ -10,16 +10,22 @@ export interface ConnectedAdapter {
 /** Connects an adapter to the Redis server at `url` (`redis://host:port`). */
 export type ConnectAdapter = (url: string) => Promise<ConnectedAdapter>;
 
-type Body = () => unknown | Promise<unknown>;
+/** A test or hook body: the suite's are async, a runner may be given sync ones. */
+export type TestBody = () => unknown | Promise<unknown>;
 
 /** The test runner's functions the suite uses (vitest, jest, node:test and mocha all fit). */
 export interface TestApi {
+  /** Groups the tests `body` registers under `name`. */
   describe(name: string, body: () => void): unknown;
-  it(name: string, body: Body, timeoutMs?: number): unknown;
-  beforeAll(body: Body, timeoutMs?: number): unknown;
-  afterAll(body: Body, timeoutMs?: number): unknown;
+  /** Registers a test; it fails when `body` throws or rejects. */
+  it(name: string, body: TestBody, timeoutMs?: number): unknown;
+  /** Runs `body` once before the tests of the enclosing `describe`. */
+  beforeAll(body: TestBody, timeoutMs?: number): unknown;
+  /** Runs `body` once after the tests of the enclosing `describe`. */
+  afterAll(body: TestBody, timeoutMs?: number): unknown;
 }
 
+/** The Redis server the suite runs against, started and stopped by the caller. */
 export interface SuiteServer {
   /** `redis://host:port` of a dedicated test server. */
   readonly url: string;
@@ -27,6 +33,7 @@ export interface SuiteServer {
   command(...args: (string | number)[]): Promise<unknown>;
 }
 
+/** The adapter under test, for {@link registerConformanceSuite}: how to connect it, and to what. */
 export interface ConformanceTarget {
   /** Shown in test names: `Locker (name) › …`. */
   readonly name: string;

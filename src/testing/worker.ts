@@ -20,6 +20,7 @@ import { Locker } from '../locker.js';
 import { sharedNow } from './clock.js';
 import type { ConnectAdapter } from './types.js';
 
+/** What a worker process is told to do (JSON in its argv[2]), one kind per multi-process test. */
 export type WorkerTask =
   | {
       readonly kind: 'contend';
@@ -110,6 +111,7 @@ export type WorkerTask =
       readonly fenceFile: string;
     };
 
+/** What a worker process reports, one JSON line on stdout each. */
 export type WorkerEvent =
   | { readonly event: 'ready' }
   | { readonly event: 'acquired'; readonly fencingToken: number; readonly at: number }
@@ -135,6 +137,10 @@ function emit(event: WorkerEvent): void {
   process.stdout.write(`${JSON.stringify(event)}\n`);
 }
 
+/**
+ * The body of a worker process: runs the task in argv[2] on a {@link Locker} over the adapter
+ * `connect` makes, reporting {@link WorkerEvent}s on stdout; a failure sets a non-zero exit code.
+ */
 export async function runWorker(connect: ConnectAdapter): Promise<void> {
   const task = JSON.parse(process.argv[2] ?? '{}') as WorkerTask;
   const connection = await connect(task.url);

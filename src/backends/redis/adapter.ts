@@ -29,6 +29,11 @@ export interface CommandDeadline {
   readonly signal: AbortSignal;
 }
 
+/**
+ * What latchkey needs of a Redis client: run its scripts, open a subscriber connection and,
+ * optionally, a key-watching one. `fromIORedis` (`latchkey/ioredis`) and `fromNodeRedis`
+ * (`latchkey/node-redis`) make one; `registerConformanceSuite` (`latchkey/testing`) checks another.
+ */
 export interface RedisAdapter {
   /**
    * True when the client talks to a Redis Cluster. Then latchkey gives `runScript` each script's
@@ -87,6 +92,7 @@ export interface RedisAdapter {
   createKeyWatcher?(onChanged: (keys: readonly string[] | null) => void): Promise<RedisKeyWatcher>;
 }
 
+/** The connection {@link RedisAdapter.createKeyWatcher} opens: reads keys and reports their changes. */
 export interface RedisKeyWatcher {
   /** Reads `key` (GET) on the watching connection, so that its next change is reported. */
   read(key: string): Promise<string | null>;
@@ -99,6 +105,10 @@ export interface RedisKeyWatcher {
   close(): Promise<void>;
 }
 
+/**
+ * The pub/sub connection {@link RedisAdapter.createSubscriber} opens, on which waiters hear that a
+ * lock was released or handed to them.
+ */
 export interface RedisSubscriber {
   /** Subscribes to `channel`; `onMessage` receives each message's text. Resolves once subscribed. */
   subscribe(channel: string, onMessage: (message: string) => void): Promise<void>;

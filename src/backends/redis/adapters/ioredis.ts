@@ -34,7 +34,7 @@ import { type AddressMap, mapAddress } from './slot-map.js';
 export type IORedisClient = IORedisStandalone | IORedisCluster;
 
 /** The part of an ioredis `Redis` latchkey uses. */
-type IORedisStandalone = Pick<Redis, 'evalsha' | 'eval' | 'duplicate'>;
+export type IORedisStandalone = Pick<Redis, 'evalsha' | 'eval' | 'duplicate'>;
 
 /** The part of an ioredis `Cluster` latchkey uses. */
 export type IORedisCluster = Pick<Cluster, 'evalsha' | 'eval' | 'duplicate' | 'nodes' | 'call'>;
@@ -43,6 +43,11 @@ function isCluster(client: IORedisClient): client is IORedisCluster {
   return (client as { isCluster?: unknown }).isCluster === true;
 }
 
+/**
+ * The {@link RedisAdapter} over an ioredis `Redis` or `Cluster`, for `new Locker(adapter)` or an
+ * adapter test; {@link createLocker} is the shorter way to a locker. The client stays yours:
+ * latchkey closes only the connections it opened itself.
+ */
 export function fromIORedis(client: IORedisClient): RedisAdapter {
   checkClientMethods(client, 'an ioredis client', ['evalsha', 'eval', 'duplicate']);
   if (isCluster(client)) return fromIORedisCluster(client);

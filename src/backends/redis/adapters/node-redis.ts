@@ -29,7 +29,8 @@ import {
 } from './shared.js';
 import { type AddressMap, mapAddress } from './slot-map.js';
 
-interface ScriptOptions {
+/** The options of node-redis's `evalSha` and `eval`, as latchkey passes them. */
+export interface NodeRedisScriptOptions {
   keys: string[];
   arguments: string[];
 }
@@ -41,16 +42,23 @@ interface Replicated {
 
 /** The connection latchkey opens for pub/sub: `client.duplicate()`. */
 export interface NodeRedisSubscriberConnection {
+  /** Opens the connection. */
   connect(): Promise<unknown>;
+  /** A connection error: logged through the debug text, the client reconnects by itself. */
   on(event: 'error', listener: (error: unknown) => void): unknown;
+  /** The connection is (again) ready: after a reconnect, waiters look again at once. */
   on(event: 'ready', listener: () => void): unknown;
+  /** Subscribes to `channel`, `listener` getting each message's text. */
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  /** Unsubscribes from `channel`. */
   unsubscribe(channel: string): Promise<unknown>;
-  /** v5+: `close()`; v4: `quit()`. */
+  /** Closes gracefully (v5 and later; v4 has `quit()`). */
   close?(): Promise<unknown>;
+  /** Closes gracefully (v4; v5 and later have `close()`). */
   quit?(): Promise<unknown>;
-  /** v5+: `destroy()`; v4: `disconnect()`. */
+  /** Closes at once (v5 and later; v4 has `disconnect()`). */
   destroy?(): void;
+  /** Closes at once (v4; v5 and later have `destroy()`). */
   disconnect?(): Promise<unknown>;
 }
 
@@ -59,8 +67,11 @@ export interface NodeRedisSubscriberConnection {
  * (with any modules, scripts or RESP version) all fit.
  */
 export interface NodeRedisClient {
-  evalSha(sha1: string, options: ScriptOptions): Promise<unknown>;
-  eval(script: string, options: ScriptOptions): Promise<unknown>;
+  /** EVALSHA: runs a script Redis has cached. */
+  evalSha(sha1: string, options: NodeRedisScriptOptions): Promise<unknown>;
+  /** EVAL: runs (and caches) a script, after EVALSHA answered NOSCRIPT. */
+  eval(script: string, options: NodeRedisScriptOptions): Promise<unknown>;
+  /** A new connection with the client's options, for pub/sub; latchkey connects and closes it. */
   duplicate(): NodeRedisSubscriberConnection;
 }
 
@@ -147,6 +158,12 @@ function withoutCommandTimeout(
     : client;
 }
 
+/**
+ * The {@link RedisAdapter} over a connected node-redis client (`createClient()` or
+ * `createCluster()`), for `new Locker(adapter)` or an adapter test; {@link createLocker} is the
+ * shorter way to a locker. The client stays yours: latchkey closes only the connections it opened
+ * itself.
+ */
 export function fromNodeRedis(client: NodeRedisClient): RedisAdapter {
   checkClientMethods(client, 'a node-redis client', ['evalSha', 'eval', 'duplicate']);
   // createCluster's client has evalSha too (routed by the first key); its node accessors give it

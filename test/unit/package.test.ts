@@ -63,4 +63,13 @@ describe.skipIf(!built)('package', () => {
     expect(imports.filter((specifier) => forbidden.test(specifier))).toEqual([]);
     expect(imports.every((specifier) => specifier.startsWith('node:'))).toBe(true);
   });
+
+  it('entry ./opentelemetry loads @opentelemetry/api (an optional peer) and nothing else outside node:', () => {
+    expect(pkg.peerDependenciesMeta['@opentelemetry/api']?.optional).toBe(true);
+    const target = pkg.exports['./opentelemetry'] as { default: string };
+    const imports = [...bareImports(join(root, target.default))];
+    expect(imports.filter((specifier) => !specifier.startsWith('node:'))).toEqual([
+      '@opentelemetry/api',
+    ]);
+  });
 });

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createConnection } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { RedisAdapter } from '../backends/redis/adapter.js';
 import type { MutexKeys } from '../backends/redis/keys.js';
 import { type Lock, Locker, type LockerOptions } from '../index.js';
@@ -17,10 +18,19 @@ export const SLOW = 60_000;
 /**
  * A client that listens to every channel by pattern and otherwise stays idle, as a monitoring tool
  * or a debugging session might. PUBLISH counts it as a receiver of every message.
+ *
+ * It connects as the default user, over TLS for a `rediss://` url. There it does not check the
+ * server's certificate nor offer one: the suite knows no CA or client certificate, and this
+ * connection stands for a bystander whose trust is not under test. A server that requires client
+ * certificates (`tls-auth-clients yes`) refuses it; `optional` still checks the lockers' ones.
  */
 export async function patternListener(url: string): Promise<{ close(): void }> {
-  const { hostname, port } = new URL(url);
-  const socket = createConnection({ host: hostname, port: Number(port) });
+  const { hostname, port, protocol } = new URL(url);
+  const address = { host: hostname, port: Number(port) };
+  const socket =
+    protocol === 'rediss:'
+      ? tlsConnect({ ...address, rejectUnauthorized: false })
+      : createConnection(address);
   socket.on('error', () => {});
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('PSUBSCRIBE got no reply within 5 s')), 5_000);

@@ -6,6 +6,7 @@ import { Cluster, Redis } from 'ioredis';
 import { fromIORedis } from '../../src/backends/redis/adapters/ioredis.js';
 import type { ConnectAdapter } from '../../src/testing/types.js';
 import { SENTINEL_NAME } from './redis-sentinel.js';
+import type { ClientTls } from './tls-certs.js';
 import { partsOf } from './url-parts.js';
 
 export const connectIORedis: ConnectAdapter = async (url) => {
@@ -30,6 +31,11 @@ async function ioredisConnection(client: Redis | Cluster) {
       await client.quit().catch(() => client.disconnect());
     },
   };
+}
+
+/** A client over TLS (`url` is `rediss://…`) that trusts `tls.ca` and presents `tls.cert`. */
+export function connectIORedisTls(tls: ClientTls): ConnectAdapter {
+  return async (url) => ioredisConnection(new Redis(url, { lazyConnect: true, tls }));
 }
 
 /** A Cluster client, seeded with the one node in `url` (it discovers the rest). */

@@ -9,6 +9,7 @@ import {
 } from '../../src/backends/redis/adapters/node-redis.js';
 import type { ConnectAdapter } from '../../src/testing/types.js';
 import { SENTINEL_NAME } from './redis-sentinel.js';
+import type { ClientTls } from './tls-certs.js';
 import { partsOf } from './url-parts.js';
 
 export const connectNodeRedis: ConnectAdapter = async (url) => {
@@ -37,6 +38,11 @@ async function nodeRedisConnection(client: {
       await client.close().catch(() => client.destroy());
     },
   };
+}
+
+/** A client over TLS (`url` is `rediss://…`) that trusts `tls.ca` and presents `tls.cert`. */
+export function connectNodeRedisTls(tls: ClientTls): ConnectAdapter {
+  return async (url) => nodeRedisConnection(createClient({ url, socket: { tls: true, ...tls } }));
 }
 
 /** A Cluster client, seeded with the one node in `url` (it discovers the rest). */

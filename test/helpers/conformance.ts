@@ -9,8 +9,14 @@ import { clusterSuiteServer } from './cluster-suite-server.js';
 import { type ClusterSetup, startCluster } from './redis-cluster.js';
 import { type SentinelSetup, startSentinelSetup } from './redis-sentinel.js';
 import { type RedisServer, startRedis } from './redis-server.js';
+import {
+  type ClientTls,
+  makeTestCertificates,
+  type TestCertificates,
+  TLS_DIR_ENV,
+} from './tls-certs.js';
 
-/** The multi-process tests' size on a Cluster or through Sentinel (CI time). */
+/** The multi-process tests' size on a Cluster, through Sentinel and over TLS (CI time). */
 const TOPOLOGY_SCALE = 0.25;
 
 /** The user the conformance suites connect as: exactly the README's least-privilege ACL rule. */
@@ -23,17 +29,22 @@ function workerCommand(workerFile: string): NonNullable<ConformanceTarget['worke
   return { command: process.execPath, args: [bundledEntry(entry)] };
 }
 
+/** Creates the least-privilege user on `server` and returns its URL with that user's credentials. */
+async function leastPrivilegeUrl(server: RedisServer): Promise<string> {
+  const created = await server.command(...aclSetUser(USER, PASSWORD));
+  if (created !== 'OK') throw new Error(`ACL SETUSER failed: ${String(created)}`);
+  const asUser = new URL(server.url);
+  asUser.username = USER;
+  asUser.password = PASSWORD;
+  return asUser.toString();
+}
+
 export function runConformance(name: string, connect: ConnectAdapter, workerFile: string): void {
   let server: RedisServer | undefined;
   let url: string | undefined;
   beforeAll(async () => {
     server = await startRedis();
-    const created = await server.command(...aclSetUser(USER, PASSWORD));
-    if (created !== 'OK') throw new Error(`ACL SETUSER failed: ${String(created)}`);
-    const asUser = new URL(server.url);
-    asUser.username = USER;
-    asUser.password = PASSWORD;
-    url = asUser.toString();
+    url = await leastPrivilegeUrl(server);
   });
   afterAll(async () => {
     await server?.stop();
@@ -50,6 +61,67 @@ export function runConformance(name: string, connect: ConnectAdapter, workerFile
         return { url, command: server.command };
       },
       worker: workerCommand(workerFile),
+    },
+  );
+}
+
+/**
+ * The same suite over TLS, as the same least-privilege user: redis-server listens on its TLS port
+ * only, with certificates made at test time from a throw-away CA. Lockers connect with
+ * `connectTls(client)` (trusting the CA, offering a client certificate that the server checks), the
+ * workers with the same material found through TLS_DIR_ENV, and the suite's admin commands go over
+ * TLS as well. Client certificates are `optional`, not required: the suite's pattern listener
+ * offers none (see patternListener); tls.test.ts shows a required one refused when missing.
+ */
+export function runTlsConformance(
+  name: string,
+  connectTls: (client: ClientTls) => ConnectAdapter,
+  workerFile: string,
+): void {
+  let certificates: TestCertificates | undefined;
+  let server: RedisServer | undefined;
+  let url: string | undefined;
+  beforeAll(async () => {
+    certificates = makeTestCertificates();
+    server = await startRedis({
+      tls: {
+        certFile: certificates.serverCertFile,
+        keyFile: certificates.serverKeyFile,
+        caFile: certificates.caFile,
+        authClients: 'optional',
+        admin: certificates.client,
+      },
+    });
+    url = await leastPrivilegeUrl(server);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    certificates?.remove();
+  });
+  const worker = workerCommand(workerFile);
+  registerConformanceSuite(
+    { describe, it, beforeAll, afterAll },
+    {
+      name: `${name} over TLS`,
+      connect: (serverUrl) => {
+        if (!certificates) throw new Error('no certificates');
+        return connectTls(certificates.client)(serverUrl);
+      },
+      server: () => {
+        if (!server || !url) throw new Error('redis-server did not start');
+        return { url, command: server.command };
+      },
+      // Read when a worker starts, after beforeAll made the certificates: `env` passes their
+      // directory on, since the suite gives workers only a command and arguments.
+      worker: {
+        command: 'env',
+        get args() {
+          if (!certificates) throw new Error('no certificates');
+          return [`${TLS_DIR_ENV}=${certificates.dir}`, worker.command, ...worker.args];
+        },
+      },
+      // The multi-process tests at a quarter of their size: the full size runs over plain TCP.
+      scale: TOPOLOGY_SCALE,
     },
   );
 }

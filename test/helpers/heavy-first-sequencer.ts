@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
-const RUNS_A_SUITE = /\brun(?:Cluster|Sentinel)?Conformance\(/;
+const RUNS_A_SUITE = /\brun(?:Cluster|Sentinel|Tls)?Conformance\(/;
 
 export default class HeavyFirstSequencer extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {

@@ -1,16 +1,19 @@
 /**
  * Starts real redis-server processes on free loopback ports, without persistence, and stops them by
- * pid. Each server gets its own temporary directory, removed when it stops.
+ * pid. Each server gets its own temporary directory, removed when it stops. A server started with
+ * `tls` listens on its TLS port only, and its admin commands go over TLS too.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 
 export interface RedisServer {
   readonly host: string;
   readonly port: number;
+  /** `redis://host:port`, or `rediss://host:port` for a server started with `tls`. */
   readonly url: string;
   readonly pid: number;
   /** Sends one command over a fresh connection and returns the decoded reply. */
@@ -28,6 +31,22 @@ export interface StartOptions {
    * server; the config file goes in the server's own directory, where Sentinel rewrites it.
    */
   readonly sentinelConfig?: readonly string[];
+  /** Serves TLS on `port` instead of plain TCP (redis-server's `--tls-port`, with `--port 0`). */
+  readonly tls?: ServerTls;
+}
+
+export interface ServerTls {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** The CA that client certificates must be signed by. */
+  readonly caFile: string;
+  /**
+   * `--tls-auth-clients`: `yes` (Redis's default) refuses clients without a certificate signed by
+   * `caFile`, `optional` checks one only when offered, `no` asks for none.
+   */
+  readonly authClients: 'yes' | 'optional' | 'no';
+  /** How `command` connects: trust in the server's CA and, when it asks, a client certificate. */
+  readonly admin: ConnectionOptions;
 }
 
 export async function freePort(): Promise<number> {
@@ -55,7 +74,7 @@ export async function startRedis(options: StartOptions = {}): Promise<RedisServe
   for (let attempt = 1; ; attempt++) {
     const port = options.port ?? (await freePort());
     try {
-      return await startOn(port, options.args ?? [], options.sentinelConfig);
+      return await startOn(port, options.args ?? [], options.sentinelConfig, options.tls);
     } catch (error) {
       // Another process may have taken the port between our probe and the server's bind.
       if (options.port !== undefined || attempt >= 5) throw error;
@@ -90,13 +109,33 @@ export function redisServerArgs(
   ];
 }
 
+/** The arguments that move a server from `port` to TLS on `port` (the plain port closed). */
+function tlsArgs(port: number, tls: ServerTls): string[] {
+  return [
+    '--port',
+    '0',
+    '--tls-port',
+    String(port),
+    '--tls-cert-file',
+    tls.certFile,
+    '--tls-key-file',
+    tls.keyFile,
+    '--tls-ca-cert-file',
+    tls.caFile,
+    '--tls-auth-clients',
+    tls.authClients,
+  ];
+}
+
 async function startOn(
   port: number,
   extraArgs: readonly string[],
   sentinelConfig: readonly string[] | undefined,
+  tls: ServerTls | undefined,
 ): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-redis-'));
-  let args = redisServerArgs(port, dir, extraArgs);
+  // Later arguments win, so TLS's `--port 0` replaces the plain port given first.
+  let args = redisServerArgs(port, dir, tls ? [...tlsArgs(port, tls), ...extraArgs] : extraArgs);
   if (sentinelConfig) {
     const config = join(dir, 'sentinel.conf');
     writeFileSync(config, `${sentinelConfig.join('\n')}\n`);
@@ -112,12 +151,14 @@ async function startOn(
   );
   child.once('exit', () => running.delete(child));
 
+  const send = (command: readonly (string | number)[]) =>
+    sendCommand(port, command, '127.0.0.1', tls?.admin);
   const server: RedisServer = {
     host: '127.0.0.1',
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: `${tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
     pid: child.pid ?? -1,
-    command: (...command) => sendCommand(port, command),
+    command: (...command) => send(command),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
@@ -136,7 +177,7 @@ async function startOn(
       throw new Error(`redis-server on port ${port} exited: ${output.trim()}`);
     }
     try {
-      if ((await sendCommand(port, ['PING'])) === 'PONG') return server;
+      if ((await send(['PING'])) === 'PONG') return server;
     } catch {}
     if (Date.now() > deadline) {
       await server.stop();
@@ -148,11 +189,15 @@ async function startOn(
 
 export type RespValue = string | number | null | RespValue[] | Error;
 
-/** A minimal RESP2 client for admin commands in tests, independent of the adapters under test. */
+/**
+ * A minimal RESP2 client for admin commands in tests, independent of the adapters under test; over
+ * TLS when given `tls` options.
+ */
 export async function sendCommand(
   port: number,
   command: readonly (string | number)[],
   host = '127.0.0.1',
+  tls?: ConnectionOptions,
 ): Promise<RespValue> {
   const payload = `*${command.length}\r\n${command
     .map((part) => {
@@ -161,13 +206,13 @@ export async function sendCommand(
     })
     .join('')}`;
   return await new Promise((resolve, reject) => {
-    const socket = createConnection({ port, host });
+    const socket = tls ? tlsConnect({ ...tls, port, host }) : createConnection({ port, host });
     let buffer = Buffer.alloc(0);
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error(`no reply to ${command[0]} within 5 s`));
     }, 5_000);
-    socket.on('connect', () => socket.write(payload));
+    socket.on(tls ? 'secureConnect' : 'connect', () => socket.write(payload));
     socket.on('data', (chunk) => {
       buffer = Buffer.concat([buffer, chunk]);
       const parsed = parseResp(buffer, 0);

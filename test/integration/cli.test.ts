@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
+import { makeTestCertificates } from '../helpers/tls-certs.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const bin = join(root, 'dist/cli/main.js');
@@ -62,12 +63,18 @@ interface Running {
 
 function start(
   args: readonly string[],
-  options: { cwd?: string; command?: readonly string[]; group?: boolean } = {},
+  options: {
+    cwd?: string;
+    command?: readonly string[];
+    group?: boolean;
+    /** Added to the environment; an undefined value removes the variable. */
+    env?: NodeJS.ProcessEnv;
+  } = {},
 ): Running {
   const [program, ...prefix] = options.command ?? [process.execPath, bin];
   const child = spawn(program as string, [...prefix, ...args], {
     cwd: options.cwd ?? root,
-    env: { ...process.env, REDIS_URL: server.url },
+    env: { ...process.env, REDIS_URL: server.url, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
     // npx runs the bin under a shell that does not pass signals on: signal the group, as a
     // terminal's Ctrl-C does.
@@ -224,6 +231,61 @@ describe('latchkey command', () => {
       /^latchkey: cannot connect to Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/,
     );
     expect(stderr).not.toContain('secret');
+  });
+
+  it('latchkey › TLS › a rediss:// URL works with both clients when NODE_EXTRA_CA_CERTS names the CA; without it, exits 69 naming the certificate problem', async () => {
+    const certificates = makeTestCertificates();
+    // No client certificates: the command has no option for one, and Node reads none from the env.
+    const tlsServer = await startRedis({
+      tls: {
+        certFile: certificates.serverCertFile,
+        keyFile: certificates.serverKeyFile,
+        caFile: certificates.caFile,
+        authClients: 'no',
+        admin: { ca: certificates.client.ca },
+      },
+    });
+    try {
+      const url = tlsServer.url;
+      const trusting = { env: { NODE_EXTRA_CA_CERTS: certificates.caFile } };
+      for (const client of ['ioredis', 'redis']) {
+        const name = fresh(`tls-${client}`);
+        const locked = await run(
+          [
+            'lock',
+            name,
+            '--url',
+            url,
+            '--client',
+            client,
+            '--',
+            'sh',
+            '-c',
+            'echo "token=$LATCHKEY_FENCING_TOKEN"',
+          ],
+          trusting,
+        );
+        expect(locked.stderr).toBe('');
+        expect(locked.code).toBe(0);
+        expect(locked.stdout).toMatch(/^token=\d+$/m);
+      }
+      // node-redis retries until the command's connect timeout, so both run at once.
+      const untrusting = { env: { NODE_EXTRA_CA_CERTS: undefined } };
+      const refused = await Promise.all(
+        ['ioredis', 'redis'].map((client) =>
+          run(['inspect', 'x', '--url', url, '--client', client], untrusting),
+        ),
+      );
+      for (const { code, stderr } of refused) {
+        expect(code).toBe(69);
+        expect(stderr).toMatch(
+          /^latchkey: cannot connect to Redis at rediss:\/\/127\.0\.0\.1:\d+\/?: self[- ]signed certificate/,
+        );
+      }
+    } finally {
+      await tlsServer.stop();
+      certificates.remove();
+    }
   });
 
   it('lock › runs the command with the lock name and fencing token in its environment, and passes its exit code on', async () => {

@@ -2,11 +2,26 @@ export type {
   CommandDeadline,
   LuaScriptSource,
   RedisAdapter,
+  RedisKeyWatcher,
   RedisSubscriber,
 } from './backends/redis/adapter.js';
+export type { LockKind } from './core/backend.js';
 export type { Lock, ReleaseOutcome, ReleaseResult } from './core/held-lock.js';
-export type { HeldFunction } from './core/run-holding.js';
-export { CHANNELS, WARNING_CODES } from './diagnostics.js';
+export type { HeldFunction, Holding } from './core/run-holding.js';
+export {
+  type AcquireEvent,
+  CHANNELS,
+  type ExtendEvent,
+  type ExtendFailedEvent,
+  type ExtendTrigger,
+  type HoldEvent,
+  type LostEvent,
+  type ReleaseEvent,
+  WARNING_CODES,
+  type WaitContext,
+  type WaitOutcome,
+  type WarningEvent,
+} from './diagnostics.js';
 export {
   InvalidArgumentError,
   isLockError,

@@ -10,7 +10,7 @@ import type { LockStore } from './core/backend.js';
 import { HeldLock, type HeldLockContext, type Lock } from './core/held-lock.js';
 import { observeChanges } from './core/observe-changes.js';
 import { type HeldFunction, runHolding } from './core/run-holding.js';
-import { observed, publish } from './diagnostics.js';
+import { traceWait } from './core/wait-trace.js';
 import { InvalidArgumentError, LockerClosedError } from './errors.js';
 import type { KindContext, MakeHandle } from './kinds/context.js';
 import { Election } from './kinds/election.js';
@@ -33,7 +33,6 @@ import {
   resolveObserveSignal,
   type SemaphoreOptions,
 } from './options.js';
-import { monotonicNow } from './time.js';
 
 /** What `inspect` reads about a lock, without changing it. */
 export interface LockState {
@@ -49,6 +48,7 @@ export interface LockState {
   readonly waiters: number;
 }
 
+/** The function `withLock` runs while holding the lock: it gets the lock's loss signal and the lock. */
 export type LockedFunction<T> = HeldFunction<T>;
 
 /** What `forceRelease` did. */
@@ -89,6 +89,12 @@ export const OBSERVE_POLL_MS = 1_000;
 /** After a holder's expiry, `observe` reads again this much later (Redis expires keys lazily). */
 const EXPIRY_MARGIN_MS = 5;
 
+/**
+ * Makes locks of every kind on one Redis, through a {@link RedisAdapter}: mutexes (`acquire`,
+ * `withLock`) and the other kinds (`reentrant`, `multi`, `election`, `semaphore`, `readWrite`).
+ * Create it with `createLocker` from `latchkey/ioredis` or `latchkey/node-redis`, or with
+ * `new Locker(adapter, options)`; `close()` it when done.
+ */
 export class Locker {
   readonly #options: ResolvedLockerOptions;
   readonly #session: RedisSession;
@@ -151,13 +157,23 @@ export class Locker {
   }
 
   /** The steps every kind's acquire shares: the loop, the handle, the race with close and abort. */
-  async #acquireHeld<H extends HeldLock>(
+  #acquireHeld<H extends HeldLock>(
     store: LockStore,
     resolved: ResolvedLockOptions,
     signal: AbortSignal | undefined,
     make: MakeHandle<H>,
   ): Promise<H> {
-    const started = monotonicNow();
+    return traceWait(store, resolved.waitMs, signal, () =>
+      this.#acquireHeldNow(store, resolved, signal, make),
+    );
+  }
+
+  async #acquireHeldNow<H extends HeldLock>(
+    store: LockStore,
+    resolved: ResolvedLockOptions,
+    signal: AbortSignal | undefined,
+    make: MakeHandle<H>,
+  ): Promise<H> {
     const acquired = await acquire(
       {
         session: this.#session,
@@ -197,15 +213,6 @@ export class Locker {
       handle.claimWithin(Math.floor(handle.remainingMs / 2));
     }
     this.#handles.add(handle);
-    if (observed('acquire')) {
-      publish('acquire', {
-        kind: store.kind,
-        name: store.name,
-        token: handle.token,
-        fencingToken: handle.fencingToken,
-        waitedMs: Math.round(monotonicNow() - started),
-      });
-    }
     return handle;
   }
 

@@ -13,7 +13,8 @@ import { monotonicNow } from '../time.js';
 export interface Refreshable {
   readonly name: string;
   readonly remainingMs: number;
-  extend(ttlMs: number): Promise<void>;
+  /** Extends the lock (see Lock.extend), as the watchdog. */
+  refresh(ttlMs: number): Promise<void>;
   /** From now on the lock's expiry is reported as a loss with this reason. */
   stopExtending(reason: 'max-hold'): void;
 }
@@ -64,7 +65,7 @@ export class AutoRefresh {
     // its validity (and the 'max-hold' loss) from the expiry Redis reports.
     const lastExtension = holdLeft <= this.options.ttlMs;
     try {
-      await this.handle.extend(lastExtension ? Math.floor(holdLeft) : this.options.ttlMs);
+      await this.handle.refresh(lastExtension ? Math.floor(holdLeft) : this.options.ttlMs);
       if (lastExtension) this.handle.stopExtending('max-hold');
       else this.#schedule(this.options.refreshMs);
     } catch (error) {

@@ -2,7 +2,7 @@
  * A held lock: its identity, its validity on the monotonic clock, a `signal` that aborts the moment
  * the lock is known lost, manual `extend`, idempotent `release`, and `await using` support.
  */
-import { observed, publish } from '../diagnostics.js';
+import { type ExtendTrigger, type HoldEvent, observed, publish } from '../diagnostics.js';
 import {
   InvalidArgumentError,
   LockBackendError,
@@ -25,6 +25,7 @@ export type ReleaseOutcome =
   /** Someone else holds the lock now; nothing was deleted. */
   | 'taken';
 
+/** What a release found. */
 export interface ReleaseResult {
   readonly outcome: ReleaseOutcome;
   /** True when this handle still held the lock until the release. */
@@ -138,6 +139,15 @@ export class HeldLock implements Lock {
   }
 
   extend(ttlMs: number = this.#context.options.ttlMs): Promise<void> {
+    return this.#extend(ttlMs, 'caller');
+  }
+
+  /** The watchdog's extension: the same as `extend`, told apart in the diagnostics events. */
+  refresh(ttlMs: number): Promise<void> {
+    return this.#extend(ttlMs, 'auto-refresh');
+  }
+
+  #extend(ttlMs: number, by: ExtendTrigger): Promise<void> {
     if (!Number.isSafeInteger(ttlMs) || ttlMs < MIN_TTL_MS || ttlMs > MAX_DURATION_MS) {
       return Promise.reject(
         new InvalidArgumentError(
@@ -152,7 +162,7 @@ export class HeldLock implements Lock {
     // Extensions may overlap: each moves the deadline only forward (see #extendNow), so a slow
     // reply can never shorten a newer one, and no extension waits behind another.
     this.#longestTtlMs = Math.max(this.#longestTtlMs, ttlMs);
-    return this.#track(this.#extendNow(ttlMs));
+    return this.#track(this.#extendObserved(ttlMs, by));
   }
 
   /**
@@ -181,6 +191,29 @@ export class HeldLock implements Lock {
     extensions.add(operation);
     operation.finally(() => extensions.delete(operation)).catch(() => {});
     return operation;
+  }
+
+  async #extendObserved(ttlMs: number, by: ExtendTrigger): Promise<void> {
+    try {
+      await this.#extendNow(ttlMs);
+    } catch (error) {
+      if (observed('extendFailed')) publish('extendFailed', { ...this.#identity(), by, error });
+      throw error;
+    }
+    if (observed('extend')) {
+      publish('extend', { ...this.#identity(), by, ttlMs, remainingMs: this.remainingMs });
+    }
+  }
+
+  /** What every diagnostics event about this hold names. */
+  #identity(): HoldEvent {
+    const { kind } = this.#context.store;
+    return { kind, name: this.name, token: this.token, fencingToken: this.fencingToken };
+  }
+
+  /** Whole ms since the lock was acquired, for the events that end a hold. */
+  #heldMs(): number {
+    return Math.round(monotonicNow() - this.#acquiredAt);
   }
 
   async #extendNow(ttlMs: number): Promise<void> {
@@ -236,7 +269,7 @@ export class HeldLock implements Lock {
     }
     clearTimeout(this.#claimTimer);
     this.#claimTimer = setTimeout(() => {
-      this.extend().catch(() => {});
+      this.#extend(this.#context.options.ttlMs, 'claim').catch(() => {});
     }, delayMs);
     this.#claimTimer.unref();
   }
@@ -269,14 +302,7 @@ export class HeldLock implements Lock {
   #lose(reason: LockLossReason): void {
     if (this.#lostWith || this.#release) return;
     this.#stopTimers();
-    if (observed('lost')) {
-      publish('lost', {
-        kind: this.#context.store.kind,
-        name: this.name,
-        token: this.token,
-        reason,
-      });
-    }
+    if (observed('lost')) publish('lost', { ...this.#identity(), reason, heldMs: this.#heldMs() });
     this.#lostWith = new LockLostError(this.name, reason);
     this.#controller?.abort(this.#lostWith);
     this.#context.onSettled(this);
@@ -314,15 +340,25 @@ export class HeldLock implements Lock {
       // trying in the background until it is gone or has surely expired, so others need not wait
       // out its ttl.
       this.#context.store.abandon(this.token, pendingCommand(error), this.#longestTtlMs);
-      throw error instanceof LockBackendError
-        ? error
-        : new LockBackendError(`release of "${this.name}" failed`, { cause: error });
+      const failed =
+        error instanceof LockBackendError
+          ? error
+          : new LockBackendError(`release of "${this.name}" failed`, { cause: error });
+      // Published too, so that whoever counts holds sees this one end.
+      if (observed('release')) {
+        publish('release', {
+          ...this.#identity(),
+          outcome: 'error',
+          heldMs: this.#heldMs(),
+          error: failed,
+        });
+      }
+      throw failed;
     }
     const outcome: ReleaseOutcome =
       reply === 'missing' ? 'expired' : reply === 'other-token' ? 'taken' : 'released';
     if (observed('release')) {
-      const { kind } = this.#context.store;
-      publish('release', { kind, name: this.name, token: this.token, outcome });
+      publish('release', { ...this.#identity(), outcome, heldMs: this.#heldMs() });
     }
     return { outcome, released: outcome === 'released' };
   }

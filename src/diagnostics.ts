@@ -182,6 +182,12 @@ export const WARNING_CODES = {
    * (the counter starts again from the server clock).
    */
   notPersistent: 'NOT_PERSISTENT',
+  /**
+   * The server refused the subscriber's `SUBSCRIBE` (`NOPERM`: the user's ACL lacks the channel
+   * pattern): nobody can hand this locker a lock by push, so its waiters take a lock only when
+   * they look again at the holder's expiry. Safe, but a wait lasts up to the holder's ttl.
+   */
+  noPush: 'NO_PUSH_WAKEUPS',
 } as const;
 
 const channels: { readonly [E in keyof Messages]: diagnosticsChannel.Channel } = {

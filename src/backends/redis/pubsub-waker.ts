@@ -14,7 +14,7 @@
 import type { Waker } from '../../core/backend.js';
 import { IdleClose } from '../../core/idle-close.js';
 import { type Grant, LOOK_AGAIN, WaitSlots, type WakeSlot } from '../../core/wait-slots.js';
-import { debug } from '../../diagnostics.js';
+import { debug, WARNING_CODES, warn } from '../../diagnostics.js';
 import { withTimeout } from '../../time.js';
 import type { RedisAdapter, RedisSubscriber } from './adapter.js';
 
@@ -46,6 +46,7 @@ export class PubSubWaker implements Waker {
     { readonly handlers: Set<Listener>; readonly subscribed: Promise<void> }
   >();
   private subscriber: RedisSubscriber | undefined;
+  #warnedDenied = false;
   private subscribing: Promise<boolean> | undefined;
   private closed = false;
 
@@ -104,6 +105,7 @@ export class PubSubWaker implements Waker {
       );
     } catch (error) {
       debug('subscribe to %s failed: %o', channel, error);
+      this.#warnIfDenied(channel, error);
       this.#retrySubscribe(waitKey, entry);
       return false;
     }
@@ -163,6 +165,22 @@ export class PubSubWaker implements Waker {
     entry.idle.unref();
   }
 
+  /**
+   * A subscription the user's ACL denies will not come with time; waiters still get the lock at
+   * the holder's expiry, so it is a warning (once per locker), not an error.
+   */
+  #warnIfDenied(channel: string, error: unknown): void {
+    if (this.#warnedDenied || !(error instanceof Error) || !/\bNOPERM\b/.test(error.message))
+      return;
+    this.#warnedDenied = true;
+    warn(
+      WARNING_CODES.noPush,
+      `the server refused to subscribe ${channel} (${error.message}): no lock can be handed to ` +
+        "this locker's waiters by push, so each waits until the holder's lock expires. Allow " +
+        "latchkey's channels in the user's ACL (&<prefix>*, see the README's least-privilege rule).",
+    );
+  }
+
   /** Opens the subscriber connection (and, off a Cluster, subscribes to the wake channel). */
   #connect(): Promise<boolean> {
     if (this.subscriber) return Promise.resolve(true);
@@ -184,6 +202,7 @@ export class PubSubWaker implements Waker {
       }
     } catch (error) {
       debug('subscribe to %s failed: %o', this.channel, error);
+      this.#warnIfDenied(this.channel, error);
       await subscriber?.close().catch(() => {});
       return false;
     }

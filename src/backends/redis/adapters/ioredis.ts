@@ -152,12 +152,31 @@ function fromIORedisStandalone(client: IORedisStandalone): RedisAdapter {
       // A duplicate keeps the caller's connection settings, except that SUBSCRIBE may wait for the
       // connection (bounded by our own timeout): with the caller's `enableOfflineQueue: false` it
       // would fail before the new connection is up, and waiters would lose their push wake-ups.
-      const connection = client.duplicate({ enableOfflineQueue: true });
+      // Our own re-subscription instead of ioredis's autoResubscribe: ioredis sends that SUBSCRIBE
+      // without a rejection handler, so a connection dropped again right after 'ready' (CLIENT
+      // KILL, a TLS link cut) left an unhandled 'Connection is closed.' in the caller's process.
+      const connection = client.duplicate({ enableOfflineQueue: true, autoResubscribe: false });
       connection.on('error', (error: unknown) => debug('ioredis subscriber error: %o', error));
       const listeners = new Map<string, (message: string) => void>();
+      const reconnectListeners: (() => void)[] = [];
       connection.on('message', (channel: string, message: string) =>
         listeners.get(channel)?.(message),
       );
+      let connectedOnce = false;
+      connection.on('ready', () => {
+        if (!connectedOnce) {
+          connectedOnce = true;
+          return;
+        }
+        const channels = [...listeners.keys()];
+        (channels.length > 0 ? connection.subscribe(...channels) : Promise.resolve()).then(
+          () => {
+            for (const listener of reconnectListeners) listener();
+          },
+          // Dropped again before the reply: the next 'ready' subscribes again.
+          (error: unknown) => debug('ioredis subscriber: subscribing again failed: %o', error),
+        );
+      });
       return {
         async subscribe(channel, onMessage) {
           listeners.set(channel, onMessage);
@@ -168,12 +187,7 @@ function fromIORedisStandalone(client: IORedisStandalone): RedisAdapter {
           await connection.unsubscribe(channel);
         },
         onReconnect(listener) {
-          // ioredis re-subscribes by itself (autoResubscribe) before it emits 'ready' again.
-          let connectedOnce = connection.status === 'ready';
-          connection.on('ready', () => {
-            if (connectedOnce) listener();
-            connectedOnce = true;
-          });
+          reconnectListeners.push(listener);
         },
         close: () => closeConnection(connection),
       };

@@ -169,6 +169,9 @@ export class LossWatcher {
   async #check(key: string): Promise<void> {
     const watcher = await this.#open();
     if (!watcher || !(this.#watched.has(key) || this.#observed.has(key))) return;
+    // Only holders already watching when the read is sent: a lock acquired while it is under way
+    // may find a value from before its own SET, and gets a read of its own from watch().
+    const holders = [...(this.#watched.get(key) ?? [])];
     let value: string | null;
     try {
       value = await withTimeout(watcher.read(key), this.timeoutMs);
@@ -177,8 +180,11 @@ export class LossWatcher {
       debug('reading watched key %s failed: %o', key, error);
       return;
     }
-    for (const [token, onLost] of this.#watched.get(key) ?? []) {
-      if (value !== token) onLost(value === null ? 'expired' : 'taken');
+    const current = this.#watched.get(key);
+    for (const [token, onLost] of holders) {
+      if (value !== token && current?.get(token) === onLost) {
+        onLost(value === null ? 'expired' : 'taken');
+      }
     }
     for (const onChange of this.#observed.get(key) ?? []) onChange();
   }

@@ -57,6 +57,8 @@ interface ChannelState {
   readonly onMessage: (message: string) => void;
   /** The address of the node it is subscribed on, or undefined while it is not. */
   node: string | undefined;
+  /** The node an SSUBSCRIBE of it was last sent to, while not yet placed (see #place). */
+  placingOn?: string | undefined;
   /**
    * The node that dropped it because its slot left (a migration, a manual failover that made it a
    * replica), and until when a slot map that still names that node is taken for out of date: a
@@ -127,20 +129,28 @@ export class ShardedSubscriber implements RedisSubscriber {
       throw new Error(`the slot map still names ${address}, which dropped ${channel}`);
     }
     const node = await this.#node(address, master);
+    state.placingOn = address;
     try {
       await node.ssubscribe(channel);
     } catch (error) {
+      state.placingOn = undefined;
       // Our slot map was older than the cluster's: read it again once.
       if (!fresh && isRedirect(error)) {
         return this.#place(channel, state, true);
       }
       throw error;
     }
-    if (this.#channels.get(channel) !== state || this.#closed) {
-      await node.sunsubscribe(channel).catch(() => {});
+    const current = this.#channels.get(channel);
+    if (current !== state || this.#closed) {
+      // Unsubscribed, or subscribed again since (a repair can still be placing the state that a
+      // failed subscribe left). A connection holds a channel once, whoever asked: the SUNSUBSCRIBE
+      // would take the newer subscription with it when that one is on (or bound for) this node.
+      const sharedHere = !this.#closed && (current?.node ?? current?.placingOn) === address;
+      if (!sharedHere) await node.sunsubscribe(channel).catch(() => {});
       return;
     }
     state.node = address;
+    state.placingOn = undefined;
     state.movedFrom = undefined;
   }
 
@@ -224,7 +234,9 @@ export class ShardedSubscriber implements RedisSubscriber {
       const orphans = [...this.#channels].filter(([, state]) => state.node === undefined);
       try {
         await this.#slots.refresh();
-        await Promise.all(orphans.map(([channel, state]) => this.#place(channel, state, false)));
+        // Skips channels unsubscribed (or subscribed again, by a state of their own) meanwhile.
+        const still = orphans.filter(([channel, state]) => this.#channels.get(channel) === state);
+        await Promise.all(still.map(([channel, state]) => this.#place(channel, state, false)));
       } catch (error) {
         debug('cluster subscriber: repair failed, retrying: %o', error);
         continue;

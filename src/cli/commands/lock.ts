@@ -83,24 +83,58 @@ export function parseLock(args: string[]) {
 export async function lockCommand(args: string[]): Promise<number> {
   const { lock: request, connection: options } = parseLock(args);
   const connection = await connect(options);
+  // Caught from the first wait to the end: a signal must never find the default action (exit)
+  // while the lock is held, or the lock stays behind until its ttl runs out.
+  const signals = new SignalRelay();
   try {
-    const lock = await acquire(connection.locker, request);
+    const lock = await acquire(connection.locker, request, signals);
     if (typeof lock === 'number') return lock;
-    return await runHolding(lock, request);
+    return await runHolding(lock, request, signals);
   } finally {
+    signals.dispose();
     await connection.close();
   }
 }
 
-/** The lock, or the exit code when it was not acquired (timeout, or a signal while waiting). */
-async function acquire(locker: Locker, request: LockCommand): Promise<Lock | number> {
-  const stop = new AbortController();
-  let stoppedBy: Forwarded | undefined;
-  const onSignal = (signal: Forwarded) => {
-    stoppedBy = signal;
-    stop.abort();
+/**
+ * SIGINT, SIGTERM and SIGHUP, from construction to dispose(): each goes to the current target (the
+ * wait, then the command), and the first is kept. Between targets none is lost: the command, once
+ * started, gets each one that came after the check that let it start.
+ */
+class SignalRelay {
+  /** The first signal received. */
+  received: Forwarded | undefined;
+  #target: ((signal: Forwarded) => void) | undefined;
+  readonly #onSignal = (signal: Forwarded) => {
+    this.received ??= signal;
+    this.#target?.(signal);
   };
-  for (const signal of FORWARDED) process.on(signal, onSignal);
+
+  constructor() {
+    for (const signal of FORWARDED) process.on(signal, this.#onSignal);
+  }
+
+  /** Sends the signals from now on to `target`; undefined: only keeps the first. */
+  to(target: ((signal: Forwarded) => void) | undefined): void {
+    this.#target = target;
+  }
+
+  dispose(): void {
+    this.#target = undefined;
+    for (const signal of FORWARDED) process.off(signal, this.#onSignal);
+  }
+}
+
+const exitCodeFor = (signal: Forwarded) => EXIT.SIGNAL_BASE + constants.signals[signal];
+
+/** The lock, or the exit code when it was not acquired (timeout, or a signal while waiting). */
+async function acquire(
+  locker: Locker,
+  request: LockCommand,
+  signals: SignalRelay,
+): Promise<Lock | number> {
+  const stop = new AbortController();
+  signals.to(() => stop.abort());
   try {
     return await locker.acquire(request.name, {
       ttlMs: request.ttlMs,
@@ -108,7 +142,7 @@ async function acquire(locker: Locker, request: LockCommand): Promise<Lock | num
       signal: stop.signal,
     });
   } catch (error) {
-    if (stoppedBy) return EXIT.SIGNAL_BASE + constants.signals[stoppedBy];
+    if (signals.received) return exitCodeFor(signals.received);
     if (isLockTimeoutError(error)) {
       process.stderr.write(
         `latchkey lock: "${request.name}" is held by someone else; gave up after waiting ${request.waitMs} ms\n`,
@@ -117,18 +151,23 @@ async function acquire(locker: Locker, request: LockCommand): Promise<Lock | num
     }
     throw error;
   } finally {
-    for (const signal of FORWARDED) process.off(signal, onSignal);
+    signals.to(undefined);
   }
 }
 
 /** Runs the command under `lock`, then releases it; resolves with the exit code. */
-async function runHolding(lock: Lock, request: LockCommand): Promise<number> {
+async function runHolding(lock: Lock, request: LockCommand, signals: SignalRelay): Promise<number> {
   const [program, ...programArgs] = request.command;
   // Reading the signal also has the lock's key watched, so a deletion is seen at once.
   const lost = lock.signal;
   if (lost.aborted) {
     process.stderr.write(`latchkey lock: lost the lock "${lock.name}" before the command ran\n`);
     return EXIT.LOST;
+  }
+  // Asked to stop as the lock came (or just after): the command does not start.
+  if (signals.received) {
+    await release(lock, request);
+    return exitCodeFor(signals.received);
   }
   const child = spawn(program, programArgs, {
     stdio: 'inherit',
@@ -138,8 +177,7 @@ async function runHolding(lock: Lock, request: LockCommand): Promise<number> {
       LATCHKEY_FENCING_TOKEN: String(lock.fencingToken),
     },
   });
-  const forward = (signal: Forwarded) => child.kill(signal);
-  for (const signal of FORWARDED) process.on(signal, forward);
+  signals.to((signal) => child.kill(signal));
   let killTimer: NodeJS.Timeout | undefined;
   const onLost = () => {
     const why = isLockLostError(lost.reason) ? lost.reason.reason : describe(lost.reason);
@@ -166,16 +204,21 @@ async function runHolding(lock: Lock, request: LockCommand): Promise<number> {
   } finally {
     lost.removeEventListener('abort', onLost);
     clearTimeout(killTimer);
-    for (const signal of FORWARDED) process.off(signal, forward);
+    // Signals that come while the lock is released are kept, not acted on: the release is bounded.
+    signals.to(undefined);
   }
   if (lost.aborted) return EXIT.LOST;
+  await release(lock, request);
+  return code;
+}
+
+async function release(lock: Lock, request: LockCommand): Promise<void> {
   try {
     await lock.release();
   } catch (error) {
-    // The command is done; the lock expires within its ttl anyway.
+    // The command is done (or never ran); the lock expires within its ttl anyway.
     process.stderr.write(
       `latchkey lock: releasing "${lock.name}" failed (${describe(error)}); it expires within ${request.ttlMs} ms\n`,
     );
   }
-  return code;
 }

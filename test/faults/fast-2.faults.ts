@@ -1,4 +1,4 @@
-/** Half of the fast fault subset (test/faults/fast-subset.ts). */
+/** A third of the fast fault subset (test/faults/fast-subset.ts). */
 import { registerFastPart } from './fast-subset.js';
 
-registerFastPart(2, 2);
+registerFastPart(2, 3);

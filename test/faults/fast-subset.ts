@@ -1,10 +1,10 @@
 /**
  * The fast subset of the fault suite, for the main test command:
- * `vitest run --config vitest.faults.config.ts`, in two files (fast-1, fast-2) that take every
- * other scenario and run side by side: a scenario mostly waits (warm-up, faults, settling), so two
- * at a time halve the wall time. Each fast scenario runs for real (Redis, resource server and
+ * `vitest run --config vitest.faults.config.ts`, in three files (fast-1 to fast-3) that take every
+ * third scenario and run side by side: a scenario mostly waits (warm-up, faults, settling; two at a
+ * time kept a 2-core machine two-thirds idle), so three at a time cut the wall time to a third. Each fast scenario runs for real (Redis, resource server and
  * worker processes); the test asserts only the properties that do not depend on how fast this
- * machine is, which is also what lets two run at once. Timing figures (signal latency, takeover,
+ * machine is, which is also what lets several run at once. Timing figures (signal latency, takeover,
  * operation bounds) are printed and written to .tmp/faults/fast-<part>/report.md, not asserted.
  */
 import { join } from 'node:path';

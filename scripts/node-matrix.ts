@@ -54,6 +54,7 @@ const RUNS_A_SUITE = /\brun\w*Conformance\(/;
 const NODE_20_ONLY = [
   'test/integration/scripts.test.ts',
   'test/integration/cluster-topology.test.ts',
+  'test/integration/cluster-tls.test.ts',
   'test/integration/redis-cluster-harness.test.ts',
   'test/integration/sentinel.test.ts',
   'test/integration/sentinel-failover.test.ts',

@@ -6,10 +6,17 @@
  * the servers' directories, so a stopped node restarts with its identity and rejoins.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, type RedisServer, type RespValue, startRedis } from './redis-server.js';
+import {
+  freePort,
+  type RedisServer,
+  type RespValue,
+  type ServerTls,
+  startRedis,
+} from './redis-server.js';
+import type { TestCertificates } from './tls-certs.js';
 
 const MASTERS = 3;
 const SLOTS = 16_384;
@@ -67,6 +74,59 @@ export interface ClusterSetup {
 export interface ClusterOptions {
   /** @default 1 */
   readonly replicasPerMaster?: number;
+  /**
+   * TLS only, with these certificates: clients (which must present the client certificate), the
+   * cluster bus and replication all on TLS, no plain port open.
+   */
+  readonly tls?: TestCertificates;
+}
+
+/** How the nodes of a TLS cluster are started, and how redis-cli reaches them. */
+interface NodeTls {
+  readonly server: ServerTls;
+  /** Arguments beyond the server's TLS port: the bus and replication over TLS too. */
+  readonly args: readonly string[];
+  /** redis-cli's TLS options. */
+  readonly cli: readonly string[];
+}
+
+/**
+ * The nodes also connect to each other (the bus, replication) as clients: they present the client
+ * certificate, whose key usage says so, since the server certificate's says server only.
+ */
+function nodeTls(dir: string, certificates: TestCertificates): NodeTls {
+  const clientCertFile = join(dir, 'client.pem');
+  const clientKeyFile = join(dir, 'client-key.pem');
+  writeFileSync(clientCertFile, certificates.client.cert);
+  writeFileSync(clientKeyFile, certificates.client.key, { mode: 0o600 });
+  return {
+    server: {
+      certFile: certificates.serverCertFile,
+      keyFile: certificates.serverKeyFile,
+      caFile: certificates.caFile,
+      authClients: 'yes',
+      admin: certificates.client,
+    },
+    args: [
+      '--tls-cluster',
+      'yes',
+      '--tls-replication',
+      'yes',
+      '--tls-client-cert-file',
+      clientCertFile,
+      '--tls-client-key-file',
+      clientKeyFile,
+    ],
+    cli: [
+      '--tls',
+      '--cacert',
+      certificates.caFile,
+      '--cert',
+      clientCertFile,
+      '--key',
+      clientKeyFile,
+    ],
+  };
 }
 
 class Node implements ClusterNode {
@@ -92,15 +152,16 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   }
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-cluster-'));
   directories.add(dir);
+  const tls = options.tls && nodeTls(dir, options.tls);
   const started = await Promise.allSettled(
-    Array.from({ length: MASTERS * (1 + replicasPerMaster) }, () => startNode(dir)),
+    Array.from({ length: MASTERS * (1 + replicasPerMaster) }, () => startNode(dir, tls)),
   );
   const nodes = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
-  const cluster = setup(dir, nodes);
+  const cluster = setup(dir, nodes, tls);
   try {
     const failed = started.find((result) => result.status === 'rejected');
     if (failed) throw failed.reason;
-    await createCluster(nodes, replicasPerMaster);
+    await createCluster(nodes, replicasPerMaster, tls);
     await settle(nodes, 'the cluster is created');
     return cluster;
   } catch (error) {
@@ -110,7 +171,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 }
 
 /** Starts one cluster node on `port` (a free one if not given), its bus on `busPort`. */
-async function startNode(dir: string, port?: number, busPort?: number): Promise<Node> {
+async function startNode(
+  dir: string,
+  tls: NodeTls | undefined,
+  port?: number,
+  busPort?: number,
+): Promise<Node> {
   for (let attempt = 1; ; attempt++) {
     const nodePort = port ?? (await freePort());
     const nodeBusPort = busPort ?? (await freePort());
@@ -118,7 +184,9 @@ async function startNode(dir: string, port?: number, busPort?: number): Promise<
       if (nodeBusPort === nodePort) throw new Error(`port ${nodePort} drawn twice`);
       const server = await startRedis({
         port: nodePort,
+        ...(tls && { tls: tls.server }),
         args: [
+          ...(tls?.args ?? []),
           '--cluster-enabled',
           'yes',
           '--cluster-config-file',
@@ -145,8 +213,13 @@ async function startNode(dir: string, port?: number, busPort?: number): Promise<
   }
 }
 
-async function createCluster(nodes: readonly Node[], replicasPerMaster: number): Promise<void> {
+async function createCluster(
+  nodes: readonly Node[],
+  replicasPerMaster: number,
+  tls: NodeTls | undefined,
+): Promise<void> {
   const args = [
+    ...(tls?.cli ?? []),
     '--cluster',
     'create',
     ...nodes.map((node) => `127.0.0.1:${node.port}`),
@@ -165,7 +238,7 @@ async function createCluster(nodes: readonly Node[], replicasPerMaster: number):
   });
 }
 
-function setup(dir: string, nodes: readonly Node[]): ClusterSetup {
+function setup(dir: string, nodes: readonly Node[], tls: NodeTls | undefined): ClusterSetup {
   const byPort = (port: number): Node => {
     const node = nodes.find((candidate) => candidate.port === port);
     if (!node) throw new Error(`the cluster names an unknown node on port ${port}`);
@@ -273,7 +346,7 @@ function setup(dir: string, nodes: readonly Node[]): ClusterSetup {
     async restart(node) {
       const stopped = node as Node;
       await stopped.server.stop();
-      const restarted = await startNode(dir, stopped.port, stopped.busPort);
+      const restarted = await startNode(dir, tls, stopped.port, stopped.busPort);
       if (restarted.id !== stopped.id) {
         await restarted.server.stop();
         throw new Error(`node on port ${stopped.port} came back as ${restarted.id}`);

@@ -1,9 +1,11 @@
 /**
  * A Sentinel set-up on loopback for tests: one primary, two replicas and three `redis-sentinel`
  * processes watching them, each on a free port and stopped by pid. Sentinel is told to consider a
- * primary down after DOWN_AFTER_MS, so a killed primary is replaced within a few seconds.
+ * primary down after DOWN_AFTER_MS, so a killed primary is replaced within a few seconds. With
+ * `tls`, every process listens on its TLS port only and every link between them is TLS too.
  */
-import { type RedisServer, type RespValue, startRedis } from './redis-server.js';
+import { type RedisServer, type RespValue, type ServerTls, startRedis } from './redis-server.js';
+import type { TestCertificates } from './tls-certs.js';
 
 export const SENTINEL_NAME = 'latchkey-primary';
 /** How long a primary must stay silent before a Sentinel calls it down (by default). */
@@ -44,15 +46,68 @@ export interface SentinelOptions {
    * for failover tests; a suite that pauses the primary (CLIENT PAUSE) needs it longer than that.
    */
   readonly downAfterMs?: number;
+  /**
+   * TLS only, with these certificates: the data servers and the Sentinels listen on their TLS port
+   * alone and require the client certificate; replication and the Sentinels' own links (to the
+   * data servers and to each other) go over TLS as well, presenting the client certificate.
+   */
+  readonly tls?: TestCertificates;
+}
+
+/** How every process of a TLS set-up is started. */
+interface NodeTls {
+  /** Its TLS port (with the plain one closed), as startRedis takes it. */
+  readonly server: ServerTls;
+  /**
+   * TLS for the links it opens itself: a replica to its primary, a Sentinel to the data servers
+   * and to the other Sentinels (Sentinel takes `tls-replication` to mean all of those). It shows
+   * the client certificate: the server certificate's key usage says server only.
+   */
+  readonly args: readonly string[];
+}
+
+function nodeTls(certificates: TestCertificates): NodeTls {
+  return {
+    server: {
+      certFile: certificates.serverCertFile,
+      keyFile: certificates.serverKeyFile,
+      caFile: certificates.caFile,
+      authClients: 'yes',
+      admin: certificates.client,
+    },
+    args: [
+      '--tls-replication',
+      'yes',
+      '--tls-client-cert-file',
+      certificates.clientCertFile,
+      '--tls-client-key-file',
+      certificates.clientKeyFile,
+    ],
+  };
+}
+
+/** Starts a data server, a replica of `primary` if given. */
+async function startDataServer(
+  tls: NodeTls | undefined,
+  primary?: { readonly host: string; readonly port: number },
+  port?: number,
+): Promise<RedisServer> {
+  const replicaOf = primary ? ['--replicaof', primary.host, String(primary.port)] : [];
+  return await startRedis({
+    ...(port !== undefined && { port }),
+    ...(tls && { tls: tls.server }),
+    args: [...(tls?.args ?? []), ...replicaOf],
+  });
 }
 
 export async function startSentinelSetup(options: SentinelOptions = {}): Promise<SentinelSetup> {
+  const tls = options.tls && nodeTls(options.tls);
   const started: RedisServer[] = [];
   try {
-    const first = await startRedis();
+    const first = await startDataServer(tls);
     started.push(first);
     for (let i = 0; i < 2; i++) {
-      started.push(await startRedis({ args: ['--replicaof', '127.0.0.1', String(first.port)] }));
+      started.push(await startDataServer(tls, first));
     }
     const servers = [...started];
     await until('replicas in sync', async () => {
@@ -70,6 +125,7 @@ export async function startSentinelSetup(options: SentinelOptions = {}): Promise
           `sentinel failover-timeout ${SENTINEL_NAME} ${FAILOVER_TIMEOUT_MS}`,
           `sentinel parallel-syncs ${SENTINEL_NAME} 1`,
         ],
+        ...(tls && { tls: tls.server, args: tls.args }),
       });
       started.push(sentinel);
       sentinels.push(sentinel);
@@ -85,14 +141,18 @@ export async function startSentinelSetup(options: SentinelOptions = {}): Promise
       }
       return true;
     });
-    return setup(servers, sentinels);
+    return setup(servers, sentinels, tls);
   } catch (error) {
     await Promise.all(started.map((server) => server.stop()));
     throw error;
   }
 }
 
-function setup(servers: RedisServer[], sentinels: RedisServer[]): SentinelSetup {
+function setup(
+  servers: RedisServer[],
+  sentinels: RedisServer[],
+  tls: NodeTls | undefined,
+): SentinelSetup {
   // restart() swaps a server in place, so the index of each data server stays its identity.
   const primaryPort = async (sentinel: RedisServer): Promise<number | undefined> => {
     const address = await sentinel.command('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', SENTINEL_NAME);
@@ -141,10 +201,7 @@ function setup(servers: RedisServer[], sentinels: RedisServer[]): SentinelSetup 
       const primary = await this.primary();
       if (primary === killed) throw new Error(`port ${killed.port} is still the primary`);
       await killed.stop();
-      const started = await startRedis({
-        port: killed.port,
-        args: ['--replicaof', primary.host, String(primary.port)],
-      });
+      const started = await startDataServer(tls, primary, killed.port);
       servers[index] = started;
       await until('the restarted server replicates', async () =>
         /master_link_status:up/.test(String(await started.command('INFO', 'replication'))),

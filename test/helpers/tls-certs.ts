@@ -21,6 +21,12 @@ export interface TestCertificates {
   readonly caFile: string;
   readonly serverCertFile: string;
   readonly serverKeyFile: string;
+  /**
+   * The client certificate and key as files, for servers that connect onwards as clients
+   * (replication, Sentinel's links) and so must present a certificate their peers accept.
+   */
+  readonly clientCertFile: string;
+  readonly clientKeyFile: string;
   /** The CA's certificate and the client's certificate and key, as PEM text. */
   readonly client: ClientTls;
   remove(): void;
@@ -133,6 +139,8 @@ export function makeTestCertificates(): TestCertificates {
     caFile: path(FILES.ca),
     serverCertFile: path(FILES.serverCert),
     serverKeyFile: path(FILES.serverKey),
+    clientCertFile: path(FILES.clientCert),
+    clientKeyFile: path(FILES.clientKey),
     client: clientTlsIn(dir),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };

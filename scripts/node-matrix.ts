@@ -57,6 +57,7 @@ const NODE_20_ONLY = [
   'test/integration/cluster-tls.test.ts',
   'test/integration/redis-cluster-harness.test.ts',
   'test/integration/sentinel.test.ts',
+  'test/integration/sentinel-tls.test.ts',
   'test/integration/sentinel-failover.test.ts',
   'test/integration/replicas.test.ts',
 ];

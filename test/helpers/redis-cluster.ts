@@ -6,7 +6,7 @@
  * the servers' directories, so a stopped node restarts with its identity and rejoins.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -94,11 +94,8 @@ interface NodeTls {
  * The nodes also connect to each other (the bus, replication) as clients: they present the client
  * certificate, whose key usage says so, since the server certificate's says server only.
  */
-function nodeTls(dir: string, certificates: TestCertificates): NodeTls {
-  const clientCertFile = join(dir, 'client.pem');
-  const clientKeyFile = join(dir, 'client-key.pem');
-  writeFileSync(clientCertFile, certificates.client.cert);
-  writeFileSync(clientKeyFile, certificates.client.key, { mode: 0o600 });
+function nodeTls(certificates: TestCertificates): NodeTls {
+  const { clientCertFile, clientKeyFile } = certificates;
   return {
     server: {
       certFile: certificates.serverCertFile,
@@ -152,7 +149,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   }
   const dir = mkdtempSync(join(tmpdir(), 'latchkey-cluster-'));
   directories.add(dir);
-  const tls = options.tls && nodeTls(dir, options.tls);
+  const tls = options.tls && nodeTls(options.tls);
   const started = await Promise.allSettled(
     Array.from({ length: MASTERS * (1 + replicasPerMaster) }, () => startNode(dir, tls)),
   );

@@ -12,6 +12,7 @@ import { type RedisServer, startRedis } from './redis-server.js';
 import {
   type ClientTls,
   makeTestCertificates,
+  serverTls,
   type TestCertificates,
   TLS_DIR_ENV,
 } from './tls-certs.js';
@@ -83,15 +84,7 @@ export function runTlsConformance(
   let url: string | undefined;
   beforeAll(async () => {
     certificates = makeTestCertificates();
-    server = await startRedis({
-      tls: {
-        certFile: certificates.serverCertFile,
-        keyFile: certificates.serverKeyFile,
-        caFile: certificates.caFile,
-        authClients: 'optional',
-        admin: certificates.client,
-      },
-    });
+    server = await startRedis({ tls: serverTls(certificates, 'optional') });
     url = await leastPrivilegeUrl(server);
   });
   afterAll(async () => {

@@ -16,7 +16,7 @@ import {
   type ServerTls,
   startRedis,
 } from './redis-server.js';
-import type { TestCertificates } from './tls-certs.js';
+import { outgoingTlsArgs, serverTls, type TestCertificates } from './tls-certs.js';
 
 const MASTERS = 3;
 const SLOTS = 16_384;
@@ -90,38 +90,19 @@ interface NodeTls {
   readonly cli: readonly string[];
 }
 
-/**
- * The nodes also connect to each other (the bus, replication) as clients: they present the client
- * certificate, whose key usage says so, since the server certificate's says server only.
- */
+/** The cluster bus on TLS too, besides replication; redis-cli with the client certificate. */
 function nodeTls(certificates: TestCertificates): NodeTls {
-  const { clientCertFile, clientKeyFile } = certificates;
   return {
-    server: {
-      certFile: certificates.serverCertFile,
-      keyFile: certificates.serverKeyFile,
-      caFile: certificates.caFile,
-      authClients: 'yes',
-      admin: certificates.client,
-    },
-    args: [
-      '--tls-cluster',
-      'yes',
-      '--tls-replication',
-      'yes',
-      '--tls-client-cert-file',
-      clientCertFile,
-      '--tls-client-key-file',
-      clientKeyFile,
-    ],
+    server: serverTls(certificates),
+    args: ['--tls-cluster', 'yes', ...outgoingTlsArgs(certificates)],
     cli: [
       '--tls',
       '--cacert',
       certificates.caFile,
       '--cert',
-      clientCertFile,
+      certificates.clientCertFile,
       '--key',
-      clientKeyFile,
+      certificates.clientKeyFile,
     ],
   };
 }

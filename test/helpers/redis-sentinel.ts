@@ -5,7 +5,7 @@
  * `tls`, every process listens on its TLS port only and every link between them is TLS too.
  */
 import { type RedisServer, type RespValue, type ServerTls, startRedis } from './redis-server.js';
-import type { TestCertificates } from './tls-certs.js';
+import { outgoingTlsArgs, serverTls, type TestCertificates } from './tls-certs.js';
 
 export const SENTINEL_NAME = 'latchkey-primary';
 /** How long a primary must stay silent before a Sentinel calls it down (by default). */
@@ -67,23 +67,7 @@ interface NodeTls {
 }
 
 function nodeTls(certificates: TestCertificates): NodeTls {
-  return {
-    server: {
-      certFile: certificates.serverCertFile,
-      keyFile: certificates.serverKeyFile,
-      caFile: certificates.caFile,
-      authClients: 'yes',
-      admin: certificates.client,
-    },
-    args: [
-      '--tls-replication',
-      'yes',
-      '--tls-client-cert-file',
-      certificates.clientCertFile,
-      '--tls-client-key-file',
-      certificates.clientKeyFile,
-    ],
-  };
+  return { server: serverTls(certificates), args: outgoingTlsArgs(certificates) };
 }
 
 /** Starts a data server, a replica of `primary` if given. */

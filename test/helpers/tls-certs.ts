@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ServerTls } from './redis-server.js';
 
 /** What a TLS client needs to reach a test server: trust in its CA and, if asked, its own identity. */
 export interface ClientTls {
@@ -163,4 +164,37 @@ export function clientTlsFromEnv(): ClientTls {
   const dir = process.env[TLS_DIR_ENV];
   if (!dir) throw new Error(`${TLS_DIR_ENV} is not set`);
   return clientTlsIn(dir);
+}
+
+/**
+ * How a test redis-server serves TLS with these certificates: only clients with a certificate
+ * signed by the CA (`'yes'`, Redis's default), or also those without one (`'optional'`).
+ */
+export function serverTls(
+  certificates: TestCertificates,
+  authClients: ServerTls['authClients'] = 'yes',
+): ServerTls {
+  return {
+    certFile: certificates.serverCertFile,
+    keyFile: certificates.serverKeyFile,
+    caFile: certificates.caFile,
+    authClients,
+    admin: certificates.client,
+  };
+}
+
+/**
+ * redis-server arguments for the TLS links a server opens itself (a replica to its primary, a
+ * Sentinel to the servers and to its peers): on TLS, showing the client certificate, since the
+ * server certificate's key usage says server only.
+ */
+export function outgoingTlsArgs(certificates: TestCertificates): string[] {
+  return [
+    '--tls-replication',
+    'yes',
+    '--tls-client-cert-file',
+    certificates.clientCertFile,
+    '--tls-client-key-file',
+    certificates.clientKeyFile,
+  ];
 }

@@ -15,11 +15,11 @@ import {
   fromNodeRedis,
   type NodeRedisClient,
 } from '../../src/backends/redis/adapters/node-redis.js';
-import { keySlot } from '../../src/backends/redis/key-slot.js';
 import { mutexKeys } from '../../src/backends/redis/keys.js';
 import { LOCK_ERROR_CODES, LockError } from '../../src/errors.js';
 import { Locker } from '../../src/locker.js';
-import { type ClusterNode, type ClusterSetup, startCluster } from '../helpers/redis-cluster.js';
+import { handOver, nameOn } from '../helpers/cluster-locks.js';
+import { type ClusterSetup, startCluster } from '../helpers/redis-cluster.js';
 import {
   type ClientTls,
   makeTestCertificates,
@@ -79,22 +79,6 @@ const CLIENTS: Record<string, Open> = {
   },
 };
 
-/** A name whose lock lives on `master` (found by trying names against one read of the slot map). */
-async function nameOn(master: ClusterNode, base: string): Promise<string> {
-  const ranges = (await master.server.command('CLUSTER', 'SLOTS')) as [
-    number,
-    number,
-    [string, number],
-  ][];
-  const owned = ranges.filter(([, , [, port]]) => port === master.port);
-  for (let i = 0; i < 10_000; i++) {
-    const name = `${base}-${i}`;
-    const slot = keySlot(mutexKeys('latchkey:', name).lock);
-    if (owned.some(([first, last]) => first <= slot && slot <= last)) return name;
-  }
-  throw new Error(`no name found on ${master.port}`);
-}
-
 for (const [clientName, open] of Object.entries(CLIENTS)) {
   describe(`Redis Cluster over TLS (${clientName})`, () => {
     let certificates: TestCertificates;
@@ -123,33 +107,13 @@ for (const [clientName, open] of Object.entries(CLIENTS)) {
       return locker;
     };
 
-    /** Holds `name` in one locker, has another wait for it, releases; resolves the wait's ms. */
-    const handOver = async (
-      holders: Locker,
-      waiters: Locker,
-      name: string,
-      between?: () => Promise<void>,
-    ) => {
-      const held = await holders.acquire(name, { ttlMs: HOLD_TTL_MS });
-      const waiting = waiters.acquire(name, { ttlMs: HOLD_TTL_MS, waitMs: HOLD_TTL_MS });
-      await sleep(200); // the waiter is subscribed and in line
-      await between?.();
-      const releasedAt = performance.now();
-      expect((await held.release()).released).toBe(true);
-      const next = await waiting;
-      const ms = performance.now() - releasedAt;
-      expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
-      await next.release();
-      return ms;
-    };
-
     it('hands a lock over by push on each of the three masters', async () => {
       const [holders, waiters] = [await newLocker(), await newLocker()];
       const masters = await cluster.masters();
       expect(masters).toHaveLength(3);
       for (const [i, master] of masters.entries()) {
         const name = await nameOn(master, `tls-handover-${clientName}-${i}`);
-        const ms = await handOver(holders, waiters, name);
+        const ms = await handOver(holders, waiters, name, HOLD_TTL_MS);
         process.stdout.write(
           `[${clientName}, Cluster over TLS] hand-over on port ${master.port}: ${ms.toFixed(1)} ms\n`,
         );
@@ -187,7 +151,7 @@ for (const [clientName, open] of Object.entries(CLIENTS)) {
       const [master] = await cluster.masters();
       if (!master) throw new Error('no master');
       const name = await nameOn(master, `tls-failover-${clientName}`);
-      const ms = await handOver(holders, waiters, name, async () => {
+      const ms = await handOver(holders, waiters, name, HOLD_TTL_MS, async () => {
         await cluster.failover(master, 'kill');
         await cluster.restart(master);
       });

@@ -18,6 +18,7 @@ import { Locker } from '../../src/locker.js';
 import type { ConnectedAdapter } from '../../src/testing/types.js';
 import { FaultProxy } from '../faults/proxy.js';
 import { CLUSTER_ADAPTERS } from '../helpers/adapters.js';
+import { handOver, nameOn } from '../helpers/cluster-locks.js';
 import { type ClusterNode, type ClusterSetup, startCluster } from '../helpers/redis-cluster.js';
 
 const HOLD_TTL_MS = 30_000;
@@ -44,22 +45,6 @@ async function commandCalls(node: ClusterNode): Promise<Map<string, number>> {
   return calls;
 }
 
-/** A name whose lock lives on `master` (found by trying names against one read of the slot map). */
-async function nameOn(master: ClusterNode, base: string): Promise<string> {
-  const ranges = (await master.server.command('CLUSTER', 'SLOTS')) as [
-    number,
-    number,
-    [string, number],
-  ][];
-  const owned = ranges.filter(([, , [, port]]) => port === master.port);
-  for (let i = 0; i < 10_000; i++) {
-    const name = `${base}-${i}`;
-    const slot = keySlot(mutexKeys('latchkey:', name).lock);
-    if (owned.some(([first, last]) => first <= slot && slot <= last)) return name;
-  }
-  throw new Error(`no name found on ${master.port}`);
-}
-
 for (const [adapterName, connect] of Object.entries(CLUSTER_ADAPTERS)) {
   describe(`Redis Cluster (${adapterName})`, () => {
     const opened: { connection: ConnectedAdapter; locker: Locker }[] = [];
@@ -78,26 +63,6 @@ for (const [adapterName, connect] of Object.entries(CLUSTER_ADAPTERS)) {
       }
     });
 
-    /** Holds `name` in one locker, has another wait for it, releases; resolves the wait's ms. */
-    const handOver = async (
-      holders: Locker,
-      waiters: Locker,
-      name: string,
-      between?: () => Promise<void>,
-    ) => {
-      const held = await holders.acquire(name, { ttlMs: HOLD_TTL_MS });
-      const waiting = waiters.acquire(name, { ttlMs: HOLD_TTL_MS, waitMs: HOLD_TTL_MS });
-      await sleep(200); // the waiter is subscribed and in line
-      await between?.();
-      const releasedAt = performance.now();
-      expect((await held.release()).released).toBe(true);
-      const next = await waiting;
-      const ms = performance.now() - releasedAt;
-      expect(next.fencingToken).toBeGreaterThan(held.fencingToken);
-      await next.release();
-      return ms;
-    };
-
     it('a hand-over publishes on the lock shard only: SPUBLISH on its master, no PUBLISH anywhere', async () => {
       const [holders, waiters] = [await newLocker(), await newLocker()];
       const masters = await cluster.masters();
@@ -105,7 +70,7 @@ for (const [adapterName, connect] of Object.entries(CLUSTER_ADAPTERS)) {
         masters.map((master, i) => nameOn(master, `shard-${adapterName}-${i}`)),
       );
       await Promise.all(cluster.nodes.map((node) => node.server.command('CONFIG', 'RESETSTAT')));
-      for (const name of names) await handOver(holders, waiters, name);
+      for (const name of names) await handOver(holders, waiters, name, HOLD_TTL_MS);
       for (const master of masters) {
         const calls = await commandCalls(master);
         // One grant message per hand-over, each on the master of its lock's slot.
@@ -122,7 +87,7 @@ for (const [adapterName, connect] of Object.entries(CLUSTER_ADAPTERS)) {
       const [from, to] = await cluster.masters();
       if (!from || !to) throw new Error('need two masters');
       const name = await nameOn(from, `moving-${adapterName}`);
-      const ms = await handOver(holders, waiters, name, () =>
+      const ms = await handOver(holders, waiters, name, HOLD_TTL_MS, () =>
         cluster.migrateSlot(keySlot(mutexKeys('latchkey:', name).lock), to),
       );
       expect((await cluster.masterOf(keySlot(mutexKeys('latchkey:', name).lock))).id).toBe(to.id);
@@ -135,7 +100,7 @@ for (const [adapterName, connect] of Object.entries(CLUSTER_ADAPTERS)) {
         const [master] = await cluster.masters();
         if (!master) throw new Error('no master');
         const name = await nameOn(master, `failover-${how}-${adapterName}`);
-        const ms = await handOver(holders, waiters, name, async () => {
+        const ms = await handOver(holders, waiters, name, HOLD_TTL_MS, async () => {
           await cluster.failover(master, how);
           if (how === 'kill') await cluster.restart(master);
         });

@@ -16,7 +16,7 @@ import {
 } from '../../src/backends/redis/adapters/node-redis.js';
 import { LOCK_ERROR_CODES, type Locker } from '../../src/index.js';
 import { type RedisServer, startRedis } from '../helpers/redis-server.js';
-import { makeTestCertificates, type TestCertificates } from '../helpers/tls-certs.js';
+import { makeTestCertificates, serverTls, type TestCertificates } from '../helpers/tls-certs.js';
 
 /** Small, so that a failing acquire ends soon; what is checked is that it ends. */
 const COMMAND_TIMEOUT_MS = 500;
@@ -28,15 +28,7 @@ let server: RedisServer;
 
 beforeAll(async () => {
   certificates = makeTestCertificates();
-  server = await startRedis({
-    tls: {
-      certFile: certificates.serverCertFile,
-      keyFile: certificates.serverKeyFile,
-      caFile: certificates.caFile,
-      authClients: 'yes',
-      admin: certificates.client,
-    },
-  });
+  server = await startRedis({ tls: serverTls(certificates) });
 });
 
 afterAll(async () => {

@@ -92,10 +92,13 @@ export function registerElectionTests(api: TestApi, ctx: KindSuiteContext): void
   it(title('a leader that dies is replaced after its lease, and observers see it'), async () => {
     const [a, b, watcher] = await Promise.all([ctx.newLocker(), ctx.newLocker(), ctx.newLocker()]);
     const name = ctx.fresh('el-dead');
-    // No refresh and never resigned: a leader whose process died.
-    const dead = await a.election(name).campaign('dead', { ttlMs: 500, autoRefresh: false });
+    // Observing before the campaign: an observer set up after it (a node-redis Sentinel client
+    // takes 70-300 ms to subscribe, more under load) could start after the short lease ended.
     const stop = new AbortController();
     const observed = collect(watcher.election(name).observe({ signal: stop.signal }));
+    await until('the observer saw no leader yet', async () => observed.seen.length === 1);
+    // No refresh and never resigned: a leader whose process died.
+    const dead = await a.election(name).campaign('dead', { ttlMs: 1_500, autoRefresh: false });
     await until(
       'the observer saw the dead leader',
       async () => observed.seen.at(-1)?.value === 'dead',

@@ -156,7 +156,9 @@ export function registerRecoveryTests(api: TestApi, ctx: SuiteContext): void {
         const name = fresh('busy-withdraw');
         await locker.inspect(name);
         await others.inspect(name);
-        await openSubscriber(locker, holders); // its 400 ms wait must be spent in line
+        // Both waiters' subscribers open first: the first one's 400 ms wait must be spent in line,
+        // and the second must join the line within those 400 ms.
+        await Promise.all([openSubscriber(locker, holders), openSubscriber(others, holders)]);
         const holder = await holders.acquire(name, { ttlMs: 30_000 });
         // It ends with LockTimeoutError, or LockBackendError if its last look met BUSY.
         const departing = assert.rejects(locker.acquire(name, { ttlMs: 20_000, waitMs: 400 }));
@@ -165,6 +167,7 @@ export function registerRecoveryTests(api: TestApi, ctx: SuiteContext): void {
           async () => (await holders.inspect(name)).waiters === 1,
         );
         const next = others.acquire(name, { ttlMs: 20_000, waitMs: 15_000 });
+        next.catch(() => {}); // awaited below; a failure before that must not go unhandled
         await until('both waiters queued', async () => (await holders.inspect(name)).waiters === 2);
         await withBusyThreshold(async () => {
           // The first waiter's wait ends while Redis is busy: its withdrawal gets BUSY.
@@ -255,6 +258,7 @@ export function registerRecoveryTests(api: TestApi, ctx: SuiteContext): void {
         await assert.rejects(locker.acquire(name, { ttlMs: 20_000, waitMs: 300 }));
         await sleep(300); // the slow attempt has queued its token by now
         const next = others.acquire(name, { ttlMs: 20_000, waitMs: 15_000 });
+        next.catch(() => {}); // awaited below; a failure before that must not go unhandled
         await until('both waiters queued', async () => (await holders.inspect(name)).waiters === 2);
         const started = Date.now();
         await holder.release(); // grants the abandoned token; its locker hands the lock on
